@@ -1,0 +1,101 @@
+"""One error hierarchy: each error knows its machine-readable code and HTTP status.
+
+The API maps these once to RFC 9457 problems; adapters translate driver exceptions
+into the ``*Unavailable`` kinds so callers never see a driver's exception type.
+"""
+
+from typing import ClassVar
+
+
+class ChatorchError(Exception):
+    code: ClassVar[str] = "internal"
+    status: ClassVar[int] = 500
+    title: ClassVar[str] = "Internal error"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class InvalidInput(ChatorchError):
+    code = "invalid_input"
+    status = 422
+    title = "Invalid input"
+
+
+class ContentTooLarge(ChatorchError):
+    code = "content_too_large"
+    status = 413
+    title = "Content too large"
+
+    def __init__(self, size: int, limit: int) -> None:
+        super().__init__(f"content has {size} characters; the limit is {limit}")
+        self.size = size
+        self.limit = limit
+
+
+class NotFound(ChatorchError):
+    code = "not_found"
+    status = 404
+    title = "Not found"
+
+
+class IdempotencyConflict(ChatorchError):
+    code = "idempotency_key_reused"
+    status = 409
+    title = "Idempotency key reused"
+
+
+class ServiceUnavailable(ChatorchError):
+    """A backing service did not answer; the request may be retried later."""
+
+    code = "service_unavailable"
+    status = 503
+    title = "Service unavailable"
+    retry_after: ClassVar[int] = 2  # s
+
+
+class StoreUnavailable(ServiceUnavailable):
+    code = "store_unavailable"
+
+
+class BusUnavailable(ServiceUnavailable):
+    code = "bus_unavailable"
+
+
+class LLMError(ChatorchError):
+    """A model provider failed; ``retryable`` says whether trying again may help."""
+
+    code = "llm_error"
+    status = 502
+    title = "Model provider failed"
+
+    def __init__(self, detail: str, *, retryable: bool = False) -> None:
+        super().__init__(detail)
+        self.retryable = retryable
+
+
+class GenerationStalled(ChatorchError):
+    code = "stalled"
+    status = 504
+    title = "Generation stalled"
+
+
+class DuplicateAnswer(ChatorchError):
+    """A turn already holds a message of that role; the second write is refused."""
+
+    code = "duplicate"
+    status = 409
+    title = "Already stored"
+
+
+class DuplicateKey(ChatorchError):
+    code = "duplicate_key"
+    status = 409
+    title = "Key already used"
+
+
+class ToolFailed(ChatorchError):
+    code = "tool_failed"
+    status = 422
+    title = "Tool failed"

@@ -1,0 +1,117 @@
+"""What travels on the bus: work items for workers, stream events for clients.
+
+Both always cross the bus as JSON, in the embedded mode too, so a serialisation bug
+shows up on a laptop and not first in production.
+"""
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from chatorch.domain.ids import parse_id
+
+
+class EventKind(StrEnum):
+    TOKEN = "token"
+    STEP = "step"
+    RESET = "reset"
+    DONE = "done"
+    ERROR = "error"
+
+
+@dataclass(slots=True, frozen=True)
+class StreamEvent:
+    """One event of one response; ``seq`` orders the events of a response."""
+
+    kind: EventKind
+    chat_id: UUID
+    response_id: UUID
+    seq: int
+    data: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def terminal(self) -> bool:
+        return self.kind in (EventKind.DONE, EventKind.ERROR)
+
+    @property
+    def cursor(self) -> "Cursor":
+        return Cursor(self.response_id, self.seq)
+
+    def payload(self) -> dict[str, Any]:
+        """The object a client sees in the event's ``data:`` line."""
+        return {"response_id": str(self.response_id), "seq": self.seq, **self.data}
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {
+                "kind": self.kind.value,
+                "chat_id": str(self.chat_id),
+                "response_id": str(self.response_id),
+                "seq": self.seq,
+                "data": self.data,
+            }
+        )
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> "StreamEvent":
+        obj = orjson.loads(raw)
+        return cls(
+            kind=EventKind(obj["kind"]),
+            chat_id=UUID(obj["chat_id"]),
+            response_id=UUID(obj["response_id"]),
+            seq=int(obj["seq"]),
+            data=obj["data"],
+        )
+
+
+@dataclass(slots=True, frozen=True)
+class Cursor:
+    """A position in a chat's event log: the event ``seq`` of ``response_id``.
+
+    ``seq = -1`` means "before the first event of that response".
+    """
+
+    response_id: UUID
+    seq: int
+
+    def __str__(self) -> str:
+        return f"{self.response_id}:{self.seq}"
+
+    @classmethod
+    def parse(cls, text: str) -> "Cursor | None":
+        """Parse an SSE event id ``<response_id>:<seq>``; None if malformed."""
+        rid, sep, seq = text.strip().rpartition(":")
+        response_id = parse_id(rid)
+        if not sep or response_id is None or not seq.isdigit():
+            return None
+        return cls(response_id, int(seq))
+
+    def precedes(self, event: StreamEvent) -> bool:
+        """True when ``event`` is a later event of the same response."""
+        return event.response_id == self.response_id and event.seq > self.seq
+
+
+@dataclass(slots=True, frozen=True)
+class WorkItem:
+    """A request for an answer; its id (the user message id) dedupes redelivery."""
+
+    message_id: UUID
+    chat_id: UUID
+    response_id: UUID
+
+    def to_json(self) -> bytes:
+        return orjson.dumps(
+            {
+                "message_id": str(self.message_id),
+                "chat_id": str(self.chat_id),
+                "response_id": str(self.response_id),
+            }
+        )
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> "WorkItem":
+        obj = orjson.loads(raw)
+        return cls(UUID(obj["message_id"]), UUID(obj["chat_id"]), UUID(obj["response_id"]))

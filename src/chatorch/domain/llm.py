@@ -1,0 +1,73 @@
+"""The provider-neutral shape of a model conversation: turns, tools, streamed chunks."""
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+TurnRole = Literal["system", "user", "assistant", "tool"]
+
+
+@dataclass(slots=True, frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(slots=True, frozen=True)
+class Turn:
+    """One entry of the prompt: a tool turn answers the call ``tool_call_id``."""
+
+    role: TurnRole
+    content: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class ToolSpec:
+    """What the model is told about a tool: its name, purpose and JSON schema."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(slots=True, frozen=True)
+class LLMRequest:
+    turns: tuple[Turn, ...]
+    tools: tuple[ToolSpec, ...] = ()
+    temperature: float | None = None
+    max_tokens: int | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class Usage:
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+    def __add__(self, other: "Usage") -> "Usage":
+        return Usage(
+            self.prompt_tokens + other.prompt_tokens,
+            self.completion_tokens + other.completion_tokens,
+        )
+
+    def as_dict(self) -> dict[str, int]:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.prompt_tokens + self.completion_tokens,
+        }
+
+
+@dataclass(slots=True, frozen=True)
+class Chunk:
+    """A piece of a streamed completion.
+
+    Text arrives as it is generated. Tool calls arrive whole, once the provider has
+    assembled their streamed argument fragments; usage arrives once, at the end.
+    """
+
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    usage: Usage | None = None
+    extra: dict[str, Any] = field(default_factory=dict)

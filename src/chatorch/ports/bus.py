@@ -1,0 +1,72 @@
+"""Bus: the work queue that feeds workers and the event stream that feeds clients."""
+
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
+from uuid import UUID
+
+from chatorch.domain.events import Cursor, StreamEvent, WorkItem
+
+
+class Delivery(Protocol):
+    """A work item handed to one worker until it acks it or gives it back."""
+
+    @property
+    def item(self) -> WorkItem: ...
+
+    @property
+    def delivery_count(self) -> int:
+        """1 on the first delivery, 2 after one redelivery, and so on."""
+        ...
+
+    async def ack(self) -> None:
+        """Done with it: it is never delivered again."""
+        ...
+
+    async def nak(self, *, delay: float = 0.0) -> None:
+        """Hand it back to be delivered again after ``delay`` seconds."""
+        ...
+
+    async def in_progress(self) -> None:
+        """Still working on it: postpone redelivery (a long answer keeps its worker)."""
+        ...
+
+
+class Bus(Protocol):
+    async def enqueue(self, item: WorkItem) -> None:
+        """Queue work; an item whose ``message_id`` was queued before is dropped.
+
+        Raises:
+            BusUnavailable: the bus did not take it.
+        """
+        ...
+
+    def deliveries(self) -> AsyncIterator[Delivery]:
+        """Work for this worker, in queue order, until the bus closes."""
+        ...
+
+    async def publish(self, event: StreamEvent) -> None:
+        """Append an event to its chat's log and send it to the chat's live subscribers."""
+        ...
+
+    def subscribe(
+        self, chat_id: UUID, *, after: Cursor | None = None
+    ) -> AbstractAsyncContextManager[AsyncIterator[StreamEvent]]:
+        """Stream a chat's events: first those logged after ``after``, then live ones.
+
+        Without ``after`` only live events come. If ``after`` names an event the log no
+        longer holds, replay starts at the first logged event of that response that
+        follows it. The iterator ends if the subscriber falls too far behind; the
+        client then resumes from its last event.
+        """
+        ...
+
+    async def last_seq(self, chat_id: UUID, response_id: UUID) -> int:
+        """The highest ``seq`` logged for a response, or -1 if it has none."""
+        ...
+
+    async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def describe(self) -> dict[str, Any]: ...

@@ -1,0 +1,23 @@
+"""Cache: bytes by key with a time to live, and counters for rate limits."""
+
+from typing import Any, Protocol
+
+
+class Cache(Protocol):
+    async def get(self, key: str) -> bytes | None: ...
+
+    async def set(self, key: str, value: bytes, *, ttl: float) -> None:
+        """Store ``value`` for ``ttl`` seconds (the oldest entries go first when full)."""
+        ...
+
+    async def delete(self, key: str) -> None: ...
+
+    async def incr(self, key: str, *, ttl: float) -> int:
+        """Add one to a counter and return it; a new counter lives ``ttl`` seconds."""
+        ...
+
+    async def ping(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    def describe(self) -> dict[str, Any]: ...

@@ -1,0 +1,94 @@
+"""Store: users, chats, messages and file metadata, behind one unit of work."""
+
+from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
+from uuid import UUID
+
+from chatorch.domain.entities import Chat, FileMeta, IdempotentResult, Message, Status, User
+
+
+class Transaction(Protocol):
+    """Reads and writes inside one unit of work, committed or rolled back as a whole."""
+
+    async def ensure_user(self, name: str) -> User:
+        """Return the user called ``name``, creating it on first sight."""
+        ...
+
+    async def get_user(self, user_id: UUID) -> User | None: ...
+
+    async def add_chat(self, chat: Chat) -> None: ...
+
+    async def get_chat(self, chat_id: UUID) -> Chat | None: ...
+
+    async def list_chats(
+        self, owner_id: UUID, *, limit: int, before: UUID | None = None
+    ) -> Sequence[Chat]:
+        """Chats of ``owner_id``, newest first, optionally older than ``before``."""
+        ...
+
+    async def add_message(self, message: Message) -> None:
+        """Insert a message.
+
+        Raises:
+            DuplicateAnswer: the turn ``message.response_id`` already has a message of
+                that role — an answer is never stored twice.
+        """
+        ...
+
+    async def get_message(self, message_id: UUID) -> Message | None: ...
+
+    async def list_messages(self, chat_id: UUID, *, limit: int | None = None) -> Sequence[Message]:
+        """The chat's messages in conversation order: each turn's question, then its answer.
+
+        With ``limit``, the latest ``limit`` messages, still oldest first.
+        """
+        ...
+
+    async def history_before(self, message: Message, *, limit: int) -> Sequence[Message]:
+        """The up to ``limit`` latest messages of the chat's turns before ``message``'s."""
+        ...
+
+    async def start_attempt(self, message_id: UUID) -> int:
+        """Count one more attempt at answering a user message; return the new count."""
+        ...
+
+    async def set_status(self, message_id: UUID, status: Status) -> None: ...
+
+    async def pending(self, *, limit: int) -> Sequence[Message]:
+        """User messages still waiting for an answer, oldest first."""
+        ...
+
+    async def add_file(self, meta: FileMeta) -> None: ...
+
+    async def get_file(self, file_id: UUID) -> FileMeta | None: ...
+
+    async def get_idempotent(self, user_id: UUID, key: str) -> IdempotentResult | None: ...
+
+    async def put_idempotent(self, user_id: UUID, key: str, result: IdempotentResult) -> None:
+        """Remember a POST's result.
+
+        Raises:
+            DuplicateKey: another request stored a result under this key first.
+        """
+        ...
+
+
+class Store(Protocol):
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+        """Open a unit of work: commit when the block ends, roll back if it raises.
+
+        Raises:
+            StoreUnavailable: the database did not answer.
+        """
+        ...
+
+    async def ping(self) -> None:
+        """Raise ``StoreUnavailable`` unless the database answers."""
+        ...
+
+    async def close(self) -> None: ...
+
+    def describe(self) -> dict[str, Any]:
+        """What a readiness probe shows: the backend, never credentials."""
+        ...

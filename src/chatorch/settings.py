@@ -1,0 +1,76 @@
+"""The one Settings object: environment variables prefixed ``CHATORCH_`` and ``.env``.
+
+Built once at the entry point and passed down; nothing deep imports it as a global.
+"""
+
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+_SCHEMES = {
+    "database_url": ("sqlite+aiosqlite", "postgresql+asyncpg"),
+    "bus_url": ("memory",),
+    "cache_url": ("memory",),
+}
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CHATORCH_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    database_url: str = "sqlite+aiosqlite:///./data/chatorch.db"
+    bus_url: str = "memory://"
+    cache_url: str = "memory://"
+    llm: str = Field(
+        default="builtin",
+        description="Fallback chain of providers, e.g. 'openai:gpt-4o-mini,builtin'.",
+    )
+    openai_base_url: str | None = None
+    openai_api_key: SecretStr | None = None
+    llm_timeout: float = Field(default=60.0, gt=0, description="s: one model call, end to end")
+    namespace: str = Field(default="chatorch", pattern=r"^[A-Za-z0-9_-]{1,32}$")
+    pod_id: str | None = Field(default=None, description="defaults to <hostname>-<pid>")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+    max_content_chars: int = Field(default=32_000, ge=1)
+    coalesce_ms: float = Field(default=15.0, ge=0, le=50, description="ms tokens are batched")
+    stall_timeout: float = Field(default=30.0, gt=0, description="s without a chunk → failed")
+    max_attempts: int = Field(default=3, ge=1, description="tries at one answer before failed")
+    max_tool_steps: int = Field(default=4, ge=1, description="think → act rounds per answer")
+    tool_timeout: float = Field(default=10.0, gt=0, description="s for one tool call")
+    context_messages: int = Field(default=50, ge=1, description="earlier messages in a prompt")
+    context_chars: int = Field(default=48_000, ge=1_000, description="prompt history budget")
+    event_log_seconds: float = Field(default=600.0, gt=0, description="s events stay replayable")
+    heartbeat_seconds: float = Field(default=15.0, gt=0, description="s between SSE pings")
+    worker_concurrency: int = Field(default=256, ge=1, description="answers in flight")
+
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "console"] = "json"
+
+    @field_validator("database_url", "bus_url", "cache_url")
+    @classmethod
+    def _known_scheme(cls, url: str, info: object) -> str:
+        name = getattr(info, "field_name", "")
+        scheme = urlsplit(url).scheme
+        allowed = _SCHEMES[name]
+        if scheme not in allowed:
+            raise ValueError(
+                f"CHATORCH_{name.upper()} has scheme {scheme!r}; expected one of {allowed}"
+            )
+        return url
+
+    @field_validator("llm")
+    @classmethod
+    def _known_providers(cls, chain: str) -> str:
+        for entry in chain.split(","):
+            kind, _, model = entry.strip().partition(":")
+            if kind not in ("builtin", "openai"):
+                raise ValueError(f"CHATORCH_LLM names unknown provider {kind!r}")
+            if kind == "openai" and not model:
+                raise ValueError("CHATORCH_LLM: 'openai' needs a model, e.g. openai:gpt-4o-mini")
+        return chain
