@@ -57,7 +57,8 @@ class Bus(Protocol):
         Without ``after`` only live events come. If ``after`` names an event the log no
         longer holds, replay starts at the first logged event of that response that
         follows it. The iterator ends if the subscriber falls too far behind; the
-        client then resumes from its last event.
+        client then resumes from its last event. Waiting for the next event may be
+        cancelled (e.g. by a timeout) without losing an event.
         """
         ...
 

@@ -1,0 +1,4 @@
+"""Adapters: one folder per technology, each implementing ports.
+
+Only ``chatorch.wiring`` imports them.
+"""

@@ -1,0 +1,1 @@
+"""LLM providers: an OpenAI-compatible client and an offline builtin responder."""

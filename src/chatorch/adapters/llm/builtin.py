@@ -1,0 +1,112 @@
+"""An honest offline ``LLMProvider``: no network, no model, no pretending.
+
+It lets chatorch run end to end with zero configuration: it asks the calculator and
+clock tools when a question clearly needs them, reports their results, and otherwise
+says plainly that no language model is configured and how to configure one.
+"""
+
+import asyncio
+import re
+import uuid
+from collections.abc import AsyncIterator, Sequence
+
+from chatorch.domain.llm import Chunk, LLMRequest, ToolCall, Turn, Usage
+from chatorch.services.tools.calculator import extract_expression
+
+NO_MODEL_ANSWER = (
+    "No language model is configured, so I can only do arithmetic and tell the time. "
+    "To get real answers, set CHATORCH_LLM=openai:<model> with CHATORCH_OPENAI_API_KEY "
+    "(or CHATORCH_OPENAI_BASE_URL for a local Ollama, vLLM or llama.cpp server) "
+    "and restart chatorch."
+)
+
+_TIME_QUESTION = re.compile(
+    r"\b(what time|what's the time|what is the time|current time|time is it|time now"
+    r"|what's the date|what is the date|today's date|todays date|current date"
+    r"|date today|what day is (it|today))\b",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?(e[-+]?\d+)?$", re.IGNORECASE)
+_TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T")
+_PIECE = re.compile(r"\S+\s*|\s+")
+
+
+class BuiltinProvider:
+    """Rule-based stand-in for a model; ``delay`` (s per word) slows it for demos."""
+
+    def __init__(self, *, delay: float = 0.0) -> None:
+        self._delay = delay
+
+    @property
+    def name(self) -> str:
+        return "builtin"
+
+    @property
+    def model(self) -> str:
+        return "offline"
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[Chunk]:
+        prompt_tokens = sum(len(turn.content.split()) for turn in request.turns)
+        reply = _reply(request)
+        if isinstance(reply, ToolCall):
+            yield Chunk(tool_calls=(reply,))
+            yield Chunk(usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=1))
+            return
+        pieces = _PIECE.findall(reply)
+        for piece in pieces:
+            yield Chunk(text=piece)
+            await asyncio.sleep(self._delay)
+        yield Chunk(usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=len(pieces)))
+
+    async def close(self) -> None:
+        return None
+
+
+def _reply(request: LLMRequest) -> str | ToolCall:
+    """What to say (text) or which tool to ask for, looking only at the latest question."""
+    turns = request.turns
+    last_user = max((i for i, turn in enumerate(turns) if turn.role == "user"), default=-1)
+    since = turns[last_user + 1 :]
+    if any(turn.role == "tool" for turn in since):
+        return _report(since)
+    question = turns[last_user].content if last_user >= 0 else ""
+    offered = {spec.name for spec in request.tools}
+    expression = extract_expression(question) if "calculator" in offered else None
+    if expression is not None:
+        return _call("calculator", {"expression": expression})
+    if "current_time" in offered and _TIME_QUESTION.search(question.replace("’", "'")):
+        return _call("current_time", {})
+    return NO_MODEL_ANSWER
+
+
+def _call(name: str, arguments: dict[str, str]) -> ToolCall:
+    return ToolCall(id=f"call_{uuid.uuid4().hex[:12]}", name=name, arguments=arguments)
+
+
+def _report(turns: Sequence[Turn]) -> str:
+    """One plain sentence per tool result, matched to the call that produced it."""
+    calls = {call.id: call for turn in turns for call in turn.tool_calls}
+    sentences = [
+        _sentence(calls.get(turn.tool_call_id or ""), turn.content.strip())
+        for turn in turns
+        if turn.role == "tool"
+    ]
+    return " ".join(sentences)
+
+
+def _sentence(call: ToolCall | None, result: str) -> str:
+    name = call.name if call is not None else ""
+    if name == "calculator":
+        expression = str(call.arguments.get("expression", "")) if call else ""
+        if _NUMBER.match(result):
+            return f"{expression} = {result}."
+        return _sentence_end(f"I could not compute {expression}: {result}")
+    if name == "current_time":
+        if _TIMESTAMP.match(result):
+            return f"It is now {result}."
+        return _sentence_end(f"I could not tell the time: {result}")
+    return _sentence_end(f"The {name or 'tool'} returned: {result}")
+
+
+def _sentence_end(text: str) -> str:
+    return text if text.endswith((".", "!", "?")) else f"{text}."

@@ -1,0 +1,247 @@
+"""An ``LLMProvider`` for any OpenAI-compatible chat-completions server.
+
+Works with api.openai.com and with local servers that speak the same protocol
+(Ollama, vLLM, llama.cpp): text is streamed as it arrives, tool calls are assembled
+from their streamed fragments, and every SDK exception becomes an ``LLMError`` that
+says whether retrying may help — without ever repeating the API key.
+"""
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterable
+from dataclasses import dataclass, field
+
+import openai
+from openai import AsyncOpenAI, AsyncStream, omit
+from openai.types.chat import (
+    ChatCompletionAssistantMessageParam,
+    ChatCompletionChunk,
+    ChatCompletionFunctionToolParam,
+    ChatCompletionMessageFunctionToolCallParam,
+    ChatCompletionMessageParam,
+)
+from openai.types.chat.chat_completion_chunk import ChoiceDeltaToolCall
+
+from chatorch.domain.errors import LLMError
+from chatorch.domain.llm import Chunk, LLMRequest, ToolCall, ToolSpec, Turn, Usage
+
+_NO_KEY = "not-needed"  # local servers ignore the key, but the SDK insists on one
+_OFFICIAL_URL = "https://api.openai.com/v1"
+
+
+class OpenAIProvider:
+    """Streams chat completions from an OpenAI-compatible endpoint.
+
+    Retries are left to the caller (``max_retries=0``): the pipeline decides when to
+    try again or fall back, guided by ``LLMError.retryable``.
+    """
+
+    def __init__(
+        self, *, model: str, base_url: str | None, api_key: str | None, timeout: float
+    ) -> None:
+        self._model = model
+        self._api_key = api_key or ""
+        self._timeout = timeout
+        self._official = base_url is None or "api.openai.com" in base_url
+        self._client = AsyncOpenAI(
+            base_url=base_url, api_key=api_key or _NO_KEY, timeout=timeout, max_retries=0
+        )
+        self._url = str(self._client.base_url).rstrip("/")
+
+    @property
+    def name(self) -> str:
+        return "openai"
+
+    @property
+    def model(self) -> str:
+        return self._model
+
+    async def stream(self, request: LLMRequest) -> AsyncIterator[Chunk]:
+        try:
+            async for chunk in self._stream(request):
+                yield chunk
+        except openai.APIError as exc:
+            raise self._error(exc) from exc
+        except json.JSONDecodeError as exc:
+            raise LLMError(
+                self._scrub(f"{self._label}: malformed stream chunk from {self._url}: {exc}"),
+                retryable=True,
+            ) from exc
+
+    async def close(self) -> None:
+        await self._client.close()
+
+    @property
+    def _label(self) -> str:
+        return f"openai {self._model}"
+
+    async def _stream(self, request: LLMRequest) -> AsyncIterator[Chunk]:
+        events = await self._create(request)
+        calls = _ToolCallAssembler(self._label)
+        async with events:
+            async for event in events:
+                for chunk in _chunks(event, calls):
+                    yield chunk
+        if calls:  # the server ended without a finish_reason
+            yield Chunk(tool_calls=calls.finish())
+
+    async def _create(self, request: LLMRequest) -> AsyncStream[ChatCompletionChunk]:
+        limit = omit if request.max_tokens is None else request.max_tokens
+        return await self._client.chat.completions.create(
+            model=self._model,
+            messages=[to_message(turn) for turn in request.turns],
+            tools=to_tools(request.tools) or omit,
+            temperature=omit if request.temperature is None else request.temperature,
+            # api.openai.com wants the newer name; local servers know the older one.
+            max_completion_tokens=limit if self._official else omit,
+            max_tokens=omit if self._official else limit,
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+
+    def _error(self, exc: openai.APIError) -> LLMError:
+        if isinstance(exc, openai.APITimeoutError):
+            detail = f"no answer from {self._url} within {self._timeout:g} s"
+            return LLMError(self._scrub(f"{self._label}: {detail}"), retryable=True)
+        if isinstance(exc, openai.APIConnectionError):
+            cause = exc.__cause__ or exc.message
+            detail = f"cannot reach {self._url}: {cause}"
+            return LLMError(self._scrub(f"{self._label}: {detail}"), retryable=True)
+        if isinstance(exc, openai.APIStatusError):
+            return self._status_error(exc)
+        # An error event inside an otherwise healthy stream: usually transient.
+        return LLMError(self._scrub(f"{self._label}: {exc.message}"), retryable=True)
+
+    def _status_error(self, exc: openai.APIStatusError) -> LLMError:
+        status = exc.status_code
+        body = exc.body
+        message = body.get("message") if isinstance(body, dict) else None
+        text = str(message or exc.message)[:500]
+        detail = f"{self._label}: HTTP {status} from {self._url}: {text}"
+        retry_after = exc.response.headers.get("retry-after")
+        if status == 429 and retry_after:
+            detail += f" (retry after {retry_after} s)"
+        retryable = status in (408, 409, 429) or status >= 500
+        return LLMError(self._scrub(detail), retryable=retryable)
+
+    def _scrub(self, text: str) -> str:
+        """Remove the API key from anything a server echoed back."""
+        return text.replace(self._api_key, "***") if self._api_key else text
+
+
+def _chunks(event: ChatCompletionChunk, calls: "_ToolCallAssembler") -> Iterable[Chunk]:
+    """The domain chunks in one streamed event.
+
+    Tool-call fragments go to ``calls``; the whole calls come out at ``finish_reason``.
+    """
+    for choice in event.choices or ():
+        delta = choice.delta
+        if delta is None:
+            continue
+        if delta.content:
+            yield Chunk(text=delta.content)
+        if delta.tool_calls:
+            calls.add(delta.tool_calls)
+        if choice.finish_reason is not None and calls:
+            yield Chunk(tool_calls=calls.finish())
+    if event.usage is not None:
+        usage = event.usage
+        yield Chunk(usage=Usage(usage.prompt_tokens or 0, usage.completion_tokens or 0))
+
+
+def to_message(turn: Turn) -> ChatCompletionMessageParam:
+    """One domain turn in the chat-completions wire format."""
+    if turn.role == "system":
+        return {"role": "system", "content": turn.content}
+    if turn.role == "user":
+        return {"role": "user", "content": turn.content}
+    if turn.role == "tool":
+        return {"role": "tool", "tool_call_id": turn.tool_call_id or "", "content": turn.content}
+    message: ChatCompletionAssistantMessageParam = {
+        "role": "assistant",
+        "content": turn.content if turn.content or not turn.tool_calls else None,
+    }
+    if turn.tool_calls:
+        message["tool_calls"] = [_tool_call(call) for call in turn.tool_calls]
+    return message
+
+
+def _tool_call(call: ToolCall) -> ChatCompletionMessageFunctionToolCallParam:
+    arguments = json.dumps(call.arguments, ensure_ascii=False)
+    return {
+        "id": call.id,
+        "type": "function",
+        "function": {"name": call.name, "arguments": arguments},
+    }
+
+
+def to_tools(specs: Iterable[ToolSpec]) -> list[ChatCompletionFunctionToolParam]:
+    return [
+        {
+            "type": "function",
+            "function": {
+                "name": spec.name,
+                "description": spec.description,
+                "parameters": spec.parameters,
+            },
+        }
+        for spec in specs
+    ]
+
+
+@dataclass(slots=True)
+class _PartialCall:
+    id: str = ""
+    name: str = ""
+    fragments: list[str] = field(default_factory=list)
+
+
+class _ToolCallAssembler:
+    """Joins streamed tool-call fragments, keyed by their ``index``.
+
+    Some servers send several whole calls under the same index; a new ``id`` at an
+    index therefore starts a new call rather than corrupting the previous one.
+    """
+
+    def __init__(self, label: str) -> None:
+        self._label = label
+        self._calls: list[_PartialCall] = []
+        self._by_index: dict[int, _PartialCall] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._calls)
+
+    def add(self, deltas: Iterable[ChoiceDeltaToolCall]) -> None:
+        for delta in deltas:
+            index = delta.index if delta.index is not None else len(self._calls)
+            partial = self._by_index.get(index)
+            if partial is None or (delta.id and partial.id and delta.id != partial.id):
+                partial = _PartialCall()
+                self._calls.append(partial)
+                self._by_index[index] = partial
+            partial.id = delta.id or partial.id
+            function = delta.function
+            if function is not None:
+                partial.name = function.name or partial.name
+                if function.arguments:
+                    partial.fragments.append(function.arguments)
+
+    def finish(self) -> tuple[ToolCall, ...]:
+        """The assembled calls; the assembler is empty again afterwards."""
+        calls, self._calls, self._by_index = self._calls, [], {}
+        return tuple(self._finish_one(partial) for partial in calls)
+
+    def _finish_one(self, partial: _PartialCall) -> ToolCall:
+        text = "".join(partial.fragments).strip() or "{}"
+        try:
+            arguments = json.loads(text)
+        except ValueError:
+            arguments = None
+        if not partial.name or not isinstance(arguments, dict):
+            raise LLMError(
+                f"{self._label}: model sent malformed tool arguments for "
+                f"{partial.name or 'an unnamed tool'}: {text[:200]!r}",
+                retryable=True,
+            )
+        call_id = partial.id or f"call_{uuid.uuid4().hex[:12]}"
+        return ToolCall(id=call_id, name=partial.name, arguments=arguments)

@@ -1,0 +1,193 @@
+"""InMemoryBus: a work queue and per-chat event logs inside one process."""
+
+import asyncio
+import time
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+from uuid import UUID
+
+from chatorch.domain.errors import BusUnavailable
+from chatorch.domain.events import Cursor, StreamEvent, WorkItem
+
+DEDUPE_WINDOW = 120.0  # s: as long as JetStream's default duplicate window
+SUBSCRIBER_BACKLOG = 10_000  # events a slow subscriber may lag before it is cut off
+PRUNE_EVERY = 60.0  # s between sweeps for quiet chats' logs
+_CLOSED = b""  # end-of-stream marker: no real message encodes to empty bytes
+
+
+@dataclass(slots=True)
+class _Logged:
+    at: float  # monotonic s
+    event: StreamEvent
+    raw: bytes
+
+
+@dataclass(slots=True)
+class _Delivery:
+    raw: bytes
+    delivery_count: int
+    bus: "InMemoryBus"
+    item: WorkItem = field(init=False)
+    _settled: bool = False
+
+    def __post_init__(self) -> None:
+        self.item = WorkItem.from_json(self.raw)
+
+    async def ack(self) -> None:
+        self._settled = True
+
+    async def nak(self, *, delay: float = 0.0) -> None:
+        if self._settled:
+            return
+        self._settled = True
+        self.bus._redeliver(self.raw, self.delivery_count + 1, delay)
+
+    async def in_progress(self) -> None:
+        """Nothing to extend: an in-process item cannot be redelivered behind our back."""
+
+
+class InMemoryBus:
+    def __init__(self, *, log_seconds: float = 600.0, log_events_per_chat: int = 20_000) -> None:
+        self._work: asyncio.Queue[tuple[bytes, int]] = asyncio.Queue()
+        self._seen: dict[UUID, float] = {}
+        self._logs: dict[UUID, deque[_Logged]] = {}
+        self._subscribers: dict[UUID, set[asyncio.Queue[bytes]]] = {}
+        self._log_seconds = log_seconds
+        self._log_events = log_events_per_chat
+        self._closed = False
+        self._pruned_at = time.monotonic()
+
+    async def enqueue(self, item: WorkItem) -> None:
+        if self._closed:
+            raise BusUnavailable("the in-process bus is closed")
+        now = time.monotonic()
+        self._forget_seen(now)
+        if item.message_id in self._seen:
+            return
+        self._seen[item.message_id] = now
+        self._work.put_nowait((item.to_json(), 1))
+
+    def _forget_seen(self, now: float) -> None:
+        while self._seen:
+            oldest, at = next(iter(self._seen.items()))
+            if now - at < DEDUPE_WINDOW:
+                break
+            del self._seen[oldest]
+
+    def _redeliver(self, raw: bytes, count: int, delay: float) -> None:
+        if self._closed:
+            return
+        if delay <= 0:
+            self._work.put_nowait((raw, count))
+        else:
+            asyncio.get_running_loop().call_later(delay, self._work.put_nowait, (raw, count))
+
+    async def deliveries(self) -> AsyncIterator[_Delivery]:
+        while True:
+            raw, count = await self._work.get()
+            if not raw:
+                self._work.put_nowait((_CLOSED, 0))  # wake the next consumer too
+                return
+            yield _Delivery(raw, count, self)
+
+    async def publish(self, event: StreamEvent) -> None:
+        raw = event.to_json()
+        now = time.monotonic()
+        log = self._logs.get(event.chat_id)
+        if log is None:
+            log = self._logs[event.chat_id] = deque(maxlen=self._log_events)
+        log.append(_Logged(now, event, raw))
+        while log and now - log[0].at > self._log_seconds:
+            log.popleft()
+        if now - self._pruned_at > PRUNE_EVERY:
+            self._prune(now)
+        for queue in tuple(self._subscribers.get(event.chat_id, ())):
+            if queue.qsize() >= SUBSCRIBER_BACKLOG:
+                self._drop(event.chat_id, queue)
+            else:
+                queue.put_nowait(raw)
+
+    def _prune(self, now: float) -> None:
+        """Forget the logs of chats that have been quiet longer than the log keeps events."""
+        self._pruned_at = now
+        for chat_id in [c for c, log in self._logs.items() if now - log[-1].at > self._log_seconds]:
+            del self._logs[chat_id]
+
+    def _drop(self, chat_id: UUID, queue: asyncio.Queue[bytes]) -> None:
+        self._subscribers[chat_id].discard(queue)
+        queue.put_nowait(_CLOSED)
+
+    @asynccontextmanager
+    async def subscribe(
+        self, chat_id: UUID, *, after: Cursor | None = None
+    ) -> AsyncIterator[AsyncIterator[StreamEvent]]:
+        queue: asyncio.Queue[bytes] = asyncio.Queue()
+        # Replay and subscription happen in one step of the loop, so nothing falls between.
+        for logged in self._replay(chat_id, after):
+            queue.put_nowait(logged.raw)
+        self._subscribers.setdefault(chat_id, set()).add(queue)
+        try:
+            yield _Subscription(queue)
+        finally:
+            subscribers = self._subscribers.get(chat_id)
+            if subscribers is not None:
+                subscribers.discard(queue)
+                if not subscribers:
+                    del self._subscribers[chat_id]
+
+    def _replay(self, chat_id: UUID, after: Cursor | None) -> list[_Logged]:
+        log = self._logs.get(chat_id)
+        if after is None or not log:
+            return []
+        entries = list(log)
+        for index, logged in enumerate(entries):
+            if logged.event.cursor == after:
+                return entries[index + 1 :]
+        for index, logged in enumerate(entries):
+            if after.precedes(logged.event):
+                return entries[index:]
+        return []
+
+    async def last_seq(self, chat_id: UUID, response_id: UUID) -> int:
+        for logged in reversed(self._logs.get(chat_id, ())):
+            if logged.event.response_id == response_id:
+                return logged.event.seq
+        return -1
+
+    async def ping(self) -> None:
+        if self._closed:
+            raise BusUnavailable("the in-process bus is closed")
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._work.put_nowait((_CLOSED, 0))
+        for chat_id, queues in list(self._subscribers.items()):
+            for queue in tuple(queues):
+                self._drop(chat_id, queue)
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": "memory", "queued": self._work.qsize(), "chats_logged": len(self._logs)}
+
+
+class _Subscription:
+    """Live events of one subscriber; a cancelled wait for the next one loses nothing."""
+
+    __slots__ = ("_queue",)
+
+    def __init__(self, queue: asyncio.Queue[bytes]) -> None:
+        self._queue = queue
+
+    def __aiter__(self) -> "_Subscription":
+        return self
+
+    async def __anext__(self) -> StreamEvent:
+        raw = await self._queue.get()
+        if not raw:
+            self._queue.put_nowait(raw)  # stay ended for any later call
+            raise StopAsyncIteration
+        return StreamEvent.from_json(raw)

@@ -1,0 +1,483 @@
+"""The ``Store`` port on SQLAlchemy 2 async: SQLite (aiosqlite) or PostgreSQL (asyncpg).
+
+Every method runs inside one ``AsyncSession`` that ``SqlStore.transaction()`` commits or
+rolls back; nothing else commits. Driver exceptions never leave this module: losing the
+database becomes ``StoreUnavailable``, and the two uniqueness rules callers rely on become
+``DuplicateAnswer`` and ``DuplicateKey``.
+"""
+
+import functools
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar
+from uuid import UUID
+
+import asyncpg  # type: ignore[import-untyped,unused-ignore]
+from sqlalchemy import ColumnElement, event, select, update
+from sqlalchemy import exc as sa_exc
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from chatorch.adapters.sql.models import ChatRow, FileRow, IdempotencyKeyRow, MessageRow, UserRow
+from chatorch.domain.entities import (
+    Chat,
+    FileMeta,
+    IdempotentResult,
+    Message,
+    Role,
+    Status,
+    User,
+    utcnow,
+)
+from chatorch.domain.errors import DuplicateAnswer, DuplicateKey, NotFound, StoreUnavailable
+from chatorch.ports.store import Store, Transaction
+
+log = logging.getLogger(__name__)
+
+Backend = Literal["sqlite", "postgresql"]
+P = ParamSpec("P")
+T = TypeVar("T")
+
+SQLITE_BUSY_TIMEOUT_MS = 5_000
+# Errors that mean "the database did not answer", whichever layer raised them: sockets
+# and timeouts (OSError covers both), SQLAlchemy's wrappers, pool exhaustion, and
+# asyncpg's own connection errors when they slip past SQLAlchemy's translation.
+_UNAVAILABLE: tuple[type[BaseException], ...] = (
+    OSError,
+    sa_exc.OperationalError,
+    sa_exc.InterfaceError,
+    sa_exc.TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+)
+
+
+@contextmanager
+def _driver_errors(backend: Backend) -> Iterator[None]:
+    """Turn a lost or unreachable database into ``StoreUnavailable``, whatever the driver."""
+    try:
+        yield
+    except _UNAVAILABLE as error:
+        raise StoreUnavailable(f"{backend} database unavailable: {_brief(error)}") from error
+    except sa_exc.DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+        raise StoreUnavailable(f"{backend} connection lost: {_brief(error)}") from error
+
+
+@contextmanager
+def _connect_errors(backend: Backend) -> Iterator[None]:
+    """While only connecting, any failure means no usable database: wrong credentials, a
+    missing database or a server still starting are all "unavailable" to the caller.
+    """
+    with _driver_errors(backend):
+        try:
+            yield
+        except sa_exc.SQLAlchemyError as error:
+            raise StoreUnavailable(f"{backend} database unusable: {_brief(error)}") from error
+
+
+def _brief(error: BaseException) -> str:
+    """The first line of the driver's message: enough to diagnose, no SQL or parameters."""
+    if isinstance(error, sa_exc.DBAPIError) and error.orig is not None:
+        error = error.orig
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
+def _translated(
+    method: Callable[Concatenate["SqlTransaction", P], Coroutine[Any, Any, T]],
+) -> Callable[Concatenate["SqlTransaction", P], Coroutine[Any, Any, T]]:
+    """Wrap a ``SqlTransaction`` method in ``_driver_errors`` for its backend."""
+
+    @functools.wraps(method)
+    async def wrapper(self: "SqlTransaction", /, *args: P.args, **kwargs: P.kwargs) -> T:
+        with _driver_errors(self._backend):
+            return await method(self, *args, **kwargs)
+
+    return wrapper
+
+
+# ---- rows <-> entities --------------------------------------------------------------
+
+
+def _user(row: UserRow) -> User:
+    return User(id=row.id, name=row.name, created_at=row.created_at)
+
+
+def _chat(row: ChatRow) -> Chat:
+    return Chat(id=row.id, owner_id=row.owner_id, title=row.title, created_at=row.created_at)
+
+
+def _chat_values(chat: Chat) -> dict[str, Any]:
+    return {
+        "id": chat.id,
+        "owner_id": chat.owner_id,
+        "title": chat.title,
+        "created_at": chat.created_at,
+    }
+
+
+def _message(row: MessageRow) -> Message:
+    return Message(
+        id=row.id,
+        chat_id=row.chat_id,
+        role=Role(row.role),
+        content=row.content,
+        response_id=row.response_id,
+        status=Status(row.status),
+        created_at=row.created_at,
+        metadata=row.meta,
+        attempts=row.attempts,
+    )
+
+
+def _message_values(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "chat_id": message.chat_id,
+        "role": message.role.value,
+        "content": message.content,
+        "response_id": message.response_id,
+        "status": message.status.value,
+        "created_at": message.created_at,
+        "meta": message.metadata,
+        "attempts": message.attempts,
+    }
+
+
+def _file(row: FileRow) -> FileMeta:
+    return FileMeta(
+        id=row.id,
+        owner_id=row.owner_id,
+        chat_id=row.chat_id,
+        name=row.name,
+        media_type=row.media_type,
+        size=row.size,
+        sha256=row.sha256,
+        created_at=row.created_at,
+    )
+
+
+def _file_values(meta: FileMeta) -> dict[str, Any]:
+    return {
+        "id": meta.id,
+        "owner_id": meta.owner_id,
+        "chat_id": meta.chat_id,
+        "name": meta.name,
+        "media_type": meta.media_type,
+        "size": meta.size,
+        "sha256": meta.sha256,
+        "created_at": meta.created_at,
+    }
+
+
+# Conversation order: turns by response_id (UUIDv7, so by time), then question before
+# answer within a turn; id breaks a tie of equal timestamps the same way.
+_CONVERSATION_DESC = (
+    MessageRow.response_id.desc(),
+    MessageRow.created_at.desc(),
+    MessageRow.id.desc(),
+)
+
+
+class SqlTransaction:
+    """One unit of work on an ``AsyncSession``; ``SqlStore.transaction()`` ends it."""
+
+    def __init__(self, session: AsyncSession, backend: Backend) -> None:
+        self._session = session
+        self._backend = backend
+
+    def _insert_or_skip(
+        self, model: type[Any], values: dict[str, Any], unique: Sequence[str], returned: Any
+    ) -> Any:
+        """``INSERT … ON CONFLICT (unique) DO NOTHING RETURNING returned``.
+
+        A conflict returns no row instead of raising, so the transaction stays usable on
+        PostgreSQL (where a failed statement aborts it) and no savepoint is needed.
+        """
+        insert = pg_insert if self._backend == "postgresql" else sqlite_insert
+        statement = insert(model).values(**values).on_conflict_do_nothing(index_elements=unique)
+        return statement.returning(returned)
+
+    async def _latest_messages(
+        self, condition: ColumnElement[bool], limit: int | None
+    ) -> Sequence[Message]:
+        """The last ``limit`` messages matching ``condition``, in conversation order."""
+        query = select(MessageRow).where(condition).order_by(*_CONVERSATION_DESC).limit(limit)
+        rows = (await self._session.scalars(query)).all()
+        return [_message(row) for row in reversed(rows)]
+
+    async def _get(self, model: type[T], key: Any) -> T | None:
+        """Load by primary key, re-reading the row rather than trusting the identity map."""
+        return await self._session.get(model, key, populate_existing=True)
+
+    @_translated
+    async def ensure_user(self, name: str) -> User:
+        # Read first so the common case never writes (a write locks a SQLite database).
+        query = select(UserRow).where(UserRow.name == name)
+        row = await self._session.scalar(query)
+        if row is None:
+            # Two first requests may race: ON CONFLICT lets the loser read the winner's row.
+            user = User(name=name)
+            values = {"id": user.id, "name": user.name, "created_at": user.created_at}
+            await self._session.execute(self._insert_or_skip(UserRow, values, ["name"], UserRow.id))
+            row = (await self._session.scalars(query)).one()
+        return _user(row)
+
+    @_translated
+    async def get_user(self, user_id: UUID) -> User | None:
+        row = await self._get(UserRow, user_id)
+        return None if row is None else _user(row)
+
+    @_translated
+    async def add_chat(self, chat: Chat) -> None:
+        self._session.add(ChatRow(**_chat_values(chat)))
+        await self._session.flush()
+
+    @_translated
+    async def get_chat(self, chat_id: UUID) -> Chat | None:
+        row = await self._get(ChatRow, chat_id)
+        return None if row is None else _chat(row)
+
+    @_translated
+    async def list_chats(
+        self, owner_id: UUID, *, limit: int, before: UUID | None = None
+    ) -> Sequence[Chat]:
+        # Ids are UUIDv7, so ordering by id is ordering by creation time.
+        query = select(ChatRow).where(ChatRow.owner_id == owner_id)
+        if before is not None:
+            query = query.where(ChatRow.id < before)
+        rows = await self._session.scalars(query.order_by(ChatRow.id.desc()).limit(limit))
+        return [_chat(row) for row in rows]
+
+    @_translated
+    async def add_message(self, message: Message) -> None:
+        statement = self._insert_or_skip(
+            MessageRow, _message_values(message), ["response_id", "role"], MessageRow.id
+        )
+        if (await self._session.execute(statement)).scalar_one_or_none() is None:
+            raise DuplicateAnswer(
+                f"turn {message.response_id} already has a {message.role.value} message"
+            )
+
+    @_translated
+    async def get_message(self, message_id: UUID) -> Message | None:
+        row = await self._get(MessageRow, message_id)
+        return None if row is None else _message(row)
+
+    @_translated
+    async def list_messages(self, chat_id: UUID, *, limit: int | None = None) -> Sequence[Message]:
+        return await self._latest_messages(MessageRow.chat_id == chat_id, limit)
+
+    @_translated
+    async def history_before(self, message: Message, *, limit: int) -> Sequence[Message]:
+        condition = (MessageRow.chat_id == message.chat_id) & (
+            MessageRow.response_id < message.response_id
+        )
+        return await self._latest_messages(condition, limit)
+
+    @_translated
+    async def start_attempt(self, message_id: UUID) -> int:
+        # One statement, so two workers counting at once cannot both read the old value.
+        statement = (
+            update(MessageRow)
+            .where(MessageRow.id == message_id)
+            .values(attempts=MessageRow.attempts + 1)
+            .returning(MessageRow.attempts)
+        )
+        attempts = (await self._session.execute(statement)).scalar_one_or_none()
+        if attempts is None:
+            raise NotFound(f"message {message_id} does not exist")
+        return attempts
+
+    @_translated
+    async def set_status(self, message_id: UUID, status: Status) -> None:
+        statement = (
+            update(MessageRow)
+            .where(MessageRow.id == message_id)
+            .values(status=status.value)
+            .returning(MessageRow.id)
+        )
+        if (await self._session.execute(statement)).scalar_one_or_none() is None:
+            raise NotFound(f"message {message_id} does not exist")
+
+    @_translated
+    async def pending(self, *, limit: int) -> Sequence[Message]:
+        query = (
+            select(MessageRow)
+            .where(MessageRow.status == Status.PENDING.value)
+            .where(MessageRow.role == Role.USER.value)
+            .order_by(MessageRow.id)
+            .limit(limit)
+        )
+        return [_message(row) for row in await self._session.scalars(query)]
+
+    @_translated
+    async def add_file(self, meta: FileMeta) -> None:
+        self._session.add(FileRow(**_file_values(meta)))
+        await self._session.flush()
+
+    @_translated
+    async def get_file(self, file_id: UUID) -> FileMeta | None:
+        row = await self._get(FileRow, file_id)
+        return None if row is None else _file(row)
+
+    @_translated
+    async def get_idempotent(self, user_id: UUID, key: str) -> IdempotentResult | None:
+        row = await self._get(IdempotencyKeyRow, (user_id, key))
+        if row is None:
+            return None
+        return IdempotentResult(
+            request_hash=row.request_hash, status_code=row.status_code, body=row.body
+        )
+
+    @_translated
+    async def put_idempotent(self, user_id: UUID, key: str, result: IdempotentResult) -> None:
+        values = {
+            "user_id": user_id,
+            "key": key,
+            "request_hash": result.request_hash,
+            "status_code": result.status_code,
+            "body": result.body,
+            "created_at": utcnow(),
+        }
+        statement = self._insert_or_skip(
+            IdempotencyKeyRow, values, ["user_id", "key"], IdempotencyKeyRow.key
+        )
+        if (await self._session.execute(statement)).scalar_one_or_none() is None:
+            raise DuplicateKey(f"idempotency key {key!r} already holds a result")
+
+
+class SqlStore:
+    """A ``Store`` on one async engine; build it with ``connect()``."""
+
+    def __init__(self, engine: AsyncEngine, backend: Backend) -> None:
+        self._engine = engine
+        self._backend = backend
+        # expire_on_commit=False: entities are built before commit, rows are never reused.
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+    def transaction(self) -> AbstractAsyncContextManager[SqlTransaction]:
+        return self._transaction()
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[SqlTransaction]:
+        async with self._sessions() as session:
+            # Connect now, so an unreachable database fails at ``async with``, not later.
+            with _connect_errors(self._backend):
+                await session.connection()
+            try:
+                yield SqlTransaction(session, self._backend)
+            except BaseException:
+                await self._rollback(session)
+                raise
+            with _driver_errors(self._backend):
+                await session.commit()
+
+    async def _rollback(self, session: AsyncSession) -> None:
+        """Roll back, never masking the caller's exception with a second one."""
+        try:
+            await session.rollback()
+        except Exception:
+            log.warning("rollback failed; the connection is discarded", exc_info=True)
+
+    async def ping(self) -> None:
+        with _connect_errors(self._backend):
+            async with self._engine.connect() as connection:
+                await connection.exec_driver_sql("SELECT 1")
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": self._backend}
+
+
+async def connect(url: str, *, echo: bool = False, connect_timeout: float = 5.0) -> SqlStore:
+    """Build a store for ``url`` (``sqlite+aiosqlite://…`` or ``postgresql+asyncpg://…``).
+
+    Nothing connects yet: the service starts while the database is down, and readiness
+    (``ping``) reports it until it comes back.
+    """
+    parsed = make_url(url)
+    backend = backend_of(parsed)
+    if backend == "sqlite":
+        engine = _sqlite_engine(parsed, echo=echo, connect_timeout=connect_timeout)
+    else:
+        engine = _postgres_engine(parsed, echo=echo, connect_timeout=connect_timeout)
+    return SqlStore(engine, backend)
+
+
+def backend_of(url: URL) -> Backend:
+    """Which supported backend ``url`` names; anything else is a configuration error."""
+    name = url.get_backend_name()
+    if name == "sqlite":
+        return "sqlite"
+    if name == "postgresql":
+        return "postgresql"
+    raise ValueError(f"unsupported database {name!r}; use sqlite+aiosqlite or postgresql+asyncpg")
+
+
+def ensure_sqlite_directory(url: URL) -> None:
+    """Create the directory of a SQLite file, which SQLite itself refuses to do."""
+    database = url.database
+    if backend_of(url) != "sqlite" or not database or database == ":memory:":
+        return
+    if database.startswith("file:"):  # a URI filename; leave it to SQLite
+        return
+    Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def _sqlite_engine(url: URL, *, echo: bool, connect_timeout: float) -> AsyncEngine:
+    ensure_sqlite_directory(url)
+    engine = create_async_engine(url, echo=echo, connect_args={"timeout": connect_timeout})
+    event.listen(engine.sync_engine, "connect", _configure_sqlite)
+    return engine
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    """Per connection: WAL so readers never block the writer, foreign keys enforced (off
+    by default in SQLite), and a busy timeout so a second writer waits instead of failing.
+    """
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA synchronous=NORMAL")  # durable with WAL, far fewer fsyncs
+    finally:
+        cursor.close()
+
+
+def _postgres_engine(url: URL, *, echo: bool, connect_timeout: float) -> AsyncEngine:
+    return create_async_engine(
+        url,
+        echo=echo,
+        pool_size=10,
+        max_overflow=10,
+        pool_timeout=connect_timeout,
+        pool_pre_ping=True,  # a restarted server costs one retry, not one failed request
+        pool_recycle=1_800,
+        connect_args={"timeout": connect_timeout, "command_timeout": 60},
+    )
+
+
+if TYPE_CHECKING:  # mypy proves the adapter satisfies the port
+
+    def _is_store(store: SqlStore) -> Store:
+        return store
+
+    def _is_transaction(transaction: SqlTransaction) -> Transaction:
+        return transaction

@@ -1,0 +1,91 @@
+"""create_app: the FastAPI application, its lifespan, middleware and error handling."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from chatorch import __version__
+from chatorch.api import chats, events, health, messages, problems, web
+from chatorch.domain.ids import new_id
+from chatorch.settings import Settings
+from chatorch.wiring import Container, Role, assemble
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(
+    settings: Settings, *, role: Role = "serve", container: Container | None = None
+) -> FastAPI:
+    """The app; it assembles its own container unless the caller already holds one."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        async with contextlib.AsyncExitStack() as stack:
+            ready = container or await stack.enter_async_context(assemble(settings, role=role))
+            app.state.container = ready
+            heartbeat = asyncio.create_task(_heartbeat(ready))
+            log.info("chatorch.started", role=role, pod_id=ready.pod_id, version=__version__)
+            try:
+                yield
+            finally:
+                heartbeat.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await heartbeat
+
+    app = FastAPI(
+        title="chatorch",
+        version=__version__,
+        summary="Conversational-AI orchestration: Think → Act → Respond, streamed.",
+        lifespan=lifespan,
+    )
+    problems.install(app)
+    app.add_middleware(_RequestContext)
+    for router in (chats.router, messages.router, events.router, health.router, web.router):
+        app.include_router(router)
+    app.mount("/static", web.static_files(), name="static")
+    return app
+
+
+async def _heartbeat(container: Container) -> None:
+    """Keep this pod's stream connections alive in the registry while it lives."""
+    interval = container.settings.heartbeat_seconds
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await container.registry.heartbeat(container.pod_id, ttl=3 * interval)
+        except Exception:
+            log.exception("registry.heartbeat_failed")
+
+
+class _RequestContext:
+    """Give every request an id, carried in its logs and echoed in ``X-Request-ID``.
+
+    Plain ASGI rather than ``BaseHTTPMiddleware``, which would copy every streamed chunk.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = Headers(scope=scope).get("x-request-id", "")[:64]
+        request_id = given or str(new_id())
+        scope.setdefault("state", {})["request_id"] = request_id
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        header = (b"x-request-id", request_id.encode("latin-1", "replace"))
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)

@@ -1,0 +1,113 @@
+"""The SSE event stream of a chat (ARCHITECTURE §5).
+
+``?response_id=`` scopes the stream to one response: it replays that response from
+its first event — even one that already finished — and ends after its ``done`` or
+``error``. Without it the stream follows the whole chat live until the client leaves.
+``Last-Event-ID`` (header, or ``last_event_id`` query for clients that cannot set
+headers) resumes after that event, with nothing repeated and nothing skipped.
+"""
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated
+from uuid import UUID
+
+import orjson
+import structlog
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import StreamingResponse
+
+from chatorch.api.deps import ContainerDep, UserDep
+from chatorch.api.ordering import Sequencer
+from chatorch.domain.entities import Connection
+from chatorch.domain.errors import InvalidInput
+from chatorch.domain.events import Cursor, StreamEvent
+from chatorch.pipeline.request import owned_chat
+from chatorch.wiring import Container
+
+log = structlog.get_logger(__name__)
+router = APIRouter(tags=["events"])
+
+RETRY_MS = 1_000  # what EventSource waits before reconnecting
+_PING = b": ping\n\n"
+
+
+def frame(event: StreamEvent) -> bytes:
+    """One SSE message; its id lets the client resume right after it."""
+    data = orjson.dumps(event.payload())
+    return b"id: %s:%d\nevent: %s\ndata: %s\n\n" % (
+        str(event.response_id).encode(),
+        event.seq,
+        event.kind.value.encode(),
+        data,
+    )
+
+
+@router.get(
+    "/v1/chats/{chat_id}/events",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}, "description": "SSE stream"}},
+)
+async def stream_events(
+    chat_id: UUID,
+    c: ContainerDep,
+    user: UserDep,
+    response_id: Annotated[UUID | None, Query(description="replay and follow one response")] = None,
+    last_event_id: Annotated[str | None, Header()] = None,
+    last_event_id_query: Annotated[str | None, Query(alias="last_event_id")] = None,
+) -> StreamingResponse:
+    async with c.store.transaction() as tx:
+        await owned_chat(tx, user, chat_id)
+    after = _cursor(last_event_id or last_event_id_query, response_id)
+    connection = Connection(chat_id=chat_id, user_id=user.id, pod_id=c.pod_id)
+    return StreamingResponse(
+        _sse(c, connection, after=after, only=response_id),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+def _cursor(last_event_id: str | None, response_id: UUID | None) -> Cursor | None:
+    if last_event_id:
+        cursor = Cursor.parse(last_event_id)
+        if cursor is None:
+            raise InvalidInput(
+                f"Last-Event-ID {last_event_id!r} is not an event id '<response_id>:<seq>'"
+            )
+        return cursor
+    return Cursor(response_id, -1) if response_id is not None else None
+
+
+async def _sse(
+    c: Container, connection: Connection, *, after: Cursor | None, only: UUID | None
+) -> AsyncIterator[bytes]:
+    heartbeat = c.settings.heartbeat_seconds
+    await c.registry.register(connection, ttl=3 * heartbeat)
+    c.metrics.streams_open.inc()
+    sequencer = Sequencer(after=after)
+    try:
+        yield b"retry: %d\n\n" % RETRY_MS
+        async with c.bus.subscribe(connection.chat_id, after=after) as events:
+            while True:
+                deadline = sequencer.next_deadline()
+                wait = heartbeat if deadline is None else max(0.0, deadline - time.monotonic())
+                try:
+                    async with asyncio.timeout(wait):
+                        event = await anext(events)
+                    ready = sequencer.push(event)
+                except TimeoutError:
+                    ready = sequencer.expire()
+                    if deadline is None:
+                        yield _PING
+                except StopAsyncIteration:
+                    return  # the bus cut us off: the client reconnects with Last-Event-ID
+                for item in ready:
+                    if only is not None and item.response_id != only:
+                        continue
+                    yield frame(item)
+                    if only is not None and item.terminal:
+                        return
+    finally:
+        c.metrics.streams_open.dec()
+        await asyncio.shield(c.registry.unregister(connection.id))

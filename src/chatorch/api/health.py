@@ -1,0 +1,29 @@
+"""Liveness, readiness and Prometheus metrics: open to probes, never behind auth."""
+
+from fastapi import APIRouter, Response
+
+from chatorch.api.deps import ContainerDep
+from chatorch.api.schemas import Health
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", response_model=Health)
+async def healthz() -> Health:
+    """The process is alive and serving requests."""
+    return Health(status="ok")
+
+
+@router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
+async def readyz(c: ContainerDep, response: Response) -> Health:
+    """Every backing service answers; 503 names the ones that do not."""
+    checks = await c.readiness()
+    ready = all(check["ok"] for check in checks.values())
+    if not ready:
+        response.status_code = 503
+    return Health(status="ok" if ready else "unavailable", checks=checks)
+
+
+@router.get("/metrics", response_class=Response)
+async def metrics(c: ContainerDep) -> Response:
+    return Response(c.metrics.render(), media_type=c.metrics.content_type)

@@ -1,0 +1,109 @@
+"""RFC 9457 problem details: the one place errors become HTTP responses."""
+
+from typing import Any
+
+import orjson
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from chatorch.domain.errors import ChatorchError, ServiceUnavailable
+
+log = structlog.get_logger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    code: str,
+    request: Request,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    body = {
+        "type": f"urn:chatorch:problem:{code}",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+        "code": code,
+        "request_id": getattr(request.state, "request_id", None),
+        **extra,
+    }
+    return Response(orjson.dumps(body), status, headers=headers, media_type=PROBLEM_JSON)
+
+
+async def _chatorch_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, ChatorchError)
+    headers = None
+    if isinstance(error, ServiceUnavailable):
+        headers = {"Retry-After": str(error.retry_after)}
+    if error.status >= 500:
+        log.error("request.failed", code=error.code, detail=error.detail)
+    return problem(
+        error.status, error.title, error.detail, code=error.code, request=request, headers=headers
+    )
+
+
+async def _validation_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, RequestValidationError)
+    errors = [_describe(e) for e in error.errors()]
+    if any(e["type"] == "json_invalid" for e in error.errors()):
+        return problem(
+            400,
+            "Malformed JSON",
+            "the request body is not valid JSON: " + "; ".join(errors),
+            code="malformed_json",
+            request=request,
+        )
+    return problem(
+        422,
+        "Invalid input",
+        "; ".join(errors),
+        code="invalid_input",
+        request=request,
+        errors=errors,
+    )
+
+
+def _describe(error: Any) -> str:
+    where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
+    return f"{where or 'body'}: {error.get('msg', 'invalid')}"
+
+
+async def _http_error(request: Request, error: Exception) -> Response:
+    assert isinstance(error, HTTPException)
+    title = {404: "Not found", 405: "Method not allowed"}.get(error.status_code, "Request refused")
+    code = title.lower().replace(" ", "_")
+    return problem(
+        error.status_code,
+        title,
+        str(error.detail),
+        code=code,
+        request=request,
+        headers=dict(error.headers or {}),
+    )
+
+
+async def _unexpected(request: Request, error: Exception) -> Response:
+    log.exception("request.crashed", exc_info=error)
+    return problem(
+        500,
+        "Internal error",
+        "chatorch failed on this request; the server log has the details under this request_id",
+        code="internal",
+        request=request,
+    )
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(ChatorchError, _chatorch_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

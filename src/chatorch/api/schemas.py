@@ -1,0 +1,65 @@
+"""Request and response bodies of the public API (ARCHITECTURE §5)."""
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chatorch.domain.entities import Chat, Message
+
+
+class NewChat(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str = Field(default="", max_length=200)
+
+
+class ChatOut(BaseModel):
+    id: UUID
+    title: str
+    owner_id: UUID
+    created_at: datetime
+
+    @classmethod
+    def of(cls, chat: Chat) -> "ChatOut":
+        return cls(id=chat.id, title=chat.title, owner_id=chat.owner_id, created_at=chat.created_at)
+
+
+class NewMessage(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    content: str = Field(description="The message text; limited by CHATORCH_MAX_CONTENT_CHARS.")
+
+
+class MessageOut(BaseModel):
+    id: UUID
+    chat_id: UUID
+    role: Literal["user", "assistant"]
+    content: str
+    status: Literal["pending", "complete", "failed"]
+    response_id: UUID
+    created_at: datetime
+    metadata: dict[str, Any]
+
+    @classmethod
+    def of(cls, message: Message) -> "MessageOut":
+        return cls(
+            id=message.id,
+            chat_id=message.chat_id,
+            role=message.role.value,
+            content=message.content,
+            status=message.status.value,
+            response_id=message.response_id,
+            created_at=message.created_at,
+            metadata=message.metadata,
+        )
+
+
+class Accepted(BaseModel):
+    message: MessageOut
+    response_id: UUID
+    events_url: str = Field(description="SSE stream of this response, from its first event.")
+
+
+class Health(BaseModel):
+    status: Literal["ok", "unavailable"]
+    checks: dict[str, dict[str, Any]] = Field(default_factory=dict)

@@ -1,0 +1,125 @@
+"""Command line: ``chatorch serve | migrate | chat | version``."""
+
+import asyncio
+import sys
+from collections.abc import Coroutine
+from typing import Annotated, Any
+
+import typer
+import uvicorn
+from pydantic import ValidationError
+
+from chatorch import __version__
+from chatorch.logs import configure as configure_logs
+from chatorch.settings import Settings
+from chatorch.wiring import Role, StartupError, assemble
+
+app = typer.Typer(
+    name="chatorch",
+    help="Conversational-AI orchestration: any channel, Think → Act → Respond, streamed.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+GRACEFUL_SHUTDOWN = 5  # s open streams get to finish when the server stops
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as error:
+        problems = "; ".join(
+            str(e["msg"]).removeprefix("Value error, ") + f" (CHATORCH_{str(e['loc'][0]).upper()})"
+            for e in error.errors()
+        )
+        _fail(f"invalid settings: {problems}")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"chatorch: {message}", err=True)
+    raise typer.Exit(code=1)
+
+
+def _run(main: Coroutine[Any, Any, None]) -> None:
+    """Run on uvloop when it is installed (it is, with uvicorn[standard])."""
+    try:
+        import uvloop
+
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            runner.run(main)
+    except ImportError:  # pragma: no cover - uvloop missing on this platform
+        asyncio.run(main)
+
+
+async def _serve(settings: Settings, role: Role) -> None:
+    from chatorch.api.app import create_app
+
+    try:
+        async with assemble(settings, role=role) as container:
+            config = uvicorn.Config(
+                create_app(settings, role=role, container=container),
+                host=settings.host,
+                port=settings.port,
+                http="httptools",
+                log_config=None,
+                access_log=False,
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
+            )
+            server = uvicorn.Server(config)
+            typer.echo(
+                f"chatorch {__version__} serving on http://{settings.host}:{settings.port}/",
+                err=True,
+            )
+            await server.serve()
+    except StartupError as error:
+        _fail(str(error))
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="address to bind [default: 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="port to bind [default: 8000]")] = None,
+) -> None:
+    """Run gateway, worker and scheduler in one process (the embedded default)."""
+    settings = _settings(host=host, port=port)
+    configure_logs(level=settings.log_level, fmt=settings.log_format)
+    _run(_serve(settings, "serve"))
+
+
+@app.command()
+def migrate(
+    downgrade: Annotated[
+        str | None, typer.Option(help="migrate down to this revision ('base' drops all)")
+    ] = None,
+) -> None:
+    """Migrate the database at CHATORCH_DATABASE_URL up to the latest schema (or down)."""
+    from chatorch.wiring import migrate_database
+
+    settings = _settings()
+    try:
+        revision = migrate_database(settings.database_url, downgrade=downgrade)
+    except StartupError as error:
+        _fail(str(error))
+    typer.echo(f"database at revision {revision or 'base (empty)'}")
+
+
+@app.command()
+def chat(
+    text: Annotated[str, typer.Argument(help="the message to send")],
+    url: Annotated[str, typer.Option(help="chatorch base URL")] = "http://127.0.0.1:8000",
+    chat_id: Annotated[str | None, typer.Option("--chat", help="continue this chat")] = None,
+) -> None:
+    """Send one message and print the answer's tokens as they arrive."""
+    from chatorch.client import ClientError, converse
+
+    try:
+        ok = asyncio.run(converse(url, text, chat_id=chat_id, out=sys.stdout, err=sys.stderr))
+    except ClientError as error:
+        _fail(str(error))
+    raise typer.Exit(code=0 if ok else 1)
+
+
+@app.command()
+def version() -> None:
+    """Print chatorch's version."""
+    typer.echo(__version__)

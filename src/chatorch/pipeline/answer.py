@@ -1,0 +1,226 @@
+"""AnswerPipeline: one work item through Think → Act → Respond, stored once.
+
+The job handler's unit of work: it counts the attempt, streams the answer from
+memory, and writes the answer in one transaction after its last token — or, when
+the model fails or stalls, stores it ``failed`` and ends the stream with ``error``.
+"""
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+
+from chatorch.domain.entities import Message, Role, Status
+from chatorch.domain.errors import ChatorchError, DuplicateAnswer
+from chatorch.domain.events import WorkItem
+from chatorch.domain.llm import LLMRequest, ToolCall, Turn, Usage
+from chatorch.pipeline.act import ActionEngine, describe_result
+from chatorch.pipeline.emitter import Emitter
+from chatorch.pipeline.respond import ResponseEngine
+from chatorch.pipeline.think import ThinkEngine
+from chatorch.ports.bus import Bus
+from chatorch.ports.store import Store
+from chatorch.services.context import ContextManager
+from chatorch.services.metrics import MetricsCollector
+from chatorch.services.prompts import PromptManager
+from chatorch.services.tools import ToolRegistry, ToolResult
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(slots=True)
+class _Record:
+    """What the answer's metadata says about how it was made."""
+
+    attempt: int
+    prompt: str = ""
+    provider: str = ""
+    model: str = ""
+    usage: Usage = field(default_factory=Usage)
+    tool_calls: list[dict[str, Any]] = field(default_factory=list)
+    timings_ms: dict[str, float] = field(
+        default_factory=lambda: {"think": 0.0, "act": 0.0, "respond": 0.0}
+    )
+    fallbacks: list[dict[str, Any]] = field(default_factory=list)
+
+    def metadata(self, total_ms: float) -> dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "model": self.model,
+            "prompt": self.prompt,
+            "usage": self.usage.as_dict(),
+            "tool_calls": self.tool_calls,
+            "timings_ms": {k: round(v, 2) for k, v in self.timings_ms.items()}
+            | {"total": round(total_ms, 2)},
+            "attempt": self.attempt,
+            "fallbacks": self.fallbacks,
+        }
+
+
+@dataclass(slots=True, frozen=True)
+class Limits:
+    max_attempts: int
+    max_tool_steps: int
+    context_messages: int
+    coalesce: float  # s
+
+
+class AnswerPipeline:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        bus: Bus,
+        think: ThinkEngine,
+        act: ActionEngine,
+        respond: ResponseEngine,
+        tools: ToolRegistry,
+        context: ContextManager,
+        prompts: PromptManager,
+        metrics: MetricsCollector,
+        limits: Limits,
+    ) -> None:
+        self._store, self._bus = store, bus
+        self._think, self._act, self._respond = think, act, respond
+        self._tools, self._context, self._prompts = tools, context, prompts
+        self._metrics = metrics
+        self._limits = limits
+
+    async def handle(self, item: WorkItem) -> None:
+        """Answer ``item`` unless it was answered already; never raises for a bad answer."""
+        async with self._store.transaction() as tx:
+            question = await tx.get_message(item.message_id)
+            if question is None or question.status is not Status.PENDING:
+                return  # answered by an earlier delivery, or erased since
+            attempt = await tx.start_attempt(question.id)
+            history = await tx.history_before(question, limit=self._limits.context_messages)
+        emitter = Emitter(
+            self._bus,
+            chat_id=item.chat_id,
+            response_id=item.response_id,
+            first_seq=await self._bus.last_seq(item.chat_id, item.response_id) + 1,
+            coalesce=self._limits.coalesce,
+        )
+        record = _Record(attempt=attempt)
+        if attempt > self._limits.max_attempts:
+            detail = f"no answer after {self._limits.max_attempts} attempts; giving up"
+            await self._store_answer(question, "", record, emitter, failure=("gave_up", detail))
+            return
+        if emitter.published:
+            await emitter.reset(attempt)  # an earlier attempt's partial text is out there
+        await self._answer(question, history, record, emitter)
+
+    async def _answer(
+        self, question: Message, history: Sequence[Message], record: _Record, emitter: Emitter
+    ) -> None:
+        started, started_at = time.perf_counter(), time.monotonic()
+        self._metrics.in_flight.inc()
+        text = ""
+        try:
+            text = await self._generate(question, history, record, emitter)
+        except ChatorchError as error:
+            failure = (error.code, error.detail)
+        except Exception:
+            log.exception("answer.crashed")
+            failure = ("internal", "the answer failed on an internal error; see the server log")
+        else:
+            failure = None
+        finally:
+            self._metrics.in_flight.dec()
+        total = time.perf_counter() - started
+        self._metrics.stage("total", total)
+        if emitter.first_token_at is not None:
+            self._metrics.first_token_seconds.observe(emitter.first_token_at - started_at)
+        if failure is not None:
+            text = ""  # a failed answer keeps no half-written text
+        await self._store_answer(question, text, record, emitter, failure=failure, total=total)
+
+    async def _generate(
+        self, question: Message, history: Sequence[Message], record: _Record, emitter: Emitter
+    ) -> str:
+        specs = self._tools.specs()
+        system = self._prompts.system(tools=[spec.name for spec in specs])
+        record.prompt = system.ref
+        turns = self._context.build(system.text, history, question)
+        parts: list[str] = []
+        for step in range(self._limits.max_tool_steps + 1):
+            offered = specs if step < self._limits.max_tool_steps else ()
+            request = LLMRequest(turns=tuple(turns), tools=offered)
+            decision = await self._timed("think", self._think.decide(request, emitter), record)
+            record.provider, record.model = decision.generation.provider, decision.generation.model
+            record.fallbacks = decision.generation.skipped
+            calls, text = decision.tool_calls, ""
+            if decision.answers:
+                reply = await self._respond.stream(decision, emitter)
+                self._add_time("respond", reply.duration_ms / 1000, record)
+                record.usage += reply.usage
+                calls, text = reply.tool_calls, reply.text
+                parts.append(text)
+            else:
+                record.usage += decision.usage
+            if not calls or not offered:
+                break
+            results = await self._timed("act", self._act.run(calls, emitter), record)
+            record.tool_calls.extend(describe_result(r) for r in results)
+            turns.extend(_tool_turns(text, calls, results))
+        return "".join(parts)
+
+    async def _timed(self, stage: str, work: Any, record: _Record) -> Any:
+        started = time.perf_counter()
+        try:
+            return await work
+        finally:
+            self._add_time(stage, time.perf_counter() - started, record)
+
+    def _add_time(self, stage: str, seconds: float, record: _Record) -> None:
+        record.timings_ms[stage] += seconds * 1000
+        self._metrics.stage(stage, seconds)
+
+    async def _store_answer(
+        self,
+        question: Message,
+        text: str,
+        record: _Record,
+        emitter: Emitter,
+        *,
+        failure: tuple[str, str] | None,
+        total: float = 0.0,
+    ) -> None:
+        status = Status.COMPLETE if failure is None else Status.FAILED
+        metadata = record.metadata(total * 1000)
+        if failure is not None:
+            metadata["error"] = {"code": failure[0], "detail": failure[1]}
+        answer = Message(
+            chat_id=question.chat_id,
+            role=Role.ASSISTANT,
+            content=text,
+            response_id=question.response_id,
+            status=status,
+            metadata=metadata,
+        )
+        try:
+            async with self._store.transaction() as tx:
+                await tx.add_message(answer)
+                await tx.set_status(question.id, status)
+        except DuplicateAnswer:
+            log.warning("answer.duplicate_dropped", response_id=str(question.response_id))
+            return
+        self._metrics.responses.labels(status.value).inc()
+        provider = record.provider or "none"
+        self._metrics.tokens.labels(provider, "prompt").inc(record.usage.prompt_tokens)
+        self._metrics.tokens.labels(provider, "completion").inc(record.usage.completion_tokens)
+        if failure is None:
+            await emitter.done(answer.id, record.usage.as_dict())
+        else:
+            log.warning("answer.failed", code=failure[0], detail=failure[1])
+            await emitter.error(failure[0], failure[1], message_id=answer.id)
+
+
+def _tool_turns(text: str, calls: tuple[ToolCall, ...], results: list[ToolResult]) -> list[Turn]:
+    """The assistant's request for the calls, then one tool turn per result."""
+    return [
+        Turn(role="assistant", content=text, tool_calls=calls),
+        *(Turn(role="tool", content=r.output, tool_call_id=r.call_id) for r in results),
+    ]

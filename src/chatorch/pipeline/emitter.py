@@ -1,0 +1,91 @@
+"""Emitter: numbers one response's events and publishes them, tokens coalesced.
+
+Tokens are buffered in memory and sent at most every ``coalesce`` seconds: the first
+text goes out at once (time to first token stays low), later text waits at most one
+window. Nothing here writes to the database.
+"""
+
+import asyncio
+import time
+from typing import Any
+from uuid import UUID
+
+from chatorch.domain.events import EventKind, StreamEvent
+from chatorch.ports.bus import Bus
+
+
+class Emitter:
+    def __init__(
+        self, bus: Bus, *, chat_id: UUID, response_id: UUID, first_seq: int, coalesce: float
+    ) -> None:
+        self._bus = bus
+        self._chat_id = chat_id
+        self._response_id = response_id
+        self._seq = first_seq
+        self._coalesce = coalesce
+        self._buffer: list[str] = []
+        self._flushed_at = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._pending: set[asyncio.Task[None]] = set()
+        self.first_token_at: float | None = None  # monotonic s
+
+    @property
+    def published(self) -> int:
+        """How many events this emitter has numbered so far (its next seq)."""
+        return self._seq
+
+    async def _publish(self, kind: EventKind, data: dict[str, Any]) -> None:
+        event = StreamEvent(kind, self._chat_id, self._response_id, self._seq, data)
+        self._seq += 1
+        await self._bus.publish(event)
+
+    async def step(self, stage: str, detail: dict[str, Any]) -> None:
+        await self.flush()
+        await self._publish(EventKind.STEP, {"stage": stage, "detail": detail})
+
+    async def reset(self, attempt: int) -> None:
+        await self._publish(EventKind.RESET, {"attempt": attempt})
+
+    async def done(self, message_id: UUID, usage: dict[str, int]) -> None:
+        await self.flush()
+        await self._publish(EventKind.DONE, {"message_id": str(message_id), "usage": usage})
+
+    async def error(self, code: str, detail: str, message_id: UUID | None = None) -> None:
+        await self.flush()
+        data: dict[str, Any] = {"code": code, "detail": detail}
+        if message_id is not None:
+            data["message_id"] = str(message_id)
+        await self._publish(EventKind.ERROR, data)
+
+    async def token(self, text: str) -> None:
+        if not text:
+            return
+        self._buffer.append(text)
+        now = time.monotonic()
+        if now - self._flushed_at >= self._coalesce:
+            await self.flush()
+        elif self._timer is None:
+            wait = self._coalesce - (now - self._flushed_at)
+            self._timer = asyncio.get_running_loop().call_later(wait, self._flush_later)
+
+    def _flush_later(self) -> None:
+        self._timer = None
+        task = asyncio.ensure_future(self.flush())
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def flush(self) -> None:
+        """Send buffered text now; also waits for flushes the timer started."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._buffer:
+            text = "".join(self._buffer)
+            self._buffer.clear()
+            self._flushed_at = time.monotonic()
+            if self.first_token_at is None:
+                self.first_token_at = self._flushed_at
+            await self._publish(EventKind.TOKEN, {"text": text})
+        others = self._pending - {asyncio.current_task()}
+        if others:
+            await asyncio.gather(*others)

@@ -1,0 +1,121 @@
+"""RequestProcessor: the single entry for every channel.
+
+Validate, persist the user message in one transaction, and only after it commits
+put the work item on the bus — so a worker never sees a message the store lacks.
+"""
+
+import hashlib
+from dataclasses import dataclass
+from uuid import UUID
+
+import orjson
+
+from chatorch.domain.entities import Chat, IdempotentResult, Message, Role, User
+from chatorch.domain.errors import (
+    ContentTooLarge,
+    DuplicateKey,
+    IdempotencyConflict,
+    InvalidInput,
+    NotFound,
+)
+from chatorch.domain.events import WorkItem
+from chatorch.domain.ids import new_id
+from chatorch.ports.bus import Bus
+from chatorch.ports.store import Store, Transaction
+from chatorch.services.metrics import MetricsCollector
+
+MAX_TITLE_CHARS = 200
+
+
+@dataclass(slots=True, frozen=True)
+class Submission:
+    message: Message
+    replayed: bool  # True when an Idempotency-Key matched an earlier, identical request
+
+
+class RequestProcessor:
+    def __init__(
+        self, store: Store, bus: Bus, metrics: MetricsCollector, *, max_content_chars: int
+    ) -> None:
+        self._store = store
+        self._bus = bus
+        self._metrics = metrics
+        self._max_chars = max_content_chars
+
+    async def create_chat(self, user: User, *, title: str = "") -> Chat:
+        title = title.strip()
+        if len(title) > MAX_TITLE_CHARS:
+            raise InvalidInput(f"title has {len(title)} characters; the limit is {MAX_TITLE_CHARS}")
+        chat = Chat(owner_id=user.id, title=title)
+        async with self._store.transaction() as tx:
+            await tx.add_chat(chat)
+        return chat
+
+    async def submit(
+        self, user: User, chat_id: UUID, content: str, *, idempotency_key: str | None = None
+    ) -> Submission:
+        self._check_content(content)
+        request_hash = _hash(chat_id, content)
+        try:
+            return await self._accept(user, chat_id, content, idempotency_key, request_hash)
+        except DuplicateKey:
+            # A concurrent twin of this request stored the key first; ours rolled back.
+            assert idempotency_key is not None
+            async with self._store.transaction() as tx:
+                earlier = await self._replay(tx, user, idempotency_key, request_hash)
+            if earlier is None:
+                raise IdempotencyConflict("this Idempotency-Key is in use; retry") from None
+            return Submission(earlier, replayed=True)
+
+    async def _accept(
+        self, user: User, chat_id: UUID, content: str, key: str | None, request_hash: str
+    ) -> Submission:
+        async with self._store.transaction() as tx:
+            await owned_chat(tx, user, chat_id)
+            if key is not None:
+                earlier = await self._replay(tx, user, key, request_hash)
+                if earlier is not None:
+                    return Submission(earlier, replayed=True)
+            message = Message(
+                chat_id=chat_id, role=Role.USER, content=content, response_id=new_id()
+            )
+            await tx.add_message(message)
+            if key is not None:
+                result = IdempotentResult(request_hash, 202, {"message_id": str(message.id)})
+                await tx.put_idempotent(user.id, key, result)
+        await self._bus.enqueue(WorkItem(message.id, chat_id, message.response_id))
+        self._metrics.messages_accepted.inc()
+        return Submission(message, replayed=False)
+
+    def _check_content(self, content: str) -> None:
+        if not content.strip():
+            raise InvalidInput("content is empty; send the text of your message")
+        if len(content) > self._max_chars:
+            raise ContentTooLarge(len(content), self._max_chars)
+
+    @staticmethod
+    async def _replay(tx: Transaction, user: User, key: str, request_hash: str) -> Message | None:
+        earlier = await tx.get_idempotent(user.id, key)
+        if earlier is None:
+            return None
+        if earlier.request_hash != request_hash:
+            raise IdempotencyConflict(
+                "this Idempotency-Key was used with a different request; use a new key"
+            )
+        message = await tx.get_message(UUID(earlier.body["message_id"]))
+        if message is None:  # the message was erased since: the key is free again
+            return None
+        return message
+
+
+async def owned_chat(tx: Transaction, user: User, chat_id: UUID) -> Chat:
+    """The chat if ``user`` owns it; a chat of someone else's is as absent as none."""
+    chat = await tx.get_chat(chat_id)
+    if chat is None or chat.owner_id != user.id:
+        raise NotFound(f"no chat {chat_id}")
+    return chat
+
+
+def _hash(chat_id: UUID, content: str) -> str:
+    body = orjson.dumps({"chat_id": str(chat_id), "content": content})
+    return hashlib.sha256(body).hexdigest()

@@ -1,0 +1,61 @@
+"""ThinkEngine: decide whether to answer now or to call tools first.
+
+The tools are offered in the same streamed call that may answer, so deciding costs
+no extra model round trip: the first text chunk means "answer", and the stream is
+handed on to the ResponseEngine with that chunk already in hand.
+"""
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+
+from chatorch.domain.llm import Chunk, LLMRequest, ToolCall, Usage
+from chatorch.pipeline.emitter import Emitter
+from chatorch.services.llm import Generation, LLMManager
+
+
+@dataclass(slots=True)
+class Decision:
+    generation: Generation
+    tool_calls: tuple[ToolCall, ...] = ()
+    first: Chunk | None = None  # the text chunk that decided "answer", not yet sent
+    usage: Usage = field(default_factory=Usage)
+
+    @property
+    def answers(self) -> bool:
+        return not self.tool_calls
+
+    @property
+    def rest(self) -> AsyncIterator[Chunk]:
+        return self.generation.chunks
+
+
+class ThinkEngine:
+    def __init__(self, llm: LLMManager) -> None:
+        self._llm = llm
+
+    async def decide(self, request: LLMRequest, emitter: Emitter) -> Decision:
+        started = time.perf_counter()
+        decision = await self._read_until_decided(self._llm.generate(request))
+        detail = {
+            "decision": "answer" if decision.answers else "tools",
+            "tools": [call.name for call in decision.tool_calls],
+            "provider": decision.generation.provider,
+            "model": decision.generation.model,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+        }
+        await emitter.step("think", detail)
+        return decision
+
+    @staticmethod
+    async def _read_until_decided(generation: Generation) -> Decision:
+        decision = Decision(generation)
+        async for chunk in generation.chunks:
+            if chunk.usage is not None:
+                decision.usage += chunk.usage
+            if chunk.tool_calls:
+                decision.tool_calls += chunk.tool_calls
+            if chunk.text and not decision.tool_calls:
+                decision.first = chunk
+                return decision
+        return decision

@@ -1,0 +1,205 @@
+"""Settings → adapters → services: the only module that imports adapters.
+
+``assemble`` connects every backing service named by the settings, fails at once
+with one line naming the setting when one is unreachable, and owns their lifetimes.
+"""
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+import structlog
+
+from chatorch.adapters.llm.builtin import BuiltinProvider
+from chatorch.adapters.llm.openai import OpenAIProvider
+from chatorch.adapters.memory.bus import InMemoryBus
+from chatorch.adapters.memory.cache import InMemoryCache
+from chatorch.adapters.memory.registry import InMemoryRegistry
+from chatorch.adapters.sql import migrate
+from chatorch.adapters.sql.store import connect as connect_sql
+from chatorch.domain.entities import User
+from chatorch.domain.errors import ChatorchError
+from chatorch.pipeline.act import ActionEngine
+from chatorch.pipeline.answer import AnswerPipeline, Limits
+from chatorch.pipeline.request import RequestProcessor
+from chatorch.pipeline.respond import ResponseEngine
+from chatorch.pipeline.runner import Runner
+from chatorch.pipeline.think import ThinkEngine
+from chatorch.ports.bus import Bus
+from chatorch.ports.cache import Cache
+from chatorch.ports.llm import LLMProvider
+from chatorch.ports.registry import Registry
+from chatorch.ports.store import Store
+from chatorch.services.context import ContextManager
+from chatorch.services.llm import LLMManager
+from chatorch.services.metrics import MetricsCollector
+from chatorch.services.prompts import PromptManager
+from chatorch.services.tools import ToolRegistry, builtin_tools
+from chatorch.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+Role = Literal["serve", "gateway", "worker"]
+LOCAL_USER = "local"
+SHUTDOWN_GRACE = 10.0  # s answers in flight may take to finish on stop
+T = TypeVar("T")
+
+
+class StartupError(Exception):
+    """A backing service is misconfigured or unreachable; the message names the setting."""
+
+
+@dataclass(slots=True)
+class Container:
+    settings: Settings
+    pod_id: str
+    store: Store
+    bus: Bus
+    cache: Cache
+    registry: Registry
+    llm: LLMManager
+    tools: ToolRegistry
+    metrics: MetricsCollector
+    processor: RequestProcessor
+    local_user: User
+    runner: Runner | None = None
+
+    async def readiness(self) -> dict[str, dict[str, Any]]:
+        """Ask every backing service; report each one's state."""
+        services: dict[str, Any] = {
+            "store": self.store,
+            "bus": self.bus,
+            "cache": self.cache,
+            "registry": self.registry,
+        }
+        results = await asyncio.gather(*(_check(s) for s in services.values()))
+        return dict(zip(services, results, strict=True))
+
+
+async def _check(service: Any) -> dict[str, Any]:
+    try:
+        async with asyncio.timeout(2.0):
+            await service.ping()
+    except (ChatorchError, OSError, TimeoutError) as error:
+        return {"ok": False, "error": str(error) or type(error).__name__, **service.describe()}
+    return {"ok": True, **service.describe()}
+
+
+def default_pod_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@asynccontextmanager
+async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator[Container]:
+    """Build and connect everything ``role`` needs; close it all on exit."""
+    async with AsyncExitStack() as stack:
+        if role == "serve":
+            await _connecting("CHATORCH_DATABASE_URL", _migrate(settings.database_url))
+        store = await _connecting("CHATORCH_DATABASE_URL", connect_sql(settings.database_url))
+        stack.push_async_callback(store.close)
+        await _connecting("CHATORCH_DATABASE_URL", store.ping())
+        bus = InMemoryBus(log_seconds=settings.event_log_seconds)
+        stack.push_async_callback(bus.close)
+        cache, registry = InMemoryCache(), InMemoryRegistry()
+        stack.push_async_callback(cache.close)
+        stack.push_async_callback(registry.close)
+        metrics = MetricsCollector()
+        llm = LLMManager(_providers(settings), stall_timeout=settings.stall_timeout)
+        stack.push_async_callback(llm.close)
+        tools = ToolRegistry()
+        for tool in builtin_tools():
+            tools.register(tool)
+        async with store.transaction() as tx:
+            local_user = await tx.ensure_user(LOCAL_USER)
+        container = Container(
+            settings=settings,
+            pod_id=settings.pod_id or default_pod_id(),
+            store=store,
+            bus=bus,
+            cache=cache,
+            registry=registry,
+            llm=llm,
+            tools=tools,
+            metrics=metrics,
+            processor=RequestProcessor(
+                store, bus, metrics, max_content_chars=settings.max_content_chars
+            ),
+            local_user=local_user,
+        )
+        if role in ("serve", "worker"):
+            container.runner = _runner(container)
+            await container.runner.recover()
+            container.runner.start()
+            stack.push_async_callback(container.runner.stop, grace=SHUTDOWN_GRACE)
+        yield container
+
+
+def _runner(c: Container) -> Runner:
+    s = c.settings
+    pipeline = AnswerPipeline(
+        store=c.store,
+        bus=c.bus,
+        think=ThinkEngine(c.llm),
+        act=ActionEngine(c.tools, c.metrics, timeout=s.tool_timeout),
+        respond=ResponseEngine(),
+        tools=c.tools,
+        context=ContextManager(max_chars=s.context_chars),
+        prompts=PromptManager(),
+        metrics=c.metrics,
+        limits=Limits(
+            max_attempts=s.max_attempts,
+            max_tool_steps=s.max_tool_steps,
+            context_messages=s.context_messages,
+            coalesce=s.coalesce_ms / 1000,
+        ),
+    )
+    return Runner(bus=c.bus, store=c.store, pipeline=pipeline, concurrency=s.worker_concurrency)
+
+
+def _providers(settings: Settings) -> list[LLMProvider]:
+    providers: list[LLMProvider] = []
+    for entry in settings.llm.split(","):
+        kind, _, model = entry.strip().partition(":")
+        if kind == "openai":
+            key = settings.openai_api_key
+            providers.append(
+                OpenAIProvider(
+                    model=model,
+                    base_url=settings.openai_base_url,
+                    api_key=key.get_secret_value() if key else None,
+                    timeout=settings.llm_timeout,
+                )
+            )
+        else:
+            providers.append(BuiltinProvider())
+    return providers
+
+
+async def _migrate(url: str) -> None:
+    await asyncio.to_thread(migrate.upgrade, url)
+
+
+async def _connecting(setting: str, work: Awaitable[T]) -> T:
+    """Await ``work``; turn any failure into a one-line StartupError naming ``setting``."""
+    try:
+        return await work
+    except ChatorchError as error:
+        raise StartupError(f"{setting}: {error.detail}") from error
+    except Exception as error:  # a driver's own error type: say what it said
+        raise StartupError(f"{setting}: {type(error).__name__}: {error}") from error
+
+
+def migrate_database(url: str, *, downgrade: str | None = None) -> str | None:
+    """Upgrade to the latest schema (or down to ``downgrade``); return the revision reached."""
+    try:
+        if downgrade is None:
+            migrate.upgrade(url)
+        else:
+            migrate.downgrade(url, downgrade)
+        return migrate.current(url)
+    except Exception as error:
+        raise StartupError(f"CHATORCH_DATABASE_URL: {type(error).__name__}: {error}") from error

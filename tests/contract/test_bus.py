@@ -1,0 +1,144 @@
+"""The Bus contract: every adapter (memory now, NATS next) passes this suite."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from uuid import UUID
+
+import pytest
+
+from chatorch.adapters.memory.bus import InMemoryBus
+from chatorch.domain.events import Cursor, EventKind, StreamEvent, WorkItem
+from chatorch.domain.ids import new_id
+from chatorch.ports.bus import Bus, Delivery
+
+
+@pytest.fixture(params=["memory"])
+async def bus(request: pytest.FixtureRequest) -> AsyncIterator[Bus]:
+    adapter = InMemoryBus()
+    yield adapter
+    await adapter.close()
+
+
+def _item() -> WorkItem:
+    return WorkItem(message_id=new_id(), chat_id=new_id(), response_id=new_id())
+
+
+def _token(chat_id: UUID, response_id: UUID, seq: int) -> StreamEvent:
+    return StreamEvent(EventKind.TOKEN, chat_id, response_id, seq, {"text": f"t{seq} "})
+
+
+async def _take(events: AsyncIterator[StreamEvent], count: int) -> list[StreamEvent]:
+    return [await asyncio.wait_for(anext(events), timeout=5) for _ in range(count)]
+
+
+@pytest.fixture
+def deliveries(bus: Bus) -> AsyncIterator[Delivery]:
+    return aiter(bus.deliveries())
+
+
+async def _next(deliveries: AsyncIterator[Delivery], timeout: float = 5.0) -> Delivery:
+    return await asyncio.wait_for(anext(deliveries), timeout)
+
+
+class TestWorkQueue:
+    async def test_items_arrive_in_order(self, bus: Bus, deliveries: AsyncIterator[Delivery]) -> None:
+        items = [_item() for _ in range(3)]
+        for item in items:
+            await bus.enqueue(item)
+        received = []
+        for _ in items:
+            delivery = await _next(deliveries)
+            received.append(delivery.item)
+            await delivery.ack()
+        assert received == items
+
+    async def test_a_repeated_item_is_dropped(self, bus: Bus, deliveries: AsyncIterator[Delivery]) -> None:
+        first, other = _item(), _item()
+        await bus.enqueue(first)
+        await bus.enqueue(first)
+        await bus.enqueue(other)
+        got = [await _next(deliveries) for _ in range(2)]
+        assert [d.item for d in got] == [first, other]
+
+    async def test_nak_delivers_again_and_counts(self, bus: Bus, deliveries: AsyncIterator[Delivery]) -> None:
+        item = _item()
+        await bus.enqueue(item)
+        first = await _next(deliveries)
+        assert first.delivery_count == 1
+        await first.nak()
+        again = await _next(deliveries)
+        assert again.item == item
+        assert again.delivery_count == 2
+        await again.ack()
+
+    async def test_acked_item_is_not_delivered_again(self, bus: Bus, deliveries: AsyncIterator[Delivery]) -> None:
+        item = _item()
+        await bus.enqueue(item)
+        delivery = await _next(deliveries)
+        await delivery.ack()
+        await delivery.nak()  # too late: already settled
+        with pytest.raises(TimeoutError):
+            await _next(deliveries, timeout=0.3)
+
+
+class TestEventStream:
+    async def test_live_subscriber_gets_events_in_order(self, bus: Bus) -> None:
+        chat, response = new_id(), new_id()
+        async with bus.subscribe(chat) as events:
+            for seq in range(5):
+                await bus.publish(_token(chat, response, seq))
+            got = await _take(events, 5)
+        assert [e.seq for e in got] == [0, 1, 2, 3, 4]
+        assert got[0].data == {"text": "t0 "}
+
+    async def test_other_chats_events_are_not_delivered(self, bus: Bus) -> None:
+        chat, elsewhere, response = new_id(), new_id(), new_id()
+        async with bus.subscribe(chat) as events:
+            await bus.publish(_token(elsewhere, response, 0))
+            await bus.publish(_token(chat, response, 1))
+            (only,) = await _take(events, 1)
+        assert only.chat_id == chat
+
+    async def test_replay_after_a_cursor_yields_exactly_the_later_events(self, bus: Bus) -> None:
+        chat, response = new_id(), new_id()
+        for seq in range(6):
+            await bus.publish(_token(chat, response, seq))
+        async with bus.subscribe(chat, after=Cursor(response, 2)) as events:
+            await bus.publish(_token(chat, response, 6))
+            got = await _take(events, 4)
+        assert [e.seq for e in got] == [3, 4, 5, 6]
+
+    async def test_replay_from_the_start_of_a_finished_response(self, bus: Bus) -> None:
+        chat, earlier, response = new_id(), new_id(), new_id()
+        await bus.publish(_token(chat, earlier, 0))
+        for seq in range(3):
+            await bus.publish(_token(chat, response, seq))
+        async with bus.subscribe(chat, after=Cursor(response, -1)) as events:
+            got = await _take(events, 3)
+        assert [(e.response_id, e.seq) for e in got] == [(response, s) for s in range(3)]
+
+    async def test_replay_of_an_unknown_response_yields_only_live_events(self, bus: Bus) -> None:
+        chat, response = new_id(), new_id()
+        await bus.publish(_token(chat, response, 0))
+        async with bus.subscribe(chat, after=Cursor(new_id(), 3)) as events:
+            await bus.publish(_token(chat, response, 1))
+            (only,) = await _take(events, 1)
+        assert only.seq == 1
+
+    async def test_last_seq(self, bus: Bus) -> None:
+        chat, response = new_id(), new_id()
+        assert await bus.last_seq(chat, response) == -1
+        for seq in range(4):
+            await bus.publish(_token(chat, response, seq))
+        await bus.publish(_token(chat, new_id(), 9))
+        assert await bus.last_seq(chat, response) == 3
+
+    async def test_events_survive_the_json_round_trip(self, bus: Bus) -> None:
+        chat, response = new_id(), new_id()
+        event = StreamEvent(
+            EventKind.STEP, chat, response, 0, {"stage": "act", "detail": {"tools": ["x"]}}
+        )
+        async with bus.subscribe(chat) as events:
+            await bus.publish(event)
+            (got,) = await _take(events, 1)
+        assert got == event
