@@ -3,7 +3,7 @@
 import asyncio
 import sys
 from collections.abc import Coroutine
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 import uvicorn
@@ -35,7 +35,7 @@ def _settings(**overrides: Any) -> Settings:
         _fail(f"invalid settings: {problems}")
 
 
-def _fail(message: str) -> typer.Exit:
+def _fail(message: str) -> NoReturn:
     typer.echo(f"chatorch: {message}", err=True)
     raise typer.Exit(code=1)
 

@@ -42,7 +42,9 @@ async def _call(http: httpx.AsyncClient, method: str, path: str, body: object) -
 async def _follow(http: httpx.AsyncClient, events_url: str, *, out: TextIO, err: TextIO) -> bool:
     async with aconnect_sse(http, "GET", events_url) as source:
         async for sse in source.aiter_sse():
-            data = json.loads(sse.data) if sse.data else {}
+            if not sse.data:
+                continue  # e.g. the opening `retry:` advice
+            data = json.loads(sse.data)
             if sse.event == "token":
                 out.write(data["text"])
                 out.flush()

@@ -41,7 +41,9 @@ async def _next(deliveries: AsyncIterator[Delivery], timeout: float = 5.0) -> De
 
 
 class TestWorkQueue:
-    async def test_items_arrive_in_order(self, bus: Bus, deliveries: AsyncIterator[Delivery]) -> None:
+    async def test_items_arrive_in_order(
+        self, bus: Bus, deliveries: AsyncIterator[Delivery]
+    ) -> None:
         items = [_item() for _ in range(3)]
         for item in items:
             await bus.enqueue(item)
@@ -52,7 +54,9 @@ class TestWorkQueue:
             await delivery.ack()
         assert received == items
 
-    async def test_a_repeated_item_is_dropped(self, bus: Bus, deliveries: AsyncIterator[Delivery]) -> None:
+    async def test_a_repeated_item_is_dropped(
+        self, bus: Bus, deliveries: AsyncIterator[Delivery]
+    ) -> None:
         first, other = _item(), _item()
         await bus.enqueue(first)
         await bus.enqueue(first)
@@ -60,7 +64,9 @@ class TestWorkQueue:
         got = [await _next(deliveries) for _ in range(2)]
         assert [d.item for d in got] == [first, other]
 
-    async def test_nak_delivers_again_and_counts(self, bus: Bus, deliveries: AsyncIterator[Delivery]) -> None:
+    async def test_nak_delivers_again_and_counts(
+        self, bus: Bus, deliveries: AsyncIterator[Delivery]
+    ) -> None:
         item = _item()
         await bus.enqueue(item)
         first = await _next(deliveries)
@@ -71,7 +77,9 @@ class TestWorkQueue:
         assert again.delivery_count == 2
         await again.ack()
 
-    async def test_acked_item_is_not_delivered_again(self, bus: Bus, deliveries: AsyncIterator[Delivery]) -> None:
+    async def test_acked_item_is_not_delivered_again(
+        self, bus: Bus, deliveries: AsyncIterator[Delivery]
+    ) -> None:
         item = _item()
         await bus.enqueue(item)
         delivery = await _next(deliveries)

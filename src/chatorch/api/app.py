@@ -27,7 +27,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         async with contextlib.AsyncExitStack() as stack:
-            ready = container or await stack.enter_async_context(assemble(settings, role=role))
+            ready = container
+            if ready is None:
+                ready = await stack.enter_async_context(assemble(settings, role=role))
             app.state.container = ready
             heartbeat = asyncio.create_task(_heartbeat(ready))
             log.info("chatorch.started", role=role, pod_id=ready.pod_id, version=__version__)

@@ -118,6 +118,7 @@ class AnswerPipeline:
         started, started_at = time.perf_counter(), time.monotonic()
         self._metrics.in_flight.inc()
         text = ""
+        failure: tuple[str, str] | None = None
         try:
             text = await self._generate(question, history, record, emitter)
         except ChatorchError as error:
@@ -125,8 +126,6 @@ class AnswerPipeline:
         except Exception:
             log.exception("answer.crashed")
             failure = ("internal", "the answer failed on an internal error; see the server log")
-        else:
-            failure = None
         finally:
             self._metrics.in_flight.dec()
         total = time.perf_counter() - started

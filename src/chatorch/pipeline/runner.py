@@ -7,6 +7,7 @@ every earlier answer of its chat.
 
 import asyncio
 import contextlib
+import functools
 from uuid import UUID
 
 import structlog
@@ -67,9 +68,9 @@ class Runner:
             task = asyncio.create_task(self._handle(delivery, self._tails.get(chat_id)))
             self._tails[chat_id] = task
             self._tasks.add(task)
-            task.add_done_callback(lambda t, c=chat_id: self._forget(t, c))
+            task.add_done_callback(functools.partial(self._forget, chat_id=chat_id))
 
-    def _forget(self, task: asyncio.Task[None], chat_id: UUID) -> None:
+    def _forget(self, task: asyncio.Task[None], *, chat_id: UUID) -> None:
         self._tasks.discard(task)
         if self._tails.get(chat_id) is task:
             del self._tails[chat_id]

@@ -23,8 +23,10 @@ class ContextManager:
             budget -= len(message.content)
             if budget < 0:
                 break
-            role = "user" if message.role is Role.USER else "assistant"
-            kept.append(Turn(role=role, content=message.content))
+            if message.role is Role.USER:
+                kept.append(Turn(role="user", content=message.content))
+            else:
+                kept.append(Turn(role="assistant", content=message.content))
         kept.reverse()
         return [
             Turn(role="system", content=system),

@@ -75,7 +75,7 @@ async def test_reports_a_failed_tool_honestly() -> None:
     )
     answer = text(await collect(request))
     assert answer == (
-        "I could not compute 1/0: calculator failed: division by zero is undefined. "
+        "I could not compute 1/0: division by zero is undefined. "
         "It is now 2026-11-22T01:30:00+00:00 (UTC)."
     )
 

@@ -96,6 +96,7 @@ def _report(turns: Sequence[Turn]) -> str:
 
 def _sentence(call: ToolCall | None, result: str) -> str:
     name = call.name if call is not None else ""
+    result = result.removeprefix(f"{name} failed: ")  # the registry's wording for ToolFailed
     if name == "calculator":
         expression = str(call.arguments.get("expression", "")) if call else ""
         if _NUMBER.match(result):

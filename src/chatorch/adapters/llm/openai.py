@@ -26,7 +26,6 @@ from chatorch.domain.errors import LLMError
 from chatorch.domain.llm import Chunk, LLMRequest, ToolCall, ToolSpec, Turn, Usage
 
 _NO_KEY = "not-needed"  # local servers ignore the key, but the SDK insists on one
-_OFFICIAL_URL = "https://api.openai.com/v1"
 
 
 class OpenAIProvider:
@@ -42,10 +41,10 @@ class OpenAIProvider:
         self._model = model
         self._api_key = api_key or ""
         self._timeout = timeout
-        self._official = base_url is None or "api.openai.com" in base_url
         self._client = AsyncOpenAI(
             base_url=base_url, api_key=api_key or _NO_KEY, timeout=timeout, max_retries=0
         )
+        self._official = self._client.base_url.host == "api.openai.com"
         self._url = str(self._client.base_url).rstrip("/")
 
     @property

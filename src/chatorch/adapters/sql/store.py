@@ -27,7 +27,14 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from chatorch.adapters.sql.models import ChatRow, FileRow, IdempotencyKeyRow, MessageRow, UserRow
+from chatorch.adapters.sql.models import (
+    Base,
+    ChatRow,
+    FileRow,
+    IdempotencyKeyRow,
+    MessageRow,
+    UserRow,
+)
 from chatorch.domain.entities import (
     Chat,
     FileMeta,
@@ -199,17 +206,23 @@ class SqlTransaction:
         self._session = session
         self._backend = backend
 
-    def _insert_or_skip(
-        self, model: type[Any], values: dict[str, Any], unique: Sequence[str], returned: Any
-    ) -> Any:
-        """``INSERT … ON CONFLICT (unique) DO NOTHING RETURNING returned``.
+    async def _insert_unless_taken(
+        self, model: type[Base], values: dict[str, Any], unique: Sequence[str]
+    ) -> bool:
+        """``INSERT … ON CONFLICT (unique) DO NOTHING``; False when the slot was taken.
 
-        A conflict returns no row instead of raising, so the transaction stays usable on
-        PostgreSQL (where a failed statement aborts it) and no savepoint is needed.
+        A conflict skips the row instead of raising, so the transaction stays usable on
+        PostgreSQL (where a failed statement aborts it) and needs no savepoint; a racing
+        writer's uncommitted row makes this wait for its outcome rather than fail.
         """
         insert = pg_insert if self._backend == "postgresql" else sqlite_insert
-        statement = insert(model).values(**values).on_conflict_do_nothing(index_elements=unique)
-        return statement.returning(returned)
+        statement = (
+            insert(model)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=unique)
+            .returning(*model.__table__.primary_key)
+        )
+        return (await self._session.execute(statement)).first() is not None
 
     async def _latest_messages(
         self, condition: ColumnElement[bool], limit: int | None
@@ -232,7 +245,7 @@ class SqlTransaction:
             # Two first requests may race: ON CONFLICT lets the loser read the winner's row.
             user = User(name=name)
             values = {"id": user.id, "name": user.name, "created_at": user.created_at}
-            await self._session.execute(self._insert_or_skip(UserRow, values, ["name"], UserRow.id))
+            await self._insert_unless_taken(UserRow, values, ["name"])
             row = (await self._session.scalars(query)).one()
         return _user(row)
 
@@ -264,10 +277,8 @@ class SqlTransaction:
 
     @_translated
     async def add_message(self, message: Message) -> None:
-        statement = self._insert_or_skip(
-            MessageRow, _message_values(message), ["response_id", "role"], MessageRow.id
-        )
-        if (await self._session.execute(statement)).scalar_one_or_none() is None:
+        values = _message_values(message)
+        if not await self._insert_unless_taken(MessageRow, values, ["response_id", "role"]):
             raise DuplicateAnswer(
                 f"turn {message.response_id} already has a {message.role.value} message"
             )
@@ -353,15 +364,19 @@ class SqlTransaction:
             "body": result.body,
             "created_at": utcnow(),
         }
-        statement = self._insert_or_skip(
-            IdempotencyKeyRow, values, ["user_id", "key"], IdempotencyKeyRow.key
-        )
-        if (await self._session.execute(statement)).scalar_one_or_none() is None:
+        if not await self._insert_unless_taken(IdempotencyKeyRow, values, ["user_id", "key"]):
             raise DuplicateKey(f"idempotency key {key!r} already holds a result")
 
 
 class SqlStore:
-    """A ``Store`` on one async engine; build it with ``connect()``."""
+    """A ``Store`` on one async engine; build it with ``connect()``.
+
+    SQLite keeps the sqlite3 driver's default ("legacy") transaction control: BEGIN is
+    sent just before a transaction's first write, so the write lock is taken by that
+    write and a busy writer is waited for (busy_timeout) instead of failing on a stale
+    read snapshot. Reads before the first write are not isolated from other writers;
+    nothing here depends on that, as every read-then-write is settled by a constraint.
+    """
 
     def __init__(self, engine: AsyncEngine, backend: Backend) -> None:
         self._engine = engine
@@ -408,13 +423,16 @@ class SqlStore:
 async def connect(url: str, *, echo: bool = False, connect_timeout: float = 5.0) -> SqlStore:
     """Build a store for ``url`` (``sqlite+aiosqlite://…`` or ``postgresql+asyncpg://…``).
 
+    ``connect_timeout`` (s) bounds opening a PostgreSQL connection and waiting for a free
+    one in the pool; SQLite has no connection to wait for.
+
     Nothing connects yet: the service starts while the database is down, and readiness
     (``ping``) reports it until it comes back.
     """
     parsed = make_url(url)
     backend = backend_of(parsed)
     if backend == "sqlite":
-        engine = _sqlite_engine(parsed, echo=echo, connect_timeout=connect_timeout)
+        engine = _sqlite_engine(parsed, echo=echo)
     else:
         engine = _postgres_engine(parsed, echo=echo, connect_timeout=connect_timeout)
     return SqlStore(engine, backend)
@@ -440,9 +458,9 @@ def ensure_sqlite_directory(url: URL) -> None:
     Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
-def _sqlite_engine(url: URL, *, echo: bool, connect_timeout: float) -> AsyncEngine:
+def _sqlite_engine(url: URL, *, echo: bool) -> AsyncEngine:
     ensure_sqlite_directory(url)
-    engine = create_async_engine(url, echo=echo, connect_args={"timeout": connect_timeout})
+    engine = create_async_engine(url, echo=echo)
     event.listen(engine.sync_engine, "connect", _configure_sqlite)
     return engine
 
@@ -450,13 +468,15 @@ def _sqlite_engine(url: URL, *, echo: bool, connect_timeout: float) -> AsyncEngi
 def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
     """Per connection: WAL so readers never block the writer, foreign keys enforced (off
     by default in SQLite), and a busy timeout so a second writer waits instead of failing.
+
+    ``synchronous`` stays FULL: with WAL, NORMAL could lose the last commits on power
+    loss, and a stored message must survive that.
     """
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA synchronous=NORMAL")  # durable with WAL, far fewer fsyncs
     finally:
         cursor.close()
 

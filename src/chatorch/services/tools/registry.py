@@ -62,7 +62,7 @@ class ToolRegistry:
     def get(self, name: str) -> Tool | None:
         return self._tools.get(name)
 
-    async def run(self, call: ToolCall, *, timeout: float) -> ToolResult:  # noqa: ASYNC109
+    async def run(self, call: ToolCall, *, timeout: float) -> ToolResult:
         """Run one call; never raises for a tool's problems (only for cancellation).
 
         ``timeout`` (s) bounds this one call: an outer ``asyncio.timeout`` would cancel
@@ -83,7 +83,7 @@ class ToolRegistry:
         self,
         calls: Iterable[ToolCall],
         *,
-        timeout: float,  # noqa: ASYNC109 — per call, see run()
+        timeout: float,
     ) -> list[ToolResult]:
         """Run independent calls concurrently; results come back in call order."""
         return list(await asyncio.gather(*(self.run(call, timeout=timeout) for call in calls)))

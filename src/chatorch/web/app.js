@@ -1,0 +1,337 @@
+// chatorch web chat: plain ES module, no build step. Model and user text only ever
+// reaches the page as text nodes (textContent / append), never as HTML.
+
+const $ = (selector) => document.querySelector(selector);
+
+const ui = {
+  newChat: $("#new-chat"),
+  chatList: $("#chat-list"),
+  chatListEmpty: $("#chat-list-empty"),
+  title: $("#chat-title"),
+  messages: $("#messages"),
+  messagesEmpty: $("#messages-empty"),
+  composer: $("#composer"),
+  input: $("#composer-input"),
+  send: $("#send"),
+  error: $("#error"),
+  errorText: $("#error-text"),
+  errorDismiss: $("#error-dismiss"),
+};
+
+const state = {
+  chats: [],
+  chatId: null,
+  streams: new Set(), // open EventSources of the shown chat
+  sending: false,
+  sendKey: null, // Idempotency-Key of the message being sent; kept to retry the same text
+};
+
+// ---------------------------------------------------------------- helpers
+
+function el(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (name === "class") node.className = value;
+    else if (name === "dataset") Object.assign(node.dataset, value);
+    else node.setAttribute(name, value);
+  }
+  node.append(...children); // strings become text nodes
+  return node;
+}
+
+function uuid() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16)); // non-secure contexts lack randomUUID
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+const when = (iso) => new Date(iso).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
+const chatLabel = (chat) => chat.title || `Chat · ${when(chat.created_at)}`;
+
+/** fetch JSON; a failure throws an Error carrying the problem+json ``detail``. */
+async function api(path, { method = "GET", body, headers = {} } = {}) {
+  const init = { method, headers: { accept: "application/json", ...headers } };
+  if (body !== undefined) {
+    init.headers["content-type"] = "application/json";
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (error) {
+    throw new Error(`Cannot reach the server (${error.message}).`);
+  }
+  const isJson = (response.headers.get("content-type") || "").includes("json");
+  const data = isJson ? await response.json() : null;
+  if (!response.ok) {
+    throw new Error(data?.detail || data?.title || `${response.status} ${response.statusText}`);
+  }
+  return data;
+}
+
+function showError(message) {
+  ui.errorText.textContent = message;
+  ui.error.hidden = false;
+}
+
+function clearError() {
+  ui.error.hidden = true;
+  ui.errorText.textContent = "";
+}
+
+// ---------------------------------------------------------------- chats
+
+function renderChatList() {
+  const items = state.chats.map((chat) => {
+    const button = el("button", { type: "button", class: "chat-item", dataset: { chatId: chat.id } },
+      chatLabel(chat));
+    if (chat.id === state.chatId) button.setAttribute("aria-current", "page");
+    return el("li", {}, button);
+  });
+  ui.chatList.replaceChildren(...items);
+  ui.chatListEmpty.hidden = state.chats.length > 0;
+  const current = state.chats.find((chat) => chat.id === state.chatId);
+  ui.title.textContent = current ? chatLabel(current) : "Start a conversation";
+}
+
+async function loadChats() {
+  state.chats = await api("/v1/chats?limit=100");
+  renderChatList();
+}
+
+async function createChat() {
+  const chat = await api("/v1/chats", { method: "POST", body: {} });
+  state.chats.unshift(chat);
+  return chat;
+}
+
+async function selectChat(chatId) {
+  closeStreams();
+  clearError();
+  state.chatId = chatId;
+  history.replaceState(null, "", `#chat=${chatId}`);
+  renderChatList();
+  ui.messages.setAttribute("aria-busy", "true");
+  try {
+    const messages = await api(`/v1/chats/${chatId}/messages`);
+    if (state.chatId === chatId) renderHistory(chatId, messages);
+  } finally {
+    ui.messages.removeAttribute("aria-busy");
+  }
+}
+
+// ---------------------------------------------------------------- messages
+
+function messageEl(role, { content = "", status = "complete", responseId = "", createdAt } = {}) {
+  const head = el("header", { class: "message-head" },
+    el("span", { class: "role" }, role === "user" ? "You" : "Assistant"));
+  if (createdAt) head.append(el("time", { datetime: createdAt }, when(createdAt)));
+  head.append(el("span", { class: "status" }));
+  const article = el("article", { class: `message ${role}`, dataset: { role, responseId } },
+    head, el("div", { class: "content" }, content), el("p", { class: "note" }));
+  if (role === "assistant") {
+    article.append(el("details", { class: "steps", hidden: "" },
+      el("summary", {}, "Steps"), el("ol", { class: "step-list" })));
+  }
+  setStatus(article, status);
+  return article;
+}
+
+function setStatus(article, status, note) {
+  article.dataset.status = status;
+  article.querySelector(".status").textContent = status === "complete" ? "" : status;
+  if (note !== undefined) article.querySelector(".note").textContent = note;
+  if (status === "pending" && article.dataset.role === "assistant") {
+    article.setAttribute("aria-busy", "true"); // announce the answer once, when it is whole
+  } else {
+    article.removeAttribute("aria-busy");
+  }
+}
+
+function describeStep(stage, detail = {}) {
+  switch (stage) {
+    case "think":
+      return `think: ${[detail.decision, ...(detail.tools || [])].filter(Boolean).join(" ")}`;
+    case "act":
+      return `act: ${(detail.calls || []).map(describeCall).join("; ")}`;
+    case "respond":
+      return `respond: ${detail.provider}/${detail.model}`;
+    default:
+      return `${stage}: ${JSON.stringify(detail)}`;
+  }
+}
+
+function describeCall(call) {
+  const args = Object.values(call.arguments || {});
+  const shown = args.length === 1 && typeof args[0] !== "object" ? args[0] : JSON.stringify(call.arguments);
+  const result = call.ok ? call.output : `error: ${call.output}`;
+  return `${call.name}(${shown}) → ${result} (${call.duration_ms} ms)`;
+}
+
+function addStep(article, stage, text) {
+  const steps = article.querySelector(".steps");
+  steps.hidden = false;
+  steps.querySelector("ol").append(el("li", { class: "step", dataset: { stage } }, text));
+  steps.querySelector("summary").textContent = `Steps (${steps.querySelectorAll("li").length})`;
+}
+
+function show(article) {
+  const stick = ui.messages.scrollHeight - ui.messages.scrollTop - ui.messages.clientHeight < 80;
+  ui.messagesEmpty.hidden = true;
+  ui.messages.append(article);
+  if (stick) article.scrollIntoView({ block: "end" });
+}
+
+function renderHistory(chatId, messages) {
+  ui.messages.replaceChildren(ui.messagesEmpty);
+  ui.messagesEmpty.hidden = messages.length > 0;
+  const answered = new Set(messages.filter((m) => m.role === "assistant").map((m) => m.response_id));
+  for (const m of messages) {
+    const article = messageEl(m.role, {
+      content: m.content, status: m.status, responseId: m.response_id, createdAt: m.created_at,
+    });
+    const meta = m.metadata || {};
+    if (meta.error) setStatus(article, m.status, meta.error.detail || meta.error.code);
+    if (m.role === "assistant" && meta.tool_calls?.length) {
+      addStep(article, "act", describeStep("act", { calls: meta.tool_calls }));
+    }
+    if (m.role === "assistant" && meta.provider) addStep(article, "respond", describeStep("respond", meta));
+    ui.messages.append(article);
+    if (m.role === "user" && m.status === "pending" && !answered.has(m.response_id)) {
+      // still being answered (e.g. after a reload): pick its stream up from the start
+      const answer = messageEl("assistant", { status: "pending", responseId: m.response_id });
+      ui.messages.append(answer);
+      follow(`/v1/chats/${chatId}/events?response_id=${m.response_id}`, answer, article);
+    }
+  }
+  ui.messages.scrollTop = ui.messages.scrollHeight;
+}
+
+/** Stream one response into ``answer``; the URL replays it from its first event. */
+function follow(url, answer, question) {
+  const source = new EventSource(url);
+  state.streams.add(source);
+  const content = answer.querySelector(".content");
+  const data = (handler) => (event) => handler(JSON.parse(event.data));
+  const finish = (status, note) => {
+    source.close();
+    state.streams.delete(source);
+    setStatus(answer, status, note);
+    setStatus(question, status);
+  };
+  answer.querySelector(".steps").open = true;
+  source.addEventListener("token", data((d) => {
+    content.append(d.text);
+    answer.scrollIntoView({ block: "end" });
+  }));
+  source.addEventListener("step", data((d) => addStep(answer, d.stage, describeStep(d.stage, d.detail))));
+  source.addEventListener("reset", data((d) => {
+    content.textContent = "";
+    setStatus(answer, "pending", `retrying (attempt ${d.attempt})`);
+  }));
+  source.addEventListener("done", data((d) => {
+    answer.dataset.messageId = d.message_id;
+    finish("complete", "");
+  }));
+  source.addEventListener("error", (event) => {
+    if (typeof event.data === "string") {
+      const d = JSON.parse(event.data); // the server's own "error" event: the answer failed
+      finish("failed", d.detail || d.code);
+    } else if (source.readyState === EventSource.CLOSED) {
+      finish("failed", "The event stream was closed; reload the chat to see the answer.");
+    } // otherwise EventSource reconnects by itself, resuming with Last-Event-ID
+  });
+}
+
+function closeStreams() {
+  for (const source of state.streams) source.close();
+  state.streams.clear();
+}
+
+// ---------------------------------------------------------------- composer
+
+function updateSend() {
+  ui.send.disabled = state.sending || ui.input.value.trim() === "";
+}
+
+async function send() {
+  const content = ui.input.value;
+  if (state.sending || content.trim() === "") return;
+  state.sending = true;
+  updateSend();
+  clearError();
+  state.sendKey ??= uuid();
+  try {
+    if (!state.chatId) await selectChat((await createChat()).id);
+    const chatId = state.chatId;
+    const accepted = await api(`/v1/chats/${chatId}/messages`, {
+      method: "POST", body: { content }, headers: { "Idempotency-Key": state.sendKey },
+    });
+    state.sendKey = null;
+    ui.input.value = "";
+    if (state.chatId !== chatId) return; // the user moved on; the answer is in the history
+    const m = accepted.message;
+    const question = messageEl("user", {
+      content: m.content, status: m.status, responseId: m.response_id, createdAt: m.created_at,
+    });
+    const answer = messageEl("assistant", { status: "pending", responseId: accepted.response_id });
+    show(question);
+    show(answer);
+    follow(accepted.events_url, answer, question);
+  } catch (error) {
+    showError(error.message);
+  } finally {
+    state.sending = false;
+    updateSend();
+    ui.input.focus();
+  }
+}
+
+// ---------------------------------------------------------------- wiring
+
+ui.composer.addEventListener("submit", (event) => {
+  event.preventDefault();
+  send();
+});
+ui.input.addEventListener("keydown", (event) => {
+  if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+    event.preventDefault();
+    send();
+  }
+});
+ui.input.addEventListener("input", () => {
+  state.sendKey = null; // different text, different message
+  updateSend();
+});
+ui.chatList.addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-chat-id]");
+  if (button) selectChat(button.dataset.chatId).catch((error) => showError(error.message));
+});
+ui.newChat.addEventListener("click", async () => {
+  ui.newChat.disabled = true;
+  try {
+    await selectChat((await createChat()).id);
+    ui.input.focus();
+  } catch (error) {
+    showError(error.message);
+  } finally {
+    ui.newChat.disabled = false;
+  }
+});
+ui.errorDismiss.addEventListener("click", clearError);
+
+async function start() {
+  try {
+    await loadChats();
+    const wanted = new URLSearchParams(location.hash.slice(1)).get("chat");
+    if (wanted && state.chats.some((chat) => chat.id === wanted)) await selectChat(wanted);
+  } catch (error) {
+    showError(error.message);
+  }
+  updateSend();
+}
+
+start();

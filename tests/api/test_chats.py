@@ -1,0 +1,46 @@
+"""Chats through the HTTP API."""
+
+import httpx
+
+from chatorch.domain.ids import new_id
+from tests.api.conftest import new_chat
+
+
+class TestChats:
+    async def test_create_then_read(self, client: httpx.AsyncClient) -> None:
+        created = await client.post("/v1/chats", json={"title": "Plans"})
+        assert created.status_code == 201
+        chat = created.json()
+        assert created.headers["location"] == f"/v1/chats/{chat['id']}"
+        assert chat["title"] == "Plans"
+        fetched = await client.get(f"/v1/chats/{chat['id']}")
+        assert fetched.json() == chat
+
+    async def test_list_is_newest_first_and_pages(self, client: httpx.AsyncClient) -> None:
+        ids = [await new_chat(client) for _ in range(3)]
+        first = await client.get("/v1/chats", params={"limit": 2})
+        assert [c["id"] for c in first.json()] == [ids[2], ids[1]]
+        next_page = first.headers["link"].split(";")[0].strip("<>")
+        second = await client.get(next_page)
+        assert [c["id"] for c in second.json()] == [ids[0]]
+        assert "link" not in second.headers
+
+    async def test_unknown_chat_is_a_404_problem(self, client: httpx.AsyncClient) -> None:
+        response = await client.get(f"/v1/chats/{new_id()}")
+        assert response.status_code == 404
+        assert response.headers["content-type"] == "application/problem+json"
+        problem = response.json()
+        assert problem["status"] == 404
+        assert "no chat" in problem["detail"]
+
+    async def test_malformed_chat_id_is_a_422_problem(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/v1/chats/not-a-uuid")
+        assert response.status_code == 422
+        assert response.headers["content-type"] == "application/problem+json"
+        assert "chat_id" in response.json()["detail"]
+
+    async def test_unknown_fields_are_refused(self, client: httpx.AsyncClient) -> None:
+        response = await client.post("/v1/chats", json={"titel": "typo"})
+        assert response.status_code == 422
+        assert "titel" in response.json()["detail"]
+        assert (await client.get("/v1/chats")).json() == []

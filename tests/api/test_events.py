@@ -1,0 +1,117 @@
+"""The SSE contract: step, token, done; resume with Last-Event-ID; replay after the fact."""
+
+import asyncio
+import json
+
+import httpx
+from httpx_sse import aconnect_sse
+
+from chatorch.domain.ids import new_id
+from tests.api.conftest import Event, ask, new_chat, read_events, text_of
+
+
+class TestAnswerStream:
+    async def test_steps_tokens_then_done(self, client: httpx.AsyncClient) -> None:
+        chat_id = await new_chat(client)
+        accepted = await ask(client, chat_id, "what is 12*7?")
+        events = await read_events(client, accepted["events_url"])
+        stages = [e.data["stage"] for e in events if e.event == "step"]
+        assert stages[:3] == ["think", "act", "think"]
+        assert stages[-1] == "respond"
+        assert "84" in text_of(events)
+        assert events[-1].event == "done"
+        rid = accepted["response_id"]
+        assert [e.id for e in events] == [f"{rid}:{n}" for n in range(len(events))]
+        assert all(e.data["response_id"] == rid for e in events)
+        act = next(e for e in events if e.event == "step" and e.data["stage"] == "act")
+        (call,) = act.data["detail"]["calls"]
+        assert call["name"] == "calculator"
+        assert call["output"] == "84"
+
+    async def test_done_comes_after_the_answer_is_stored(self, client: httpx.AsyncClient) -> None:
+        chat_id = await new_chat(client)
+        accepted = await ask(client, chat_id, "what is 6*7?")
+        events = await read_events(client, accepted["events_url"])
+        history = (await client.get(f"/v1/chats/{chat_id}/messages")).json()
+        assert history[-1]["id"] == events[-1].data["message_id"]
+        assert history[-1]["content"] == text_of(events)
+
+    async def test_a_finished_answer_replays_from_its_first_event(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        chat_id = await new_chat(client)
+        accepted = await ask(client, chat_id, "what is 3*3?")
+        first = await read_events(client, accepted["events_url"])
+        again = await read_events(client, accepted["events_url"])
+        assert again == first
+
+
+class TestResume:
+    async def test_last_event_id_yields_exactly_the_later_events(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        chat_id = await new_chat(client)
+        accepted = await ask(client, chat_id, "tell me something")
+        events = await read_events(client, accepted["events_url"])
+        tokens = [e for e in events if e.event == "token"]
+        assert len(tokens) >= 2
+        middle = tokens[len(tokens) // 2]
+        resumed = await read_events(
+            client, accepted["events_url"], headers={"Last-Event-ID": middle.id}
+        )
+        assert resumed == events[events.index(middle) + 1 :]
+
+    async def test_the_query_parameter_works_like_the_header(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        chat_id = await new_chat(client)
+        accepted = await ask(client, chat_id, "what is 1+1?")
+        events = await read_events(client, accepted["events_url"])
+        url = f"{accepted['events_url']}&last_event_id={events[1].id}"
+        assert await read_events(client, url) == events[2:]
+
+    async def test_a_malformed_last_event_id_is_refused(self, client: httpx.AsyncClient) -> None:
+        chat_id = await new_chat(client)
+        response = await client.get(
+            f"/v1/chats/{chat_id}/events", headers={"Last-Event-ID": "nonsense"}
+        )
+        assert response.status_code == 422
+        assert "nonsense" in response.json()["detail"]
+
+
+class TestChatStream:
+    async def test_follows_every_answer_of_the_chat_live(self, client: httpx.AsyncClient) -> None:
+        chat_id = await new_chat(client)
+        events: list[Event] = []
+
+        async def listen() -> None:
+            url = f"/v1/chats/{chat_id}/events"
+            async with aconnect_sse(client, "GET", url) as source:
+                async for sse in source.aiter_sse():
+                    if sse.data:
+                        events.append(Event(sse.id, sse.event, json.loads(sse.data)))
+                    if sum(e.event == "done" for e in events) == 2:
+                        return
+
+        listener = asyncio.create_task(listen())
+        await asyncio.sleep(0.2)  # let the stream open before the answers start
+        first = await ask(client, chat_id, "what is 1+2?")
+        second = await ask(client, chat_id, "what is 2+3?")
+        await asyncio.wait_for(listener, 20)
+        done = [e.data["response_id"] for e in events if e.event == "done"]
+        assert done == [first["response_id"], second["response_id"]]
+
+    async def test_unknown_chat_is_404(self, client: httpx.AsyncClient) -> None:
+        response = await client.get(f"/v1/chats/{new_id()}/events")
+        assert response.status_code == 404
+        assert response.headers["content-type"] == "application/problem+json"
+
+    async def test_an_open_stream_is_counted_and_registered(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        chat_id = await new_chat(client)
+        async with aconnect_sse(client, "GET", f"/v1/chats/{chat_id}/events") as source:
+            assert source.response.headers["content-type"].startswith("text/event-stream")
+            assert source.response.headers["cache-control"] == "no-cache"
+            metrics = (await client.get("/metrics")).text
+            assert "chatorch_event_streams_open 1.0" in metrics

@@ -1,0 +1,58 @@
+"""Health, readiness, metrics and the API's own documentation."""
+
+import httpx
+
+from tests.api.conftest import ask, new_chat, read_events
+
+
+class TestProbes:
+    async def test_healthz(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/healthz")
+        assert response.json() == {"status": "ok", "checks": {}}
+
+    async def test_readyz_reports_every_backing_service(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/readyz")
+        assert response.status_code == 200
+        checks = response.json()["checks"]
+        assert set(checks) == {"store", "bus", "cache", "registry"}
+        assert all(check["ok"] for check in checks.values())
+        assert checks["store"]["backend"] == "sqlite"
+
+    async def test_every_response_carries_a_request_id(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/healthz", headers={"X-Request-ID": "trace-me"})
+        assert response.headers["x-request-id"] == "trace-me"
+        assert (await client.get("/healthz")).headers["x-request-id"]
+
+
+class TestMetrics:
+    async def test_stage_timings_and_outcomes_are_exported(self, client: httpx.AsyncClient) -> None:
+        chat_id = await new_chat(client)
+        accepted = await ask(client, chat_id, "what is 12*7?")
+        await read_events(client, accepted["events_url"])
+        text = (await client.get("/metrics")).text
+        for stage in ("think", "act", "respond", "total"):
+            assert f'chatorch_stage_seconds_count{{stage="{stage}"}}' in text
+        assert 'chatorch_responses_total{status="complete"} 1.0' in text
+        assert 'chatorch_tool_calls_total{outcome="ok",tool="calculator"} 1.0' in text
+        assert "chatorch_messages_accepted_total 1.0" in text
+
+
+class TestDocs:
+    async def test_openapi_describes_the_public_routes(self, client: httpx.AsyncClient) -> None:
+        schema = (await client.get("/openapi.json")).json()
+        paths = set(schema["paths"])
+        assert {
+            "/v1/chats",
+            "/v1/chats/{chat_id}",
+            "/v1/chats/{chat_id}/messages",
+            "/v1/chats/{chat_id}/events",
+            "/healthz",
+            "/readyz",
+            "/metrics",
+        } <= paths
+        assert (await client.get("/docs")).status_code == 200
+
+    async def test_unknown_route_is_a_problem(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/v1/nothing-here")
+        assert response.status_code == 404
+        assert response.headers["content-type"] == "application/problem+json"
