@@ -3,16 +3,19 @@
 import asyncio
 import sys
 from collections.abc import Coroutine
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
-import uvicorn
 from pydantic import ValidationError
 
 from chatorch import __version__
-from chatorch.logs import configure as configure_logs
 from chatorch.settings import Settings
-from chatorch.wiring import Role, StartupError, assemble
+
+if TYPE_CHECKING:
+    from chatorch.wiring import Role
+
+# Heavier modules (the app, drivers, SDKs) load inside the commands that use them,
+# so `chatorch version` and `chatorch chat` start quickly.
 
 app = typer.Typer(
     name="chatorch",
@@ -28,11 +31,13 @@ def _settings(**overrides: Any) -> Settings:
     try:
         return Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as error:
-        problems = "; ".join(
-            str(e["msg"]).removeprefix("Value error, ") + f" (CHATORCH_{str(e['loc'][0]).upper()})"
-            for e in error.errors()
-        )
-        _fail(f"invalid settings: {problems}")
+        _fail("invalid settings: " + "; ".join(_explain(e) for e in error.errors()))
+
+
+def _explain(error: Any) -> str:
+    message = str(error["msg"]).removeprefix("Value error, ")
+    setting = f"CHATORCH_{str(error['loc'][0]).upper()}" if error["loc"] else "CHATORCH_*"
+    return message if setting in message else f"{setting}: {message}"
 
 
 def _fail(message: str) -> NoReturn:
@@ -51,8 +56,11 @@ def _run(main: Coroutine[Any, Any, None]) -> None:
         asyncio.run(main)
 
 
-async def _serve(settings: Settings, role: Role) -> None:
+async def _serve(settings: Settings, role: "Role") -> None:
+    import uvicorn
+
     from chatorch.api.app import create_app
+    from chatorch.wiring import StartupError, assemble
 
     try:
         async with assemble(settings, role=role) as container:
@@ -81,6 +89,8 @@ def serve(
     port: Annotated[int | None, typer.Option(help="port to bind [default: 8000]")] = None,
 ) -> None:
     """Run gateway, worker and scheduler in one process (the embedded default)."""
+    from chatorch.logs import configure as configure_logs
+
     settings = _settings(host=host, port=port)
     configure_logs(level=settings.log_level, fmt=settings.log_format)
     _run(_serve(settings, "serve"))
@@ -93,7 +103,7 @@ def migrate(
     ] = None,
 ) -> None:
     """Migrate the database at CHATORCH_DATABASE_URL up to the latest schema (or down)."""
-    from chatorch.wiring import migrate_database
+    from chatorch.wiring import StartupError, migrate_database
 
     settings = _settings()
     try:

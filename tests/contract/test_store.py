@@ -210,6 +210,18 @@ class TestMessages:
         for moment in (loaded.created_at, owner.created_at, stored_chat.created_at):
             assert moment.utcoffset() == timedelta(0)
 
+    async def test_a_turn_is_its_question_then_its_answer(self, store: Store) -> None:
+        chat = await _chat(store)
+        question = _question(chat)
+        await _add(store, question)
+        async with store.transaction() as tx:
+            assert await tx.get_turn(question.response_id) == [question]
+            assert await tx.get_turn(new_id()) == []
+        answer = _answer(question)
+        await _add(store, answer)
+        async with store.transaction() as tx:
+            assert await tx.get_turn(question.response_id) == [question, answer]
+
     async def test_a_second_answer_is_refused_and_the_first_kept(self, store: Store) -> None:
         chat = await _chat(store)
         question = _question(chat)

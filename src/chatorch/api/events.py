@@ -20,9 +20,9 @@ from fastapi.responses import StreamingResponse
 
 from chatorch.api.deps import ContainerDep, UserDep
 from chatorch.api.ordering import Sequencer
-from chatorch.domain.entities import Connection
-from chatorch.domain.errors import InvalidInput
-from chatorch.domain.events import Cursor, StreamEvent
+from chatorch.domain.entities import Connection, Message, Status
+from chatorch.domain.errors import InvalidInput, NotFound
+from chatorch.domain.events import Cursor, EventKind, StreamEvent
 from chatorch.pipeline.request import owned_chat
 from chatorch.wiring import Container
 
@@ -57,12 +57,16 @@ async def stream_events(
     last_event_id: Annotated[str | None, Header()] = None,
     last_event_id_query: Annotated[str | None, Query(alias="last_event_id")] = None,
 ) -> StreamingResponse:
+    after = _cursor(last_event_id or last_event_id_query, response_id)
     async with c.store.transaction() as tx:
         await owned_chat(tx, user, chat_id)
-    after = _cursor(last_event_id or last_event_id_query, response_id)
+        turn = await tx.get_turn(response_id) if response_id is not None else []
+    if response_id is not None and (not turn or turn[0].chat_id != chat_id):
+        raise NotFound(f"no response {response_id} in chat {chat_id}")
+    stored = turn[1] if len(turn) > 1 else None
     connection = Connection(chat_id=chat_id, user_id=user.id, pod_id=c.pod_id)
     return StreamingResponse(
-        _sse(c, connection, after=after, only=response_id),
+        _sse(c, connection, after=after, only=response_id, stored=stored),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -79,8 +83,23 @@ def _cursor(last_event_id: str | None, response_id: UUID | None) -> Cursor | Non
     return Cursor(response_id, -1) if response_id is not None else None
 
 
+def _ending(answer: Message) -> StreamEvent:
+    """The last event of a stored answer, for when the event log no longer holds it."""
+    if answer.status is Status.COMPLETE:
+        data = {"message_id": str(answer.id), "usage": answer.metadata.get("usage", {})}
+        return StreamEvent(EventKind.DONE, answer.chat_id, answer.response_id, 0, data)
+    error = answer.metadata.get("error", {"code": "failed", "detail": "the answer failed"})
+    data = {**error, "message_id": str(answer.id)}
+    return StreamEvent(EventKind.ERROR, answer.chat_id, answer.response_id, 0, data)
+
+
 async def _sse(
-    c: Container, connection: Connection, *, after: Cursor | None, only: UUID | None
+    c: Container,
+    connection: Connection,
+    *,
+    after: Cursor | None,
+    only: UUID | None,
+    stored: Message | None,
 ) -> AsyncIterator[bytes]:
     heartbeat = c.settings.heartbeat_seconds
     await c.registry.register(connection, ttl=3 * heartbeat)
@@ -89,6 +108,9 @@ async def _sse(
     try:
         yield b"retry: %d\n\n" % RETRY_MS
         async with c.bus.subscribe(connection.chat_id, after=after) as events:
+            if stored is not None and await c.bus.last_seq(stored.chat_id, stored.response_id) < 0:
+                yield frame(_ending(stored))  # answered, but the log has aged out or restarted
+                return
             while True:
                 deadline = sequencer.next_deadline()
                 wait = heartbeat if deadline is None else max(0.0, deadline - time.monotonic())

@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from uuid import UUID
 
-from chatorch.domain.events import Cursor, StreamEvent
+from chatorch.domain.events import Cursor, EventKind, StreamEvent
 
 
 @dataclass(slots=True)
@@ -32,6 +32,10 @@ class Sequencer:
         state = self._responses.get(event.response_id)
         if state is None:  # first sight of a response: it starts where we joined it
             state = self._responses[event.response_id] = _Response(expected=event.seq)
+        if event.kind is EventKind.RESET and event.seq > state.expected:
+            # A new attempt numbers from a fresh block: what the old one left out is moot.
+            state.expected, state.waiting_since = event.seq, None
+            state.early = {s: e for s, e in state.early.items() if s > event.seq}
         if event.seq < state.expected or event.seq in state.early:
             return []
         if event.seq > state.expected:

@@ -29,6 +29,11 @@ from chatorch.services.tools import ToolRegistry, ToolResult
 
 log = structlog.get_logger(__name__)
 
+# Attempt n numbers its events from (n - 1) * 2**20 up, so seq keeps rising across
+# attempts even when the event log of a crashed process is gone with it, and a client
+# resuming from an old attempt's event id never mistakes new events for ones it has.
+ATTEMPT_SEQ_BLOCK = 2**20
+
 
 @dataclass(slots=True)
 class _Record:
@@ -96,11 +101,12 @@ class AnswerPipeline:
                 return  # answered by an earlier delivery, or erased since
             attempt = await tx.start_attempt(question.id)
             history = await tx.history_before(question, limit=self._limits.context_messages)
+        logged = await self._bus.last_seq(item.chat_id, item.response_id)
         emitter = Emitter(
             self._bus,
             chat_id=item.chat_id,
             response_id=item.response_id,
-            first_seq=await self._bus.last_seq(item.chat_id, item.response_id) + 1,
+            first_seq=max(logged + 1, (attempt - 1) * ATTEMPT_SEQ_BLOCK),
             coalesce=self._limits.coalesce,
         )
         record = _Record(attempt=attempt)
@@ -108,8 +114,8 @@ class AnswerPipeline:
             detail = f"no answer after {self._limits.max_attempts} attempts; giving up"
             await self._store_answer(question, "", record, emitter, failure=("gave_up", detail))
             return
-        if emitter.published:
-            await emitter.reset(attempt)  # an earlier attempt's partial text is out there
+        if attempt > 1:
+            await emitter.reset(attempt)  # an earlier attempt may have sent partial text
         await self._answer(question, history, record, emitter)
 
     async def _answer(
@@ -212,6 +218,9 @@ class AnswerPipeline:
         self._metrics.tokens.labels(provider, "completion").inc(record.usage.completion_tokens)
         if failure is None:
             await emitter.done(answer.id, record.usage.as_dict())
+            log.info(
+                "answer.completed", answer_id=str(answer.id), ms=metadata["timings_ms"]["total"]
+            )
         else:
             log.warning("answer.failed", code=failure[0], detail=failure[1])
             await emitter.error(failure[0], failure[1], message_id=answer.id)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from uuid import UUID
 
 import orjson
+import structlog
 
 from chatorch.domain.entities import Chat, IdempotentResult, Message, Role, User
 from chatorch.domain.errors import (
@@ -23,6 +24,8 @@ from chatorch.domain.ids import new_id
 from chatorch.ports.bus import Bus
 from chatorch.ports.store import Store, Transaction
 from chatorch.services.metrics import MetricsCollector
+
+log = structlog.get_logger(__name__)
 
 MAX_TITLE_CHARS = 200
 
@@ -85,6 +88,7 @@ class RequestProcessor:
                 await tx.put_idempotent(user.id, key, result)
         await self._bus.enqueue(WorkItem(message.id, chat_id, message.response_id))
         self._metrics.messages_accepted.inc()
+        log.info("message.accepted", chat_id=str(chat_id), message_id=str(message.id))
         return Submission(message, replayed=False)
 
     def _check_content(self, content: str) -> None:

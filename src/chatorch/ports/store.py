@@ -38,6 +38,10 @@ class Transaction(Protocol):
 
     async def get_message(self, message_id: UUID) -> Message | None: ...
 
+    async def get_turn(self, response_id: UUID) -> Sequence[Message]:
+        """The turn's question and, once stored, its answer, in that order."""
+        ...
+
     async def list_messages(self, chat_id: UUID, *, limit: int | None = None) -> Sequence[Message]:
         """The chat's messages in conversation order: each turn's question, then its answer.
 

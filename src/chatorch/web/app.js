@@ -49,7 +49,7 @@ function uuid() {
 }
 
 const when = (iso) => new Date(iso).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
-const chatLabel = (chat) => chat.title || `Chat · ${when(chat.created_at)}`;
+const chatLabel = (chat) => chat.title || "Untitled chat";
 
 /** fetch JSON; a failure throws an Error carrying the problem+json ``detail``. */
 async function api(path, { method = "GET", body, headers = {} } = {}) {
@@ -87,7 +87,8 @@ function clearError() {
 function renderChatList() {
   const items = state.chats.map((chat) => {
     const button = el("button", { type: "button", class: "chat-item", dataset: { chatId: chat.id } },
-      chatLabel(chat));
+      el("span", { class: "chat-name" }, chatLabel(chat)),
+      el("time", { datetime: chat.created_at }, when(chat.created_at)));
     if (chat.id === state.chatId) button.setAttribute("aria-current", "page");
     return el("li", {}, button);
   });
@@ -178,11 +179,19 @@ function addStep(article, stage, text) {
   steps.querySelector("summary").textContent = `Steps (${steps.querySelectorAll("li").length})`;
 }
 
+/** Change the list; follow the newest message unless the reader scrolled up. */
+function keepBottom(change) {
+  const list = ui.messages;
+  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 80;
+  change();
+  if (atBottom) list.scrollTop = list.scrollHeight;
+}
+
 function show(article) {
-  const stick = ui.messages.scrollHeight - ui.messages.scrollTop - ui.messages.clientHeight < 80;
-  ui.messagesEmpty.hidden = true;
-  ui.messages.append(article);
-  if (stick) article.scrollIntoView({ block: "end" });
+  keepBottom(() => {
+    ui.messagesEmpty.hidden = true;
+    ui.messages.append(article);
+  });
 }
 
 function renderHistory(chatId, messages) {
@@ -196,6 +205,8 @@ function renderHistory(chatId, messages) {
     const meta = m.metadata || {};
     if (meta.error) setStatus(article, m.status, meta.error.detail || meta.error.code);
     if (m.role === "assistant" && meta.tool_calls?.length) {
+      const tools = [...new Set(meta.tool_calls.map((call) => call.name))];
+      addStep(article, "think", describeStep("think", { decision: "tools", tools }));
       addStep(article, "act", describeStep("act", { calls: meta.tool_calls }));
     }
     if (m.role === "assistant" && meta.provider) addStep(article, "respond", describeStep("respond", meta));
@@ -223,17 +234,18 @@ function follow(url, answer, question) {
     setStatus(question, status);
   };
   answer.querySelector(".steps").open = true;
-  source.addEventListener("token", data((d) => {
-    content.append(d.text);
-    answer.scrollIntoView({ block: "end" });
+  source.addEventListener("token", data((d) => keepBottom(() => content.append(d.text))));
+  source.addEventListener("step", data((d) => {
+    keepBottom(() => addStep(answer, d.stage, describeStep(d.stage, d.detail)));
   }));
-  source.addEventListener("step", data((d) => addStep(answer, d.stage, describeStep(d.stage, d.detail))));
   source.addEventListener("reset", data((d) => {
     content.textContent = "";
     setStatus(answer, "pending", `retrying (attempt ${d.attempt})`);
   }));
   source.addEventListener("done", data((d) => {
     answer.dataset.messageId = d.message_id;
+    const now = new Date().toISOString();
+    answer.querySelector(".role").after(el("time", { datetime: now }, when(now)));
     finish("complete", "");
   }));
   source.addEventListener("error", (event) => {

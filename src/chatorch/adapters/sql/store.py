@@ -289,6 +289,12 @@ class SqlTransaction:
         return None if row is None else _message(row)
 
     @_translated
+    async def get_turn(self, response_id: UUID) -> Sequence[Message]:
+        query = select(MessageRow).where(MessageRow.response_id == response_id)
+        rows = (await self._session.scalars(query.order_by(MessageRow.created_at))).all()
+        return [_message(row) for row in rows]
+
+    @_translated
     async def list_messages(self, chat_id: UUID, *, limit: int | None = None) -> Sequence[Message]:
         return await self._latest_messages(MessageRow.chat_id == chat_id, limit)
 

@@ -1,0 +1,82 @@
+"""The command line against a running server, and the JSON logs it leaves."""
+
+import json
+import subprocess
+from pathlib import Path
+
+from tests.e2e.processes import CHATORCH, chatorch
+
+
+class TestChatCommand:
+    def test_prints_the_streamed_answer_and_logs_carry_the_ids(self, tmp_path: Path) -> None:
+        with chatorch(tmp_path, log_level="info") as server:
+            result = subprocess.run(
+                [str(CHATORCH), "chat", "--url", server.url, "what is 12*7?"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
+        assert result.returncode == 0, result.stderr
+        assert "84" in result.stdout
+        assert "[think]" in result.stderr
+        assert "[act]" in result.stderr
+        lines = [json.loads(line) for line in server.log.read_text().splitlines() if line[:1] == "{"]
+        accepted = next(line for line in lines if line["event"] == "message.accepted")
+        completed = next(line for line in lines if line["event"] == "answer.completed")
+        assert accepted["request_id"]
+        assert completed["message_id"] == accepted["message_id"]
+        assert completed["chat_id"] == accepted["chat_id"]
+
+    def test_reports_an_unreachable_server_in_one_line(self, tmp_path: Path) -> None:
+        result = subprocess.run(
+            [str(CHATORCH), "chat", "--url", "http://127.0.0.1:1", "hello"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert result.returncode == 1
+        assert result.stderr.startswith("chatorch: cannot reach http://127.0.0.1:1")
+
+
+class TestStartup:
+    def test_a_bad_database_url_fails_in_one_line_naming_the_setting(
+        self, tmp_path: Path
+    ) -> None:
+        for url, words in [
+            ("mysql://nowhere/db", "CHATORCH_DATABASE_URL"),
+            ("postgresql+asyncpg://nobody@127.0.0.1:1/none", "CHATORCH_DATABASE_URL"),
+        ]:
+            result = subprocess.run(
+                [str(CHATORCH), "serve", "--port", "0"],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=False,
+                cwd=tmp_path,
+                env={"CHATORCH_DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
+            )
+            assert result.returncode == 1
+            last = result.stderr.strip().splitlines()[-1]
+            assert last.startswith("chatorch: "), result.stderr
+            assert words in last
+            assert "Traceback" not in result.stderr
+
+    def test_migrate_up_and_down(self, tmp_path: Path) -> None:
+        env = {"CHATORCH_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/m.db", "PATH": "/usr/bin"}
+
+        def migrate(*args: str) -> str:
+            done = subprocess.run(
+                [str(CHATORCH), "migrate", *args],
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+                env=env,
+            )
+            return done.stdout.strip()
+
+        assert migrate() == "database at revision 0001"
+        assert migrate("--downgrade", "base") == "database at revision base (empty)"
+        assert migrate() == "database at revision 0001"
