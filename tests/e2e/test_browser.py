@@ -1,7 +1,7 @@
 """The web page, driven in headless Chromium against a real ``chatorch serve``."""
 
+import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,17 +22,17 @@ UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 
 
 @pytest.fixture
-def problems(page: "Page") -> Iterator[list[str]]:
+def problems(page: "Page") -> list[str]:
     """Console errors and uncaught exceptions (a CSP violation is a console error)."""
     seen: list[str] = []
 
     def on_console(message: "ConsoleMessage") -> None:
         if message.type == "error":
-            seen.append(message.text)
+            seen.append(f"{message.text} ({message.location.get('url', '')})")
 
     page.on("console", on_console)
     page.on("pageerror", lambda error: seen.append(str(error)))
-    yield seen
+    return seen
 
 
 def _new_chat(page: "Page") -> str:
@@ -124,3 +124,32 @@ def test_blank_message_is_not_sent_and_server_problems_are_shown(
     expect(error).to_be_hidden()
     # The 413 shows up as a console error of the failed fetch; nothing else may.
     assert [p for p in problems if "413" not in p] == []
+
+
+def test_a_retried_then_failed_answer_shows_its_error(
+    page: "Page", server_url: str, problems: list[str]
+) -> None:
+    # The browser sees a canned stream: a partial answer, a retry, then the failure.
+    def sse(kind: str, seq: int, **data: object) -> str:
+        return f"id: r:{seq}\nevent: {kind}\ndata: {json.dumps({'seq': seq, **data})}\n\n"
+
+    stream = (
+        sse("token", 0, text="half an answ")
+        + sse("reset", 1, attempt=2)
+        + sse("error", 2, code="llm_unavailable", detail="every model in the chain failed")
+    )
+    page.route(
+        "**/v1/chats/*/events?*",
+        lambda route: route.fulfill(status=200, content_type="text/event-stream", body=stream),
+    )
+    page.goto(server_url)
+    _new_chat(page)
+    page.locator("#composer textarea").fill("what is 12*7?")
+    page.locator("#send").click()
+
+    answer = page.locator("#messages .message.assistant")
+    expect(answer).to_have_attribute("data-status", "failed", timeout=WAIT)
+    expect(answer.locator(".note")).to_have_text("every model in the chain failed")
+    expect(answer.locator(".content")).to_have_text("")  # the partial text was reset
+    expect(page.locator("#messages .message.user")).to_have_attribute("data-status", "failed")
+    assert problems == []

@@ -21,7 +21,9 @@ class TestChatCommand:
         assert "84" in result.stdout
         assert "[think]" in result.stderr
         assert "[act]" in result.stderr
-        lines = [json.loads(line) for line in server.log.read_text().splitlines() if line[:1] == "{"]
+        lines = [
+            json.loads(line) for line in server.log.read_text().splitlines() if line[:1] == "{"
+        ]
         accepted = next(line for line in lines if line["event"] == "message.accepted")
         completed = next(line for line in lines if line["event"] == "answer.completed")
         assert accepted["request_id"]
@@ -41,9 +43,7 @@ class TestChatCommand:
 
 
 class TestStartup:
-    def test_a_bad_database_url_fails_in_one_line_naming_the_setting(
-        self, tmp_path: Path
-    ) -> None:
+    def test_a_bad_database_url_fails_in_one_line_naming_the_setting(self, tmp_path: Path) -> None:
         for url, words in [
             ("mysql://nowhere/db", "CHATORCH_DATABASE_URL"),
             ("postgresql+asyncpg://nobody@127.0.0.1:1/none", "CHATORCH_DATABASE_URL"),
