@@ -25,6 +25,21 @@ class TestChats:
         assert [c["id"] for c in second.json()] == [ids[0]]
         assert "link" not in second.headers
 
+    async def test_the_first_message_titles_an_untitled_chat(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        chat_id = await new_chat(client)
+        long = "Plan a trip to Lisbon in May, with a day in Sintra and good food " * 3
+        for content in (long, "a later message"):
+            response = await client.post(f"/v1/chats/{chat_id}/messages", json={"content": content})
+            assert response.status_code == 202
+        title = (await client.get(f"/v1/chats/{chat_id}")).json()["title"]
+        assert title == "Plan a trip to Lisbon in May, with a day in Sintra and…"
+        titled = await client.post("/v1/chats", json={"title": "Mine"})
+        chat = titled.json()["id"]
+        await client.post(f"/v1/chats/{chat}/messages", json={"content": "hello"})
+        assert (await client.get(f"/v1/chats/{chat}")).json()["title"] == "Mine"
+
     async def test_unknown_chat_is_a_404_problem(self, client: httpx.AsyncClient) -> None:
         response = await client.get(f"/v1/chats/{new_id()}")
         assert response.status_code == 404

@@ -144,6 +144,17 @@ class TestChats:
 # ---- messages ------------------------------------------------------------------------
 
 
+class TestTitles:
+    async def test_an_untitled_chat_takes_a_title_once(self, store: Store) -> None:
+        chat = await _chat(store, title="")
+        async with store.transaction() as tx:
+            await tx.title_chat(chat.id, "first")
+            await tx.title_chat(chat.id, "second")
+            titled = await tx.get_chat(chat.id)
+        assert titled is not None
+        assert titled.title == "first"
+
+
 class TestConversationOrder:
     async def test_each_question_is_followed_by_its_answer(self, store: Store) -> None:
         chat = await _chat(store)

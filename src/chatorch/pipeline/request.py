@@ -74,7 +74,7 @@ class RequestProcessor:
         self, user: User, chat_id: UUID, content: str, key: str | None, request_hash: str
     ) -> Submission:
         async with self._store.transaction() as tx:
-            await owned_chat(tx, user, chat_id)
+            chat = await owned_chat(tx, user, chat_id)
             if key is not None:
                 earlier = await self._replay(tx, user, key, request_hash)
                 if earlier is not None:
@@ -83,6 +83,8 @@ class RequestProcessor:
                 chat_id=chat_id, role=Role.USER, content=content, response_id=new_id()
             )
             await tx.add_message(message)
+            if not chat.title:
+                await tx.title_chat(chat.id, title_from(content))
             if key is not None:
                 result = IdempotentResult(request_hash, 202, {"message_id": str(message.id)})
                 await tx.put_idempotent(user.id, key, result)
@@ -118,6 +120,14 @@ async def owned_chat(tx: Transaction, user: User, chat_id: UUID) -> Chat:
     if chat is None or chat.owner_id != user.id:
         raise NotFound(f"no chat {chat_id}")
     return chat
+
+
+def title_from(content: str, *, limit: int = 60) -> str:
+    """A chat's title from its first message: the first line, shortened at a word."""
+    line = " ".join(content.strip().splitlines()[0].split())
+    if len(line) <= limit:
+        return line
+    return line[: limit - 1].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
 
 
 def _hash(chat_id: UUID, content: str) -> str:

@@ -27,6 +27,10 @@ class Transaction(Protocol):
         """Chats of ``owner_id``, newest first, optionally older than ``before``."""
         ...
 
+    async def title_chat(self, chat_id: UUID, title: str) -> None:
+        """Give an untitled chat a title; a chat that has one keeps it."""
+        ...
+
     async def add_message(self, message: Message) -> None:
         """Insert a message.
 

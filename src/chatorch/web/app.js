@@ -293,6 +293,8 @@ async function send() {
     show(question);
     show(answer);
     follow(accepted.events_url, answer, question);
+    const chat = state.chats.find((c) => c.id === chatId);
+    if (chat && !chat.title) await loadChats(); // the first message named the chat
   } catch (error) {
     showError(error.message);
   } finally {

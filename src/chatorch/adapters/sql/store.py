@@ -289,6 +289,11 @@ class SqlTransaction:
         return None if row is None else _message(row)
 
     @_translated
+    async def title_chat(self, chat_id: UUID, title: str) -> None:
+        untitled = (ChatRow.id == chat_id) & (ChatRow.title == "")
+        await self._session.execute(update(ChatRow).where(untitled).values(title=title))
+
+    @_translated
     async def get_turn(self, response_id: UUID) -> Sequence[Message]:
         query = select(MessageRow).where(MessageRow.response_id == response_id)
         rows = (await self._session.scalars(query.order_by(MessageRow.created_at))).all()
