@@ -23,7 +23,7 @@ log = structlog.get_logger(__name__)
 class Generation:
     """One streamed completion; ``provider`` and ``model`` name who is answering."""
 
-    chunks: AsyncIterator[Chunk]
+    chunks: AsyncIterator[Chunk] = field(init=False)
     provider: str = ""
     model: str = ""
     skipped: list[dict[str, Any]] = field(default_factory=list)
@@ -41,7 +41,7 @@ class LLMManager:
         return self._providers
 
     def generate(self, request: LLMRequest) -> Generation:
-        generation = Generation(chunks=_empty())
+        generation = Generation()
         generation.chunks = self._fallback(request, generation)
         return generation
 
@@ -84,8 +84,3 @@ async def _close(stream: AsyncIterator[Chunk]) -> None:
     aclose = getattr(stream, "aclose", None)
     if aclose is not None:
         await aclose()
-
-
-async def _empty() -> AsyncIterator[Chunk]:
-    return
-    yield  # pragma: no cover - makes this an async generator
