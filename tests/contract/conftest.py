@@ -5,6 +5,7 @@ import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
@@ -89,3 +90,25 @@ async def store(store_url: str) -> AsyncIterator[Store]:
         yield adapter
     finally:
         await adapter.close()
+
+
+# ---- Redis ---------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def redis_namespace() -> AsyncIterator[str]:
+    """A namespace of this test's own on the shared Redis; its keys go at the end."""
+    from redis.asyncio import from_url
+
+    from tests.services import REDIS_URL
+
+    require("Redis", "127.0.0.1", 6379)
+    namespace = f"test-{secrets.token_hex(6)}"
+    yield namespace
+    client = from_url(REDIS_URL)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{namespace}:*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()

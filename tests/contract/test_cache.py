@@ -6,14 +6,25 @@ from collections.abc import AsyncIterator
 import pytest
 
 from chatorch.adapters.memory.cache import InMemoryCache
+from chatorch.adapters.redis.cache import RedisCache
+from chatorch.adapters.redis.client import connect as connect_redis
+from chatorch.domain.errors import CacheUnavailable
 from chatorch.ports.cache import Cache
+from tests.contract.conftest import redis_namespace
+from tests.services import REDIS_URL
 
 
-@pytest.fixture(params=["memory"])
+@pytest.fixture(params=["memory", "redis"])
 async def cache(request: pytest.FixtureRequest) -> AsyncIterator[Cache]:
-    adapter = InMemoryCache(max_entries=100)
-    yield adapter
-    await adapter.close()
+    if request.param == "memory":
+        memory = InMemoryCache(max_entries=100)
+        yield memory
+        await memory.close()
+        return
+    async with redis_namespace() as namespace:
+        adapter = RedisCache(connect_redis(REDIS_URL), namespace=namespace)
+        yield adapter
+        await adapter.close()
 
 
 class TestCache:
@@ -45,3 +56,15 @@ class TestMemoryBound:
         assert await cache.get("b") is None
         assert await cache.get("a") == b"1"
         assert await cache.get("c") == b"3"
+
+
+class TestRedisOutage:
+    async def test_an_unreachable_server_is_reported_as_unavailable(self) -> None:
+        cache = RedisCache(connect_redis("redis://127.0.0.1:1/0"), namespace="x")
+        try:
+            with pytest.raises(CacheUnavailable):
+                await cache.ping()
+            with pytest.raises(CacheUnavailable):
+                await cache.get("k")
+        finally:
+            await cache.close()

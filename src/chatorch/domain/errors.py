@@ -99,3 +99,11 @@ class ToolFailed(ChatorchError):
     code = "tool_failed"
     status = 422
     title = "Tool failed"
+
+
+class CacheUnavailable(ServiceUnavailable):
+    code = "cache_unavailable"
+
+
+class RegistryUnavailable(ServiceUnavailable):
+    code = "registry_unavailable"
