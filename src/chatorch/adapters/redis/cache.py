@@ -15,8 +15,8 @@ class RedisCache:
 
     async def get(self, key: str) -> bytes | None:
         async with translated(CacheUnavailable, "cache get"):
-            value: bytes | None = await self._redis.get(self._prefix + key)
-            return value
+            value = await self._redis.get(self._prefix + key)
+        return value.encode() if isinstance(value, str) else value
 
     async def set(self, key: str, value: bytes, *, ttl: float) -> None:
         async with translated(CacheUnavailable, "cache set"):

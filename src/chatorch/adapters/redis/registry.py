@@ -65,7 +65,7 @@ class RedisRegistry:
             async with self._redis.pipeline(transaction=False) as pipe:
                 pipe.pexpire(self._by_pod(pod_id), ms)
                 for conn_id in ids:
-                    pipe.pexpire(self._conn(conn_id.decode()), ms)
+                    pipe.pexpire(self._conn(_text(conn_id)), ms)
                 await pipe.execute()
 
     async def connections(
@@ -81,7 +81,7 @@ class RedisRegistry:
         return [c for c in found if pod_id is None or c.pod_id == pod_id]
 
     async def _members(self, index: str) -> list[Connection]:
-        ids = [member.decode() for member in await self._redis.smembers(index)]
+        ids = [_text(member) for member in await self._redis.smembers(index)]
         if not ids:
             return []
         raws = await self._redis.mget([self._conn(i) for i in ids])
@@ -121,7 +121,7 @@ def _encode(connection: Connection) -> bytes:
     )
 
 
-def _decode(raw: bytes) -> Connection:
+def _decode(raw: bytes | str) -> Connection:
     obj = orjson.loads(raw)
     return Connection(
         id=UUID(obj["id"]),
@@ -130,3 +130,7 @@ def _decode(raw: bytes) -> Connection:
         pod_id=obj["pod_id"],
         opened_at=datetime.fromisoformat(obj["opened_at"]),
     )
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
