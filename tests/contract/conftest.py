@@ -1,6 +1,7 @@
 """Fixtures for the contract suites: each port's adapters behind one parametrized fixture."""
 
 import asyncio
+import contextlib
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -112,3 +113,26 @@ async def redis_namespace() -> AsyncIterator[str]:
             await client.delete(*keys)
     finally:
         await client.aclose()
+
+
+# ---- NATS ----------------------------------------------------------------------------
+
+
+@asynccontextmanager
+async def nats_namespace() -> AsyncIterator[str]:
+    """A namespace of this test's own on the shared NATS; its streams go at the end."""
+    import nats
+
+    from tests.services import NATS_URL
+
+    require("NATS", "127.0.0.1", 4222)
+    namespace = f"test-{secrets.token_hex(6)}"
+    yield namespace
+    client = await nats.connect(NATS_URL)
+    try:
+        js = client.jetstream()
+        for stream in (f"{namespace}_work", f"{namespace}_events"):
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                await js.delete_stream(stream)
+    finally:
+        await client.close()

@@ -7,16 +7,25 @@ from uuid import UUID
 import pytest
 
 from chatorch.adapters.memory.bus import InMemoryBus
+from chatorch.adapters.nats.bus import NatsBus
 from chatorch.domain.events import Cursor, EventKind, StreamEvent, WorkItem
 from chatorch.domain.ids import new_id
 from chatorch.ports.bus import Bus, Delivery
+from tests.contract.conftest import nats_namespace
+from tests.services import NATS_URL
 
 
-@pytest.fixture(params=["memory"])
+@pytest.fixture(params=["memory", "nats"])
 async def bus(request: pytest.FixtureRequest) -> AsyncIterator[Bus]:
-    adapter = InMemoryBus()
-    yield adapter
-    await adapter.close()
+    if request.param == "memory":
+        memory = InMemoryBus()
+        yield memory
+        await memory.close()
+        return
+    async with nats_namespace() as namespace:
+        adapter = await NatsBus.connect(NATS_URL, namespace=namespace, log_seconds=60)
+        yield adapter
+        await adapter.close()
 
 
 def _item() -> WorkItem:
@@ -132,6 +141,16 @@ class TestEventStream:
             await bus.publish(_token(chat, response, 1))
             (only,) = await _take(events, 1)
         assert only.seq == 1
+
+    async def test_a_cancelled_wait_loses_no_event(self, bus: Bus) -> None:
+        chat, response = new_id(), new_id()
+        async with bus.subscribe(chat) as events:
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.1):
+                    await anext(events)
+            await bus.publish(_token(chat, response, 0))
+            (got,) = await _take(events, 1)
+        assert got.seq == 0
 
     async def test_last_seq(self, bus: Bus) -> None:
         chat, response = new_id(), new_id()

@@ -1,0 +1,291 @@
+"""NatsBus: work on a JetStream work queue, events on a JetStream-logged subject tree.
+
+* Work: stream ``<ns>_work`` (work-queue retention) on ``<ns>.work``; one durable pull
+  consumer ``<ns>_workers`` shared by every worker. ``Nats-Msg-Id`` is the message id,
+  so a repeated publish inside the duplicate window is dropped by the server.
+* Events: stream ``<ns>_events`` (bounded age and size) on
+  ``<ns>.events.<chat_id>.<response_id>``. A live subscriber uses a plain subscription
+  on ``<ns>.events.<chat_id>.*`` — NATS sends a chat's events only to the pods that
+  have such interest; a resuming one uses an ordered consumer that replays the log
+  and then follows it live.
+"""
+
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+import nats
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.errors import ConnectionClosedError, MsgAlreadyAckdError, NoServersError
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.api import (
+    ConsumerConfig,
+    DeliverPolicy,
+    DiscardPolicy,
+    RetentionPolicy,
+    StorageType,
+    StreamConfig,
+)
+from nats.js.errors import BadRequestError, NotFoundError
+
+from chatorch.domain.errors import BusUnavailable
+from chatorch.domain.events import Cursor, StreamEvent, WorkItem
+
+ACK_WAIT = 30.0  # s a worker may stay silent before its item goes to another worker
+MAX_DELIVER = 50  # deliveries of one item, in-progress signals excluded
+DUPLICATE_WINDOW = 120.0  # s a repeated publish of one message id is dropped
+EVENT_LOG_BYTES = 1 << 30  # the event log's size bound
+FETCH_WAIT = 5.0  # s one pull waits for work before asking again
+LIVE_BACKLOG = 10_000  # events a slow live subscriber may lag before it is cut off
+
+
+@dataclass(frozen=True, slots=True)
+class Names:
+    namespace: str
+
+    @property
+    def work_stream(self) -> str:
+        return f"{self.namespace}_work"
+
+    @property
+    def work_subject(self) -> str:
+        return f"{self.namespace}.work"
+
+    @property
+    def workers(self) -> str:
+        return f"{self.namespace}_workers"
+
+    @property
+    def event_stream(self) -> str:
+        return f"{self.namespace}_events"
+
+    def events(self, chat_id: UUID | str, response_id: UUID | str = "*") -> str:
+        return f"{self.namespace}.events.{chat_id}.{response_id}"
+
+
+class _NatsDelivery:
+    __slots__ = ("_msg", "item")
+
+    def __init__(self, msg: Msg) -> None:
+        self._msg = msg
+        self.item = WorkItem.from_json(msg.data)
+
+    @property
+    def delivery_count(self) -> int:
+        return int(self._msg.metadata.num_delivered)
+
+    async def ack(self) -> None:
+        with contextlib.suppress(MsgAlreadyAckdError):  # settled once; later calls are moot
+            await self._msg.ack()
+
+    async def nak(self, *, delay: float = 0.0) -> None:
+        with contextlib.suppress(MsgAlreadyAckdError):
+            await self._msg.nak(delay=delay or None)
+
+    async def in_progress(self) -> None:
+        with contextlib.suppress(MsgAlreadyAckdError):
+            await self._msg.in_progress()
+
+
+class NatsBus:
+    def __init__(self, client: Client, names: Names, *, log_seconds: float) -> None:
+        self._nc = client
+        self._js = client.jetstream()
+        self._names = names
+        self._log_seconds = log_seconds
+
+    @classmethod
+    async def connect(
+        cls, url: str, *, namespace: str, log_seconds: float, name: str = "chatorch"
+    ) -> "NatsBus":
+        try:
+            client = await nats.connect(
+                url,
+                name=name,
+                connect_timeout=2,
+                max_reconnect_attempts=-1,  # ride out a NATS restart instead of giving up
+                reconnect_time_wait=0.5,
+                allow_reconnect=True,
+            )
+        except (NoServersError, OSError, TimeoutError) as error:
+            raise BusUnavailable(f"cannot connect to NATS at {url}: {error}") from error
+        bus = cls(client, Names(namespace), log_seconds=log_seconds)
+        await bus._ensure_streams()
+        return bus
+
+    @property
+    def client(self) -> Client:
+        return self._nc
+
+    async def _ensure_streams(self) -> None:
+        names = self._names
+        await self._ensure_stream(
+            StreamConfig(
+                name=names.work_stream,
+                subjects=[names.work_subject],
+                retention=RetentionPolicy.WORK_QUEUE,
+                storage=StorageType.FILE,
+                duplicate_window=DUPLICATE_WINDOW,
+            )
+        )
+        await self._ensure_stream(
+            StreamConfig(
+                name=names.event_stream,
+                subjects=[names.events("*", "*")],
+                retention=RetentionPolicy.LIMITS,
+                storage=StorageType.FILE,
+                max_age=self._log_seconds,
+                max_bytes=EVENT_LOG_BYTES,
+                discard=DiscardPolicy.OLD,
+                allow_direct=True,
+            )
+        )
+
+    async def _ensure_stream(self, config: StreamConfig) -> None:
+        try:
+            await self._js.add_stream(config)
+        except BadRequestError:  # it exists with another configuration: bring it in line
+            await self._js.update_stream(config)
+
+    async def enqueue(self, item: WorkItem) -> None:
+        headers = {"Nats-Msg-Id": str(item.message_id)}
+        try:
+            await self._js.publish(self._names.work_subject, item.to_json(), headers=headers)
+        except (NatsTimeout, ConnectionClosedError, OSError, nats.errors.Error) as error:
+            raise BusUnavailable(f"NATS did not take the work item: {error!r}") from error
+
+    async def deliveries(self) -> AsyncIterator[_NatsDelivery]:
+        config = ConsumerConfig(ack_wait=ACK_WAIT, max_deliver=MAX_DELIVER, max_ack_pending=10_000)
+        subscription = await self._js.pull_subscribe(
+            self._names.work_subject,
+            durable=self._names.workers,
+            stream=self._names.work_stream,
+            config=config,
+        )
+        try:
+            while not self._nc.is_closed:
+                try:
+                    messages = await subscription.fetch(1, timeout=FETCH_WAIT)
+                except NatsTimeout:
+                    continue
+                except ConnectionClosedError:
+                    return
+                for message in messages:
+                    yield _NatsDelivery(message)
+        finally:
+            if not self._nc.is_closed:
+                await subscription.unsubscribe()
+
+    async def publish(self, event: StreamEvent) -> None:
+        subject = self._names.events(event.chat_id, event.response_id)
+        # A plain publish: the stream logs it and live subscribers get it without
+        # waiting for an ack per token; one connection keeps the events in order.
+        await self._nc.publish(subject, event.to_json())
+        if event.terminal:
+            await self._nc.flush()
+
+    @asynccontextmanager
+    async def subscribe(
+        self, chat_id: UUID, *, after: Cursor | None = None
+    ) -> AsyncIterator[AsyncIterator[StreamEvent]]:
+        if after is None:
+            live = await self._nc.subscribe(
+                self._names.events(chat_id), pending_msgs_limit=LIVE_BACKLOG
+            )
+            try:
+                yield _Live(live)
+            finally:
+                await _quietly(live.unsubscribe())
+            return
+        info = await self._js.stream_info(self._names.event_stream)
+        replay = await self._js.subscribe(
+            self._names.events(chat_id),
+            stream=self._names.event_stream,
+            ordered_consumer=True,
+            deliver_policy=DeliverPolicy.ALL,
+            pending_msgs_limit=LIVE_BACKLOG,
+        )
+        try:
+            yield _Replay(replay, after, logged_until=info.state.last_seq)
+        finally:
+            await _quietly(replay.unsubscribe())
+
+    async def last_seq(self, chat_id: UUID, response_id: UUID) -> int:
+        subject = self._names.events(chat_id, response_id)
+        try:
+            message = await self._js.get_last_msg(self._names.event_stream, subject)
+        except NotFoundError:
+            return -1
+        return StreamEvent.from_json(message.data or b"").seq
+
+    async def ping(self) -> None:
+        if not self._nc.is_connected:
+            raise BusUnavailable("NATS is not connected")
+        try:
+            await self._nc.flush(timeout=2)
+        except (NatsTimeout, ConnectionClosedError) as error:
+            raise BusUnavailable(f"NATS did not answer: {error!r}") from error
+
+    async def close(self) -> None:
+        if not self._nc.is_closed:
+            await self._nc.drain()
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": "nats", "namespace": self._names.namespace}
+
+
+class _Live:
+    """A plain subscription's events; a cancelled wait loses nothing."""
+
+    def __init__(self, subscription: Subscription) -> None:
+        self._subscription = subscription
+
+    def __aiter__(self) -> "_Live":
+        return self
+
+    async def __anext__(self) -> StreamEvent:
+        try:
+            message = await self._subscription.next_msg(timeout=None)
+        except ConnectionClosedError:
+            raise StopAsyncIteration from None
+        return StreamEvent.from_json(message.data)
+
+
+class _Replay(_Live):
+    """The chat's log from its start, filtered to what follows ``after``, then live.
+
+    Messages up to ``logged_until`` (the stream's last sequence when we subscribed) are
+    history: they are skipped until the cursor's response shows up. Later ones are live.
+    """
+
+    def __init__(self, subscription: Subscription, after: Cursor, *, logged_until: int) -> None:
+        super().__init__(subscription)
+        self._after = after
+        self._logged_until = logged_until
+        self._reached = False
+
+    async def __anext__(self) -> StreamEvent:
+        while True:
+            try:
+                message = await self._subscription.next_msg(timeout=None)
+            except ConnectionClosedError:
+                raise StopAsyncIteration from None
+            event = StreamEvent.from_json(message.data)
+            if self._reached or message.metadata.sequence.stream > self._logged_until:
+                return event
+            if event.response_id == self._after.response_id:
+                self._reached = event.seq >= self._after.seq
+                if event.seq > self._after.seq:
+                    return event
+
+
+async def _quietly(work: Any) -> None:
+    try:
+        await work
+    except (ConnectionClosedError, nats.errors.Error):
+        pass
