@@ -285,7 +285,6 @@ class _Replay(_Live):
 
 
 async def _quietly(work: Any) -> None:
-    try:
+    """Await ``work``; a connection already gone has nothing left to undo."""
+    with contextlib.suppress(ConnectionClosedError, nats.errors.Error):
         await work
-    except (ConnectionClosedError, nats.errors.Error):
-        pass
