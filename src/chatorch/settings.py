@@ -11,8 +11,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 _SCHEMES = {
     "database_url": ("sqlite+aiosqlite", "postgresql+asyncpg"),
-    "bus_url": ("memory",),
-    "cache_url": ("memory",),
+    "bus_url": ("memory", "nats", "tls"),
+    "cache_url": ("memory", "redis", "rediss"),
 }
 
 

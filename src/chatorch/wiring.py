@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
+from urllib.parse import urlsplit
 
 import structlog
 
@@ -19,6 +20,10 @@ from chatorch.adapters.llm.openai import OpenAIProvider
 from chatorch.adapters.memory.bus import InMemoryBus
 from chatorch.adapters.memory.cache import InMemoryCache
 from chatorch.adapters.memory.registry import InMemoryRegistry
+from chatorch.adapters.nats.bus import NatsBus
+from chatorch.adapters.redis.cache import RedisCache
+from chatorch.adapters.redis.client import connect as connect_redis
+from chatorch.adapters.redis.registry import RedisRegistry
 from chatorch.adapters.sql import migrate
 from chatorch.adapters.sql.store import connect as connect_sql
 from chatorch.domain.entities import User
@@ -102,11 +107,13 @@ async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator
         store = await _connecting("CHATORCH_DATABASE_URL", connect_sql(settings.database_url))
         stack.push_async_callback(store.close)
         await _connecting("CHATORCH_DATABASE_URL", store.ping())
-        bus = InMemoryBus(log_seconds=settings.event_log_seconds)
+        pod_id = settings.pod_id or default_pod_id()
+        bus = await _connecting("CHATORCH_BUS_URL", _bus(settings, pod_id))
         stack.push_async_callback(bus.close)
-        cache, registry = InMemoryCache(), InMemoryRegistry()
+        cache, registry = _cache_and_registry(settings)
         stack.push_async_callback(cache.close)
         stack.push_async_callback(registry.close)
+        await _connecting("CHATORCH_CACHE_URL", cache.ping())
         metrics = MetricsCollector()
         llm = LLMManager(_providers(settings), stall_timeout=settings.stall_timeout)
         stack.push_async_callback(llm.close)
@@ -117,7 +124,7 @@ async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator
             local_user = await tx.ensure_user(LOCAL_USER)
         container = Container(
             settings=settings,
-            pod_id=settings.pod_id or default_pod_id(),
+            pod_id=pod_id,
             store=store,
             bus=bus,
             cache=cache,
@@ -132,10 +139,31 @@ async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator
         )
         if role in ("serve", "worker"):
             container.runner = _runner(container)
-            await container.runner.recover()
+            if isinstance(bus, InMemoryBus):  # JetStream redelivers; memory forgot on exit
+                await container.runner.recover()
             container.runner.start()
             stack.push_async_callback(container.runner.stop, grace=SHUTDOWN_GRACE)
         yield container
+
+
+async def _bus(settings: Settings, pod_id: str) -> Bus:
+    if urlsplit(settings.bus_url).scheme == "memory":
+        return InMemoryBus(log_seconds=settings.event_log_seconds)
+    return await NatsBus.connect(
+        settings.bus_url,
+        namespace=settings.namespace,
+        log_seconds=settings.event_log_seconds,
+        name=f"chatorch {pod_id}",
+    )
+
+
+def _cache_and_registry(settings: Settings) -> tuple[Cache, Registry]:
+    """Both live in the process, or both on the Redis named by CACHE_URL."""
+    if urlsplit(settings.cache_url).scheme == "memory":
+        return InMemoryCache(), InMemoryRegistry()
+    namespace = settings.namespace
+    cache = RedisCache(connect_redis(settings.cache_url), namespace=namespace)
+    return cache, RedisRegistry(connect_redis(settings.cache_url), namespace=namespace)
 
 
 def _runner(c: Container) -> Runner:
