@@ -97,6 +97,51 @@ def serve(
 
 
 @app.command()
+def gateway(
+    host: Annotated[str | None, typer.Option(help="address to bind [default: 127.0.0.1]")] = None,
+    port: Annotated[int | None, typer.Option(help="port to bind [default: 8000]")] = None,
+) -> None:
+    """Run the HTTP API and event streams only; workers answer (distributed mode)."""
+    from chatorch.logs import configure as configure_logs
+
+    settings = _settings(host=host, port=port)
+    configure_logs(level=settings.log_level, fmt=settings.log_format)
+    _run(_serve(settings, "gateway"))
+
+
+@app.command()
+def worker(
+    port: Annotated[
+        int | None, typer.Option(help="serve /healthz, /readyz and /metrics on this port")
+    ] = None,
+) -> None:
+    """Run the pipeline on work from the bus, without the public API (distributed mode)."""
+    from chatorch.logs import configure as configure_logs
+
+    settings = _settings(port=port)
+    configure_logs(level=settings.log_level, fmt=settings.log_format)
+    _run(_serve(settings, "worker") if port is not None else _work(settings))
+
+
+async def _work(settings: Settings) -> None:
+    """A worker with no HTTP port: run until SIGTERM or SIGINT."""
+    import signal
+
+    from chatorch.wiring import StartupError, assemble
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with assemble(settings, role="worker") as container:
+            typer.echo(f"chatorch {__version__} worker {container.pod_id} running", err=True)
+            await stop.wait()
+    except StartupError as error:
+        _fail(str(error))
+
+
+@app.command()
 def migrate(
     downgrade: Annotated[
         str | None, typer.Option(help="migrate down to this revision ('base' drops all)")

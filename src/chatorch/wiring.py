@@ -101,6 +101,11 @@ def default_pod_id() -> str:
 @asynccontextmanager
 async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator[Container]:
     """Build and connect everything ``role`` needs; close it all on exit."""
+    if role != "serve" and urlsplit(settings.bus_url).scheme == "memory":
+        raise StartupError(
+            f"CHATORCH_BUS_URL: a {role} shares work with other processes through NATS; "
+            "set CHATORCH_BUS_URL=nats://host:4222, or run everything in one with `chatorch serve`"
+        )
     async with AsyncExitStack() as stack:
         if role == "serve":
             await _connecting("CHATORCH_DATABASE_URL", _migrate(settings.database_url))

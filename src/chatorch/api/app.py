@@ -48,9 +48,11 @@ def create_app(
     )
     problems.install(app)
     app.add_middleware(_RequestContext)
-    for router in (chats.router, messages.router, events.router, health.router, web.router):
-        app.include_router(router)
-    app.mount("/static", web.static_files(), name="static")
+    app.include_router(health.router)
+    if role != "worker":  # a worker's port is for probes and metrics only
+        for router in (chats.router, messages.router, events.router, web.router):
+            app.include_router(router)
+        app.mount("/static", web.static_files(), name="static")
     return app
 
 
