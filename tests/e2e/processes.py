@@ -54,18 +54,18 @@ def fake_openai() -> Iterator[str]:
 
 
 class Chatorch:
-    """One ``chatorch serve`` process on a free port, working in ``workdir``."""
+    """One chatorch process (``serve`` unless told) on a free port, working in ``workdir``."""
 
-    def __init__(self, workdir: Path, **settings: str) -> None:
+    def __init__(self, workdir: Path, *, role: str = "serve", **settings: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         env = {k: v for k, v in os.environ.items() if not k.startswith("CHATORCH_")}
         env |= {f"CHATORCH_{k.upper()}": v for k, v in settings.items()}
         env["CHATORCH_LOG_LEVEL"] = env.get("CHATORCH_LOG_LEVEL", "warning")
-        self.log = workdir / f"chatorch-{self.port}.log"
+        self.log = workdir / f"chatorch-{role}-{self.port}.log"
         with self.log.open("wb") as log:
             self.process = subprocess.Popen(
-                [str(CHATORCH), "serve", "--port", str(self.port)],
+                [str(CHATORCH), role, "--port", str(self.port)],
                 cwd=workdir,
                 env=env,
                 stdout=log,
@@ -96,8 +96,8 @@ class Chatorch:
 
 
 @contextmanager
-def chatorch(workdir: Path, **settings: str) -> Iterator[Chatorch]:
-    server = Chatorch(workdir, **settings)
+def chatorch(workdir: Path, *, role: str = "serve", **settings: str) -> Iterator[Chatorch]:
+    server = Chatorch(workdir, role=role, **settings)
     try:
         yield server
     finally:

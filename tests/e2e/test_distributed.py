@@ -1,0 +1,86 @@
+"""Gateways and workers as separate processes on PostgreSQL, NATS and Redis."""
+
+import asyncio
+import contextlib
+import secrets
+import subprocess
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped,unused-ignore]
+import httpx
+import nats
+import pytest
+
+from tests.api.conftest import Event, text_of
+from tests.e2e.processes import CHATORCH, chatorch
+from tests.e2e.test_recovery import _events, _history
+from tests.services import NATS_URL, POSTGRES_URL, REDIS_URL, require
+
+
+async def _postgres(sql: str) -> None:
+    connection = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""))
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+async def _drop_streams(namespace: str) -> None:
+    client = await nats.connect(NATS_URL)
+    try:
+        for stream in (f"{namespace}_work", f"{namespace}_events"):
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                await client.jetstream().delete_stream(stream)
+    finally:
+        await client.close()
+
+
+@pytest.fixture
+def shared() -> Iterator[dict[str, str]]:
+    """What every process of one deployment shares: a database and a namespace of its own."""
+    require("PostgreSQL", "127.0.0.1", 5432)
+    require("NATS", "127.0.0.1", 4222)
+    require("Redis", "127.0.0.1", 6379)
+    suffix = secrets.token_hex(4)
+    database = f"chatorch_e2e_{suffix}"
+    asyncio.run(_postgres(f"CREATE DATABASE {database}"))
+    settings = {
+        "database_url": POSTGRES_URL.rsplit("/", 1)[0] + f"/{database}",
+        "bus_url": NATS_URL,
+        "cache_url": REDIS_URL,
+        "namespace": f"e2e-{suffix}",
+    }
+    env = {"PATH": "/usr/bin:/bin", **{f"CHATORCH_{k.upper()}": v for k, v in settings.items()}}
+    try:
+        subprocess.run([str(CHATORCH), "migrate"], env=env, check=True, capture_output=True)
+        yield settings
+    finally:
+        asyncio.run(_drop_streams(settings["namespace"]))
+        asyncio.run(_postgres(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+
+
+class TestAcrossProcesses:
+    def test_post_on_one_gateway_stream_from_another(
+        self, tmp_path: Path, shared: dict[str, str]
+    ) -> None:
+        with ExitStack() as stack:
+            first = stack.enter_context(chatorch(tmp_path, role="gateway", **shared))
+            second = stack.enter_context(chatorch(tmp_path, role="gateway", **shared))
+            stack.enter_context(chatorch(tmp_path, role="worker", **shared))
+            events, history = asyncio.run(_ask_here_listen_there(first.url, second.url))
+        assert events[-1].event == "done"
+        assert "84" in text_of(events)
+        assert [m["role"] for m in history] == ["user", "assistant"]
+        assert history[1]["content"] == text_of(events)
+
+
+async def _ask_here_listen_there(here: str, there: str) -> tuple[list[Event], list[Any]]:
+    async with httpx.AsyncClient(base_url=here) as http:
+        chat = (await http.post("/v1/chats", json={})).json()
+        body = {"content": "what is 12*7?"}
+        accepted = (await http.post(f"/v1/chats/{chat['id']}/messages", json=body)).json()
+    events = await _events(there, accepted["events_url"])
+    return events, await _history(there, chat["id"])
