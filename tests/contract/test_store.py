@@ -144,6 +144,20 @@ class TestChats:
 # ---- messages ------------------------------------------------------------------------
 
 
+class TestTurnOrder:
+    async def test_a_question_waits_while_an_earlier_one_is_pending(self, store: Store) -> None:
+        chat = await _chat(store)
+        first, second = _question(chat, "first"), _question(chat, "second")
+        elsewhere = _question(await _chat(store), "other chat")
+        await _add(store, first, second, elsewhere)
+        async with store.transaction() as tx:
+            assert not await tx.waits_on_earlier(first)
+            assert await tx.waits_on_earlier(second)
+            assert not await tx.waits_on_earlier(elsewhere)
+            await tx.set_status(first.id, Status.COMPLETE)
+            assert not await tx.waits_on_earlier(second)
+
+
 class TestTitles:
     async def test_an_untitled_chat_takes_a_title_once(self, store: Store) -> None:
         chat = await _chat(store, title="")

@@ -15,7 +15,7 @@ import nats
 import pytest
 
 from tests.api.conftest import Event, text_of
-from tests.e2e.processes import CHATORCH, chatorch
+from tests.e2e.processes import CHATORCH, chatorch, fake_openai
 from tests.e2e.test_recovery import _events, _history
 from tests.services import NATS_URL, POSTGRES_URL, REDIS_URL, require
 
@@ -84,3 +84,33 @@ async def _ask_here_listen_there(here: str, there: str) -> tuple[list[Event], li
         accepted = (await http.post(f"/v1/chats/{chat['id']}/messages", json=body)).json()
     events = await _events(there, accepted["events_url"])
     return events, await _history(there, chat["id"])
+
+
+class TestPerChatOrder:
+    def test_two_workers_answer_one_chat_in_order_with_full_context(
+        self, tmp_path: Path, shared: dict[str, str]
+    ) -> None:
+        with ExitStack() as stack:
+            upstream = stack.enter_context(fake_openai())
+            settings = {**shared, "llm": "openai:fake-slow-20-recall", "openai_base_url": upstream}
+            gateway = stack.enter_context(chatorch(tmp_path, role="gateway", **settings))
+            for _ in range(2):
+                stack.enter_context(chatorch(tmp_path, role="worker", **settings))
+            history = asyncio.run(_back_to_back(gateway.url, count=4))
+        answers = [str(m["content"]).split()[0] for m in history if m["role"] == "assistant"]
+        assert answers == ["answer1", "answer2", "answer3", "answer4"]
+        assert [m["role"] for m in history] == ["user", "assistant"] * 4
+
+
+async def _back_to_back(url: str, *, count: int) -> list[Any]:
+    """Send ``count`` questions to one chat at once; wait for every answer."""
+    async with httpx.AsyncClient(base_url=url) as http:
+        chat = (await http.post("/v1/chats", json={})).json()
+        sent = [
+            (await http.post(f"/v1/chats/{chat['id']}/messages", json={"content": f"q{n}"})).json()
+            for n in range(count)
+        ]
+    for accepted in sent:
+        events = await _events(url, accepted["events_url"])
+        assert events[-1].event == "done", events[-1]
+    return await _history(url, chat["id"])

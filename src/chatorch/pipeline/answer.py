@@ -5,6 +5,7 @@ memory, and writes the answer in one transaction after its last token — or, wh
 the model fails or stalls, stores it ``failed`` and ends the stream with ``error``.
 """
 
+import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ log = structlog.get_logger(__name__)
 # attempts even when the event log of a crashed process is gone with it, and a client
 # resuming from an old attempt's event id never mistakes new events for ones it has.
 ATTEMPT_SEQ_BLOCK = 2**20
+TURN_WAIT_LIMIT = 300.0  # s a question waits for an earlier one of its chat to be answered
 
 
 @dataclass(slots=True)
@@ -95,12 +97,10 @@ class AnswerPipeline:
 
     async def handle(self, item: WorkItem) -> None:
         """Answer ``item`` unless it was answered already; never raises for a bad answer."""
-        async with self._store.transaction() as tx:
-            question = await tx.get_message(item.message_id)
-            if question is None or question.status is not Status.PENDING:
-                return  # answered by an earlier delivery, or erased since
-            attempt = await tx.start_attempt(question.id)
-            history = await tx.history_before(question, limit=self._limits.context_messages)
+        started = await self._start_in_turn(item)
+        if started is None:
+            return  # answered by an earlier delivery, or erased since
+        question, attempt, history = started
         logged = await self._bus.last_seq(item.chat_id, item.response_id)
         emitter = Emitter(
             self._bus,
@@ -117,6 +117,31 @@ class AnswerPipeline:
         if attempt > 1:
             await emitter.reset(attempt)  # an earlier attempt may have sent partial text
         await self._answer(question, history, record, emitter)
+
+    async def _start_in_turn(
+        self, item: WorkItem
+    ) -> tuple[Message, int, Sequence[Message]] | None:
+        """Count an attempt once every earlier question of the chat is answered.
+
+        An earlier question may be in the hands of another worker: wait for it, with
+        growing pauses, but no longer than ``TURN_WAIT_LIMIT`` — a lost predecessor must
+        not hold its chat forever. None when the question needs no answer any more.
+        """
+        pause, waited = 0.02, 0.0
+        while True:
+            async with self._store.transaction() as tx:
+                question = await tx.get_message(item.message_id)
+                if question is None or question.status is not Status.PENDING:
+                    return None
+                if waited >= TURN_WAIT_LIMIT or not await tx.waits_on_earlier(question):
+                    attempt = await tx.start_attempt(question.id)
+                    limit = self._limits.context_messages
+                    return question, attempt, await tx.history_before(question, limit=limit)
+            if waited == 0.0:
+                log.info("answer.waiting_for_turn")
+            await asyncio.sleep(pause)
+            waited += pause
+            pause = min(pause * 2, 1.0)
 
     async def _answer(
         self, question: Message, history: Sequence[Message], record: _Record, emitter: Emitter

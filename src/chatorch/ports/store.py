@@ -57,6 +57,10 @@ class Transaction(Protocol):
         """The up to ``limit`` latest messages of the chat's turns before ``message``'s."""
         ...
 
+    async def waits_on_earlier(self, message: Message) -> bool:
+        """True while an earlier user message of the same chat is still unanswered."""
+        ...
+
     async def start_attempt(self, message_id: UUID) -> int:
         """Count one more attempt at answering a user message; return the new count."""
         ...

@@ -294,6 +294,20 @@ class SqlTransaction:
         await self._session.execute(update(ChatRow).where(untitled).values(title=title))
 
     @_translated
+    async def waits_on_earlier(self, message: Message) -> bool:
+        earlier = (
+            select(MessageRow.id)
+            .where(
+                MessageRow.chat_id == message.chat_id,
+                MessageRow.role == Role.USER.value,
+                MessageRow.status == Status.PENDING.value,
+                MessageRow.response_id < message.response_id,
+            )
+            .limit(1)
+        )
+        return (await self._session.scalar(earlier)) is not None
+
+    @_translated
     async def get_turn(self, response_id: UUID) -> Sequence[Message]:
         query = select(MessageRow).where(MessageRow.response_id == response_id)
         rows = (await self._session.scalars(query.order_by(MessageRow.created_at))).all()
