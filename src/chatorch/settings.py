@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     context_chars: int = Field(default=48_000, ge=1_000, description="prompt history budget")
     event_log_seconds: float = Field(default=600.0, gt=0, description="s events stay replayable")
     heartbeat_seconds: float = Field(default=15.0, gt=0, description="s between SSE pings")
+    ack_wait: float = Field(
+        default=30.0, ge=1, description="s a silent worker keeps work before it moves on"
+    )
     worker_concurrency: int = Field(default=256, ge=1, description="answers in flight")
 
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -158,6 +158,7 @@ async def _bus(settings: Settings, pod_id: str) -> Bus:
         settings.bus_url,
         namespace=settings.namespace,
         log_seconds=settings.event_log_seconds,
+        ack_wait=settings.ack_wait,
         name=f"chatorch {pod_id}",
     )
 
@@ -190,7 +191,13 @@ def _runner(c: Container) -> Runner:
             coalesce=s.coalesce_ms / 1000,
         ),
     )
-    return Runner(bus=c.bus, store=c.store, pipeline=pipeline, concurrency=s.worker_concurrency)
+    return Runner(
+        bus=c.bus,
+        store=c.store,
+        pipeline=pipeline,
+        concurrency=s.worker_concurrency,
+        progress_every=s.ack_wait / 3,
+    )
 
 
 def _providers(settings: Settings) -> list[LLMProvider]:

@@ -114,3 +114,65 @@ async def _back_to_back(url: str, *, count: int) -> list[Any]:
         events = await _events(url, accepted["events_url"])
         assert events[-1].event == "done", events[-1]
     return await _history(url, chat["id"])
+
+
+SLOW = "openai:fake-slow-40-tokens-40"  # 40 tokens, 40 ms apart
+
+
+def _tokens(events: list[Event]) -> list[str]:
+    return text_of(events).split()
+
+
+class TestFaults:
+    def test_a_gateway_killed_mid_stream_is_resumed_on_another(
+        self, tmp_path: Path, shared: dict[str, str]
+    ) -> None:
+        with ExitStack() as stack:
+            upstream = stack.enter_context(fake_openai())
+            settings = {**shared, "llm": SLOW, "openai_base_url": upstream}
+            first = stack.enter_context(chatorch(tmp_path, role="gateway", **settings))
+            second = stack.enter_context(chatorch(tmp_path, role="gateway", **settings))
+            stack.enter_context(chatorch(tmp_path, role="worker", **settings))
+            accepted = asyncio.run(_ask(first.url, "tell me a story"))
+            before = asyncio.run(_events(second.url, accepted["events_url"], count=5))
+            second.kill()
+            after = asyncio.run(_events(first.url, accepted["events_url"], after=before[-1].id))
+        ids = [e.id for e in before + after]
+        assert len(ids) == len(set(ids))  # no event twice
+        seqs = [int(i.rsplit(":", 1)[1]) for i in ids]
+        assert seqs == list(range(len(seqs)))  # and none missing
+        assert _tokens(before + after) == [f"tok{n}" for n in range(40)]
+        assert after[-1].event == "done"
+
+    def test_a_worker_killed_mid_answer_is_replaced_and_one_answer_stored(
+        self, tmp_path: Path, shared: dict[str, str]
+    ) -> None:
+        with ExitStack() as stack:
+            upstream = stack.enter_context(fake_openai())
+            llm = "openai:fake-slow-150-tokens-40"  # 6 s: time to start a second worker
+            settings = {**shared, "llm": llm, "openai_base_url": upstream, "ack_wait": "2"}
+            gateway = stack.enter_context(chatorch(tmp_path, role="gateway", **settings))
+            doomed = stack.enter_context(chatorch(tmp_path, role="worker", **settings))
+            accepted = asyncio.run(_ask(gateway.url, "tell me a story"))
+            before = asyncio.run(_events(gateway.url, accepted["events_url"], count=5))
+            stack.enter_context(chatorch(tmp_path, role="worker", **settings))
+            doomed.kill()
+            after = asyncio.run(_events(gateway.url, accepted["events_url"], after=before[-1].id))
+            history = asyncio.run(_history(gateway.url, accepted["message"]["chat_id"]))
+        resets = [e for e in after if e.event == "reset"]
+        assert [e.data["attempt"] for e in resets] == [2]
+        assert after[-1].event == "done"
+        assert _tokens(after) == [f"tok{n}" for n in range(40)]
+        assert [(m["role"], m["status"]) for m in history] == [
+            ("user", "complete"),
+            ("assistant", "complete"),
+        ]
+        assert history[1]["content"] == text_of(after)
+
+
+async def _ask(url: str, content: str) -> Any:
+    async with httpx.AsyncClient(base_url=url) as http:
+        chat = (await http.post("/v1/chats", json={})).json()
+        response = await http.post(f"/v1/chats/{chat['id']}/messages", json={"content": content})
+        assert response.status_code == 202
+        return response.json()

@@ -118,9 +118,7 @@ class AnswerPipeline:
             await emitter.reset(attempt)  # an earlier attempt may have sent partial text
         await self._answer(question, history, record, emitter)
 
-    async def _start_in_turn(
-        self, item: WorkItem
-    ) -> tuple[Message, int, Sequence[Message]] | None:
+    async def _start_in_turn(self, item: WorkItem) -> tuple[Message, int, Sequence[Message]] | None:
         """Count an attempt once every earlier question of the chat is answered.
 
         An earlier question may be in the hands of another worker: wait for it, with

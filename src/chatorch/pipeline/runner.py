@@ -19,19 +19,26 @@ from chatorch.ports.store import Store
 
 log = structlog.get_logger(__name__)
 
-PROGRESS_EVERY = 10.0  # s between "still working" signals, well inside any ack wait
 RECOVER_BATCH = 1_000  # pending messages re-queued per store read on start
 
 
 class Runner:
     def __init__(
-        self, *, bus: Bus, store: Store, pipeline: AnswerPipeline, concurrency: int
+        self,
+        *,
+        bus: Bus,
+        store: Store,
+        pipeline: AnswerPipeline,
+        concurrency: int,
+        progress_every: float,
     ) -> None:
+        """``progress_every`` (s): how often a long answer tells the bus it is alive."""
         self._bus, self._store, self._pipeline = bus, store, pipeline
         self._slots = asyncio.Semaphore(concurrency)
         self._tails: dict[UUID, asyncio.Task[None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.Task[None] | None = None
+        self._progress_every = progress_every
 
     async def recover(self) -> int:
         """Queue again every accepted message that has no answer yet; return how many."""
@@ -83,7 +90,7 @@ class Runner:
         try:
             if previous is not None:
                 await asyncio.wait([previous])  # the chat's earlier answer comes first
-            progress = asyncio.create_task(_keep_alive(delivery))
+            progress = asyncio.create_task(_keep_alive(delivery, self._progress_every))
             try:
                 await self._pipeline.handle(item)
             finally:
@@ -99,7 +106,7 @@ class Runner:
             self._slots.release()
 
 
-async def _keep_alive(delivery: Delivery) -> None:
+async def _keep_alive(delivery: Delivery, every: float) -> None:
     while True:
-        await asyncio.sleep(PROGRESS_EVERY)
+        await asyncio.sleep(every)
         await delivery.in_progress()

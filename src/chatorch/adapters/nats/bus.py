@@ -36,7 +36,6 @@ from nats.js.errors import BadRequestError, NotFoundError
 from chatorch.domain.errors import BusUnavailable
 from chatorch.domain.events import Cursor, StreamEvent, WorkItem
 
-ACK_WAIT = 30.0  # s a worker may stay silent before its item goes to another worker
 MAX_DELIVER = 50  # deliveries of one item, in-progress signals excluded
 DUPLICATE_WINDOW = 120.0  # s a repeated publish of one message id is dropped
 EVENT_LOG_BYTES = 1 << 30  # the event log's size bound
@@ -93,16 +92,30 @@ class _NatsDelivery:
 
 
 class NatsBus:
-    def __init__(self, client: Client, names: Names, *, log_seconds: float) -> None:
+    def __init__(
+        self, client: Client, names: Names, *, log_seconds: float, ack_wait: float
+    ) -> None:
         self._nc = client
         self._js = client.jetstream()
         self._names = names
         self._log_seconds = log_seconds
+        self._ack_wait = ack_wait
 
     @classmethod
     async def connect(
-        cls, url: str, *, namespace: str, log_seconds: float, name: str = "chatorch"
+        cls,
+        url: str,
+        *,
+        namespace: str,
+        log_seconds: float,
+        ack_wait: float = 30.0,
+        name: str = "chatorch",
     ) -> "NatsBus":
+        """Connect and make sure the streams exist as configured.
+
+        ``ack_wait`` (s) is how long a silent worker keeps an item before the item goes
+        to another worker; a working one signals progress well within it.
+        """
         try:
             client = await nats.connect(
                 url,
@@ -114,7 +127,7 @@ class NatsBus:
             )
         except (NoServersError, OSError, TimeoutError) as error:
             raise BusUnavailable(f"cannot connect to NATS at {url}: {error}") from error
-        bus = cls(client, Names(namespace), log_seconds=log_seconds)
+        bus = cls(client, Names(namespace), log_seconds=log_seconds, ack_wait=ack_wait)
         await bus._ensure_streams()
         return bus
 
@@ -160,12 +173,17 @@ class NatsBus:
             raise BusUnavailable(f"NATS did not take the work item: {error!r}") from error
 
     async def deliveries(self) -> AsyncIterator[_NatsDelivery]:
-        config = ConsumerConfig(ack_wait=ACK_WAIT, max_deliver=MAX_DELIVER, max_ack_pending=10_000)
-        subscription = await self._js.pull_subscribe(
-            self._names.work_subject,
-            durable=self._names.workers,
-            stream=self._names.work_stream,
-            config=config,
+        names = self._names
+        config = ConsumerConfig(
+            durable_name=names.workers,
+            filter_subject=names.work_subject,
+            ack_wait=self._ack_wait,
+            max_deliver=MAX_DELIVER,
+            max_ack_pending=10_000,
+        )
+        await self._js.add_consumer(names.work_stream, config)  # creates, or updates in place
+        subscription = await self._js.pull_subscribe_bind(
+            durable=names.workers, stream=names.work_stream
         )
         try:
             while not self._nc.is_closed:
