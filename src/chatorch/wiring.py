@@ -5,6 +5,7 @@ with one line naming the setting when one is unreachable, and owns their lifetim
 """
 
 import asyncio
+import contextlib
 import os
 import socket
 from collections.abc import AsyncIterator, Awaitable
@@ -30,6 +31,7 @@ from chatorch.domain.entities import User
 from chatorch.domain.errors import ChatorchError
 from chatorch.pipeline.act import ActionEngine
 from chatorch.pipeline.answer import AnswerPipeline, Limits
+from chatorch.pipeline.outbox import OutboxRelay
 from chatorch.pipeline.request import RequestProcessor
 from chatorch.pipeline.respond import ResponseEngine
 from chatorch.pipeline.runner import Runner
@@ -142,6 +144,9 @@ async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator
             ),
             local_user=local_user,
         )
+        if role in ("serve", "gateway"):
+            relay = asyncio.create_task(OutboxRelay(store, bus).run(), name="chatorch-outbox")
+            stack.push_async_callback(_cancel, relay)
         if role in ("serve", "worker"):
             container.runner = _runner(container)
             if isinstance(bus, InMemoryBus):  # JetStream redelivers; memory forgot on exit
@@ -170,6 +175,12 @@ def _cache_and_registry(settings: Settings) -> tuple[Cache, Registry]:
     namespace = settings.namespace
     cache = RedisCache(connect_redis(settings.cache_url), namespace=namespace)
     return cache, RedisRegistry(connect_redis(settings.cache_url), namespace=namespace)
+
+
+async def _cancel(task: "asyncio.Task[None]") -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _runner(c: Container) -> Runner:

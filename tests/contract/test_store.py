@@ -158,6 +158,21 @@ class TestTurnOrder:
             assert not await tx.waits_on_earlier(second)
 
 
+class TestOutbox:
+    async def test_undispatched_lists_old_pending_questions_until_marked(
+        self, store: Store
+    ) -> None:
+        chat = await _chat(store)
+        old = _question(chat, "old", created_at=datetime.now(UTC) - timedelta(seconds=30))
+        fresh = _question(chat, "fresh")
+        await _add(store, old, fresh)
+        async with store.transaction() as tx:
+            assert [m.id for m in await tx.undispatched(older_than=10, limit=10)] == [old.id]
+            await tx.mark_dispatched(old.id)
+            assert await tx.undispatched(older_than=10, limit=10) == []
+            assert [m.id for m in await tx.undispatched(older_than=0, limit=10)] == [fresh.id]
+
+
 class TestTitles:
     async def test_an_untitled_chat_takes_a_title_once(self, store: Store) -> None:
         chat = await _chat(store, title="")

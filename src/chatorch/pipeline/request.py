@@ -13,6 +13,7 @@ import structlog
 
 from chatorch.domain.entities import Chat, IdempotentResult, Message, Role, User
 from chatorch.domain.errors import (
+    BusUnavailable,
     ContentTooLarge,
     DuplicateKey,
     IdempotencyConflict,
@@ -88,9 +89,9 @@ class RequestProcessor:
             if key is not None:
                 result = IdempotentResult(request_hash, 202, {"message_id": str(message.id)})
                 await tx.put_idempotent(user.id, key, result)
-        await self._bus.enqueue(WorkItem(message.id, chat_id, message.response_id))
         self._metrics.messages_accepted.inc()
         log.info("message.accepted", chat_id=str(chat_id), message_id=str(message.id))
+        await dispatch(self._store, self._bus, message)
         return Submission(message, replayed=False)
 
     def _check_content(self, content: str) -> None:
@@ -112,6 +113,22 @@ class RequestProcessor:
         if message is None:  # the message was erased since: the key is free again
             return None
         return message
+
+
+async def dispatch(store: Store, bus: Bus, message: Message) -> bool:
+    """Put a stored message's work item on the bus and mark it sent (the outbox step).
+
+    A bus that is down leaves the message stored and unmarked, for the outbox relay to
+    send once the bus is back: the client already has its 202, and nothing is lost.
+    """
+    try:
+        await bus.enqueue(WorkItem(message.id, message.chat_id, message.response_id))
+    except BusUnavailable as error:
+        log.warning("outbox.deferred", message_id=str(message.id), reason=error.detail)
+        return False
+    async with store.transaction() as tx:
+        await tx.mark_dispatched(message.id)
+    return True
 
 
 async def owned_chat(tx: Transaction, user: User, chat_id: UUID) -> Chat:

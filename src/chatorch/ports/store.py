@@ -71,6 +71,18 @@ class Transaction(Protocol):
         """User messages still waiting for an answer, oldest first."""
         ...
 
+    async def mark_dispatched(self, message_id: UUID) -> None:
+        """Note that the message's work item reached the bus (the outbox mark)."""
+        ...
+
+    async def undispatched(self, *, older_than: float, limit: int) -> Sequence[Message]:
+        """Pending user messages whose work item never reached the bus, oldest first.
+
+        Only those accepted at least ``older_than`` seconds ago: younger ones may still
+        be on their way.
+        """
+        ...
+
     async def add_file(self, meta: FileMeta) -> None: ...
 
     async def get_file(self, file_id: UUID) -> FileMeta | None: ...

@@ -39,6 +39,7 @@ from chatorch.domain.events import Cursor, StreamEvent, WorkItem
 MAX_DELIVER = 50  # deliveries of one item, in-progress signals excluded
 DUPLICATE_WINDOW = 120.0  # s a repeated publish of one message id is dropped
 EVENT_LOG_BYTES = 1 << 30  # the event log's size bound
+PUBLISH_WAIT = 2.0  # s for JetStream to confirm a work item before we call it lost
 FETCH_WAIT = 5.0  # s one pull waits for work before asking again
 LIVE_BACKLOG = 10_000  # events a slow live subscriber may lag before it is cut off
 
@@ -166,9 +167,13 @@ class NatsBus:
             await self._js.update_stream(config)
 
     async def enqueue(self, item: WorkItem) -> None:
+        if not self._nc.is_connected:  # reconnecting: fail now rather than after a timeout
+            raise BusUnavailable("NATS is not connected")
         headers = {"Nats-Msg-Id": str(item.message_id)}
         try:
-            await self._js.publish(self._names.work_subject, item.to_json(), headers=headers)
+            await self._js.publish(
+                self._names.work_subject, item.to_json(), headers=headers, timeout=PUBLISH_WAIT
+            )
         except (NatsTimeout, ConnectionClosedError, OSError, nats.errors.Error) as error:
             raise BusUnavailable(f"NATS did not take the work item: {error!r}") from error
 

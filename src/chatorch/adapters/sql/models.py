@@ -105,6 +105,8 @@ class MessageRow(Base):
     # ``metadata`` is reserved on declarative classes, hence the attribute name.
     meta: Mapped[dict[str, Any]] = mapped_column("metadata", JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # The outbox mark: when the work item reached the bus; NULL until it has.
+    dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
 
 class FileRow(Base):

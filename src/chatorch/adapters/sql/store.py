@@ -10,6 +10,7 @@ import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar
 from uuid import UUID
@@ -355,6 +356,25 @@ class SqlTransaction:
             select(MessageRow)
             .where(MessageRow.status == Status.PENDING.value)
             .where(MessageRow.role == Role.USER.value)
+            .order_by(MessageRow.id)
+            .limit(limit)
+        )
+        return [_message(row) for row in await self._session.scalars(query)]
+
+    @_translated
+    async def mark_dispatched(self, message_id: UUID) -> None:
+        mark = update(MessageRow).where(MessageRow.id == message_id).values(dispatched_at=utcnow())
+        await self._session.execute(mark)
+
+    @_translated
+    async def undispatched(self, *, older_than: float, limit: int) -> Sequence[Message]:
+        cutoff = utcnow() - timedelta(seconds=older_than)
+        query = (
+            select(MessageRow)
+            .where(MessageRow.status == Status.PENDING.value)
+            .where(MessageRow.role == Role.USER.value)
+            .where(MessageRow.dispatched_at.is_(None))
+            .where(MessageRow.created_at <= cutoff)
             .order_by(MessageRow.id)
             .limit(limit)
         )
