@@ -4,8 +4,12 @@
 failure, so CI can never go green by skipping the adapters it is meant to test.
 """
 
+import contextlib
 import os
+import secrets
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 
@@ -32,3 +36,38 @@ def require(name: str, host: str, port: int) -> None:
     if os.environ.get("CHATORCH_REQUIRE_SERVICES") == "1":
         pytest.fail(f"{reason}, and CHATORCH_REQUIRE_SERVICES=1", pytrace=False)
     pytest.skip(f"{reason}; start it to run this test")
+
+
+async def postgres_admin(sql: str) -> None:
+    """Run one statement on the server's ``test`` database (create or drop a database)."""
+    import asyncpg  # type: ignore[import-untyped,unused-ignore]
+
+    connection = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""))
+    try:
+        await connection.execute(sql)
+    finally:
+        await connection.close()
+
+
+@asynccontextmanager
+async def fresh_database() -> AsyncIterator[str]:
+    """A new, empty PostgreSQL database of the caller's own; yields its URL."""
+    name = f"chatorch_t_{secrets.token_hex(5)}"
+    await postgres_admin(f"CREATE DATABASE {name}")
+    try:
+        yield POSTGRES_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        await postgres_admin(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+
+
+async def drop_nats_streams(namespace: str) -> None:
+    """Remove the streams chatorch made under ``namespace``."""
+    import nats
+
+    client = await nats.connect(NATS_URL)
+    try:
+        for stream in (f"{namespace}_work", f"{namespace}_events"):
+            with contextlib.suppress(nats.js.errors.NotFoundError):
+                await client.jetstream().delete_stream(stream)
+    finally:
+        await client.close()

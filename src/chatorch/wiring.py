@@ -76,7 +76,11 @@ class Container:
     runner: Runner | None = None
 
     async def readiness(self) -> dict[str, dict[str, Any]]:
-        """Ask every backing service; report each one's state."""
+        """Ask every backing service; report each one's state and whether it is critical.
+
+        The store and the bus are critical: without them no answer is made. Without the
+        cache or the registry chatorch still answers, degraded.
+        """
         services: dict[str, Any] = {
             "store": self.store,
             "bus": self.bus,
@@ -84,7 +88,10 @@ class Container:
             "registry": self.registry,
         }
         results = await asyncio.gather(*(_check(s) for s in services.values()))
-        return dict(zip(services, results, strict=True))
+        checks = dict(zip(services, results, strict=True))
+        for name, check in checks.items():
+            check["critical"] = name in ("store", "bus")
+        return checks
 
 
 async def _check(service: Any) -> dict[str, Any]:

@@ -1,7 +1,6 @@
 """Gateways and workers as separate processes on PostgreSQL, NATS and Redis."""
 
 import asyncio
-import contextlib
 import secrets
 import subprocess
 from collections.abc import Iterator
@@ -9,33 +8,20 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-import asyncpg  # type: ignore[import-untyped,unused-ignore]
 import httpx
-import nats
 import pytest
 
 from tests.api.conftest import Event, text_of
 from tests.e2e.processes import CHATORCH, chatorch, fake_openai
 from tests.e2e.test_recovery import _events, _history
-from tests.services import NATS_URL, POSTGRES_URL, REDIS_URL, require
-
-
-async def _postgres(sql: str) -> None:
-    connection = await asyncpg.connect(POSTGRES_URL.replace("+asyncpg", ""))
-    try:
-        await connection.execute(sql)
-    finally:
-        await connection.close()
-
-
-async def _drop_streams(namespace: str) -> None:
-    client = await nats.connect(NATS_URL)
-    try:
-        for stream in (f"{namespace}_work", f"{namespace}_events"):
-            with contextlib.suppress(nats.js.errors.NotFoundError):
-                await client.jetstream().delete_stream(stream)
-    finally:
-        await client.close()
+from tests.services import (
+    NATS_URL,
+    POSTGRES_URL,
+    REDIS_URL,
+    drop_nats_streams,
+    postgres_admin,
+    require,
+)
 
 
 @pytest.fixture
@@ -46,7 +32,7 @@ def shared() -> Iterator[dict[str, str]]:
     require("Redis", "127.0.0.1", 6379)
     suffix = secrets.token_hex(4)
     database = f"chatorch_e2e_{suffix}"
-    asyncio.run(_postgres(f"CREATE DATABASE {database}"))
+    asyncio.run(postgres_admin(f"CREATE DATABASE {database}"))
     settings = {
         "database_url": POSTGRES_URL.rsplit("/", 1)[0] + f"/{database}",
         "bus_url": NATS_URL,
@@ -58,8 +44,8 @@ def shared() -> Iterator[dict[str, str]]:
         subprocess.run([str(CHATORCH), "migrate"], env=env, check=True, capture_output=True)
         yield settings
     finally:
-        asyncio.run(_drop_streams(settings["namespace"]))
-        asyncio.run(_postgres(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+        asyncio.run(drop_nats_streams(settings["namespace"]))
+        asyncio.run(postgres_admin(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
 
 
 class TestAcrossProcesses:

@@ -1,27 +1,15 @@
 """The outbox: a message accepted while NATS is unreachable is answered once it is back."""
 
 import asyncio
-import contextlib
 import secrets
 from pathlib import Path
 
 import httpx
-import nats
 
 from tests.e2e.processes import Chatorch
 from tests.e2e.test_recovery import _events, _history
 from tests.fixtures.tcp_proxy import tcp_proxy
-from tests.services import NATS_URL, require
-
-
-async def _drop_streams(namespace: str) -> None:
-    client = await nats.connect(NATS_URL)
-    try:
-        for stream in (f"{namespace}_work", f"{namespace}_events"):
-            with contextlib.suppress(nats.js.errors.NotFoundError):
-                await client.jetstream().delete_stream(stream)
-    finally:
-        await client.close()
+from tests.services import drop_nats_streams, require
 
 
 class TestOutbox:
@@ -48,7 +36,7 @@ class TestOutbox:
                 history = await _history(server.url, chat["id"])
             finally:
                 await asyncio.to_thread(server.stop)
-                await _drop_streams(namespace)
+                await drop_nats_streams(namespace)
         assert events[-1].event == "done"
         assert [(m["role"], m["status"]) for m in history] == [
             ("user", "complete"),

@@ -12,6 +12,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatorch import __version__
 from chatorch.api import chats, events, health, messages, problems, web
+from chatorch.domain.errors import RegistryUnavailable
 from chatorch.domain.ids import new_id
 from chatorch.settings import Settings
 from chatorch.wiring import Container, Role, assemble
@@ -63,8 +64,8 @@ async def _heartbeat(container: Container) -> None:
         await asyncio.sleep(interval)
         try:
             await container.registry.heartbeat(container.pod_id, ttl=3 * interval)
-        except Exception:
-            log.exception("registry.heartbeat_failed")
+        except RegistryUnavailable as error:
+            log.warning("registry.degraded", detail=error.detail)
 
 
 class _RequestContext:

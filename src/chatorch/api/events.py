@@ -9,7 +9,7 @@ headers) resumes after that event, with nothing repeated and nothing skipped.
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Annotated
 from uuid import UUID
 
@@ -21,7 +21,7 @@ from fastapi.responses import StreamingResponse
 from chatorch.api.deps import ContainerDep, UserDep
 from chatorch.api.ordering import Sequencer
 from chatorch.domain.entities import Connection, Message, Status
-from chatorch.domain.errors import InvalidInput, NotFound
+from chatorch.domain.errors import InvalidInput, NotFound, RegistryUnavailable
 from chatorch.domain.events import Cursor, EventKind, StreamEvent
 from chatorch.pipeline.request import owned_chat
 from chatorch.wiring import Container
@@ -102,7 +102,7 @@ async def _sse(
     stored: Message | None,
 ) -> AsyncIterator[bytes]:
     heartbeat = c.settings.heartbeat_seconds
-    await c.registry.register(connection, ttl=3 * heartbeat)
+    await _registry_call(c.registry.register(connection, ttl=3 * heartbeat))
     c.metrics.streams_open.inc()
     sequencer = Sequencer(after=after)
     try:
@@ -132,4 +132,12 @@ async def _sse(
                         return
     finally:
         c.metrics.streams_open.dec()
-        await asyncio.shield(c.registry.unregister(connection.id))
+        await asyncio.shield(_registry_call(c.registry.unregister(connection.id)))
+
+
+async def _registry_call(call: Awaitable[None]) -> None:
+    """The registry only observes streams: when it is down, streams flow on regardless."""
+    try:
+        await call
+    except RegistryUnavailable as error:
+        log.warning("registry.degraded", detail=error.detail)

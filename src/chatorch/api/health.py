@@ -16,12 +16,13 @@ async def healthz() -> Health:
 
 @router.get("/readyz", response_model=Health, responses={503: {"model": Health}})
 async def readyz(c: ContainerDep, response: Response) -> Health:
-    """Every backing service answers; 503 names the ones that do not."""
+    """200 while the critical services answer (``degraded`` if another does not); else 503."""
     checks = await c.readiness()
-    ready = all(check["ok"] for check in checks.values())
-    if not ready:
+    if not all(check["ok"] for check in checks.values() if check["critical"]):
         response.status_code = 503
-    return Health(status="ok" if ready else "unavailable", checks=checks)
+        return Health(status="unavailable", checks=checks)
+    degraded = not all(check["ok"] for check in checks.values())
+    return Health(status="degraded" if degraded else "ok", checks=checks)
 
 
 @router.get("/metrics", response_class=Response)

@@ -61,5 +61,5 @@ class Accepted(BaseModel):
 
 
 class Health(BaseModel):
-    status: Literal["ok", "unavailable"]
+    status: Literal["ok", "degraded", "unavailable"]
     checks: dict[str, dict[str, Any]] = Field(default_factory=dict)
