@@ -142,6 +142,31 @@ async def _work(settings: Settings) -> None:
 
 
 @app.command()
+def status() -> None:
+    """List the live gateways and workers of this deployment, with their load."""
+    from chatorch.wiring import StartupError, live_processes
+
+    settings = _settings()
+    try:
+        rows = asyncio.run(live_processes(settings))
+    except StartupError as error:
+        _fail(str(error))
+    if not rows:
+        typer.echo(f"no chatorch process answers in namespace {settings.namespace!r}")
+        raise typer.Exit(code=1)
+    typer.echo(
+        f"{'ROLE':<8} {'POD':<28} {'VERSION':<8} {'IN FLIGHT':>9} {'STREAMS':>7} {'DONE':>6}"
+    )
+    for row in rows:
+        load = row["load"]
+        typer.echo(
+            f"{row['role']:<8} {row['pod_id']:<28} {row['version']:<8} "
+            f"{load.get('answers_in_flight', 0):>9.0f} {load.get('streams_open', 0):>7.0f} "
+            f"{load.get('answers_complete', 0):>6.0f}"
+        )
+
+
+@app.command()
 def migrate(
     downgrade: Annotated[
         str | None, typer.Option(help="migrate down to this revision ('base' drops all)")

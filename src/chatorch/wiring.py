@@ -22,6 +22,7 @@ from chatorch.adapters.memory.bus import InMemoryBus
 from chatorch.adapters.memory.cache import InMemoryCache
 from chatorch.adapters.memory.registry import InMemoryRegistry
 from chatorch.adapters.nats.bus import NatsBus
+from chatorch.adapters.nats.discovery import announce, survey
 from chatorch.adapters.redis.cache import RedisCache
 from chatorch.adapters.redis.client import connect as connect_redis
 from chatorch.adapters.redis.registry import RedisRegistry
@@ -151,6 +152,15 @@ async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator
             ),
             local_user=local_user,
         )
+        if isinstance(bus, NatsBus):
+            service = await announce(
+                bus.client,
+                namespace=settings.namespace,
+                role=role,
+                pod_id=pod_id,
+                load=metrics.load,
+            )
+            stack.push_async_callback(service.stop)
         if role in ("serve", "gateway"):
             relay = asyncio.create_task(OutboxRelay(store, bus).run(), name="chatorch-outbox")
             stack.push_async_callback(_cancel, relay)
@@ -249,6 +259,18 @@ async def _connecting(setting: str, work: Awaitable[T]) -> T:
         raise StartupError(f"{setting}: {error.detail}") from error
     except Exception as error:  # a driver's own error type: say what it said
         raise StartupError(f"{setting}: {type(error).__name__}: {error}") from error
+
+
+async def live_processes(settings: Settings) -> list[dict[str, Any]]:
+    """The gateways and workers of this deployment that answer on the bus."""
+    if urlsplit(settings.bus_url).scheme == "memory":
+        raise StartupError("CHATORCH_BUS_URL: the in-process bus has no other processes to list")
+    bus = await _connecting("CHATORCH_BUS_URL", _bus(settings, "status"))
+    try:
+        assert isinstance(bus, NatsBus)
+        return await survey(bus.client, namespace=settings.namespace)
+    finally:
+        await bus.close()
 
 
 def migrate_database(url: str, *, downgrade: str | None = None) -> str | None:

@@ -115,3 +115,9 @@ class TestChatStream:
             assert source.response.headers["cache-control"] == "no-cache"
             metrics = (await client.get("/metrics")).text
             assert "chatorch_event_streams_open 1.0" in metrics
+            admin = (await client.get("/v1/admin/connections")).json()
+            assert admin["total"] == 1
+            ((_pod, (conn,)),) = admin["pods"].items()
+            assert conn["chat_id"] == chat_id
+        await asyncio.sleep(0.1)  # the server notices the client left
+        assert (await client.get("/v1/admin/connections")).json() == {"total": 0, "pods": {}}

@@ -24,6 +24,10 @@ from tests.services import (
 )
 
 
+def _env(settings: dict[str, str]) -> dict[str, str]:
+    return {"PATH": "/usr/bin:/bin", **{f"CHATORCH_{k.upper()}": v for k, v in settings.items()}}
+
+
 @pytest.fixture
 def shared() -> Iterator[dict[str, str]]:
     """What every process of one deployment shares: a database and a namespace of its own."""
@@ -39,9 +43,10 @@ def shared() -> Iterator[dict[str, str]]:
         "cache_url": REDIS_URL,
         "namespace": f"e2e-{suffix}",
     }
-    env = {"PATH": "/usr/bin:/bin", **{f"CHATORCH_{k.upper()}": v for k, v in settings.items()}}
     try:
-        subprocess.run([str(CHATORCH), "migrate"], env=env, check=True, capture_output=True)
+        subprocess.run(
+            [str(CHATORCH), "migrate"], env=_env(settings), check=True, capture_output=True
+        )
         yield settings
     finally:
         asyncio.run(drop_nats_streams(settings["namespace"]))
@@ -57,10 +62,34 @@ class TestAcrossProcesses:
             second = stack.enter_context(chatorch(tmp_path, role="gateway", **shared))
             stack.enter_context(chatorch(tmp_path, role="worker", **shared))
             events, history = asyncio.run(_ask_here_listen_there(first.url, second.url))
+            status = subprocess.run(
+                [str(CHATORCH), "status"],
+                env=_env(shared),
+                capture_output=True,
+                text=True,
+                check=True,
+                timeout=30,
+            ).stdout
+            watched = asyncio.run(_connections_seen_from(first.url, watch=second.url))
+        roles = [line.split()[0] for line in status.splitlines()[1:]]
+        assert roles == ["gateway", "gateway", "worker"]
+        assert watched["total"] == 1, watched
+        assert len(watched["pods"]) == 1  # the stream lives on the second gateway
         assert events[-1].event == "done"
         assert "84" in text_of(events)
         assert [m["role"] for m in history] == ["user", "assistant"]
         assert history[1]["content"] == text_of(events)
+
+
+async def _connections_seen_from(url: str, *, watch: str) -> Any:
+    """Open a chat stream on ``watch`` and read the admin view from ``url`` meanwhile."""
+    async with httpx.AsyncClient(base_url=watch) as http:
+        chat = (await http.post("/v1/chats", json={})).json()
+        async with http.stream("GET", f"/v1/chats/{chat['id']}/events") as stream:
+            chunks = stream.aiter_bytes()  # held: a dropped iterator would close the stream
+            await anext(chunks)  # the stream is open and registered
+            async with httpx.AsyncClient(base_url=url) as other:
+                return (await other.get("/v1/admin/connections")).json()
 
 
 async def _ask_here_listen_there(here: str, there: str) -> tuple[list[Event], list[Any]]:

@@ -11,7 +11,7 @@ from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatorch import __version__
-from chatorch.api import chats, events, health, messages, problems, web
+from chatorch.api import admin, chats, events, health, messages, problems, web
 from chatorch.domain.errors import RegistryUnavailable
 from chatorch.domain.ids import new_id
 from chatorch.settings import Settings
@@ -51,7 +51,7 @@ def create_app(
     app.add_middleware(_RequestContext)
     app.include_router(health.router)
     if role != "worker":  # a worker's port is for probes and metrics only
-        for router in (chats.router, messages.router, events.router, web.router):
+        for router in (chats.router, messages.router, events.router, admin.router, web.router):
             app.include_router(router)
         app.mount("/static", web.static_files(), name="static")
     return app

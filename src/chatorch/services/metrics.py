@@ -62,6 +62,17 @@ class MetricsCollector:
             registry=self.registry,
         )
 
+    def load(self) -> dict[str, float]:
+        """How busy this process is, for discovery (``chatorch status``)."""
+        sample = self.registry.get_sample_value
+        return {
+            "answers_in_flight": sample("chatorch_answers_in_flight") or 0.0,
+            "streams_open": sample("chatorch_event_streams_open") or 0.0,
+            "messages_accepted": sample("chatorch_messages_accepted_total") or 0.0,
+            "answers_complete": sample("chatorch_responses_total", {"status": "complete"}) or 0.0,
+            "answers_failed": sample("chatorch_responses_total", {"status": "failed"}) or 0.0,
+        }
+
     def stage(self, stage: str, seconds: float) -> None:
         self.stage_seconds.labels(stage).observe(seconds)
 
