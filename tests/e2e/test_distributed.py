@@ -191,3 +191,58 @@ async def _ask(url: str, content: str) -> Any:
         response = await http.post(f"/v1/chats/{chat['id']}/messages", json={"content": content})
         assert response.status_code == 202
         return response.json()
+
+
+class TestUnderLoad:
+    def test_200_messages_in_20_chats_survive_a_worker_crash(
+        self, tmp_path: Path, shared: dict[str, str]
+    ) -> None:
+        with ExitStack() as stack:
+            upstream = stack.enter_context(fake_openai())
+            llm = "openai:fake-slow-5-tokens-10-recall"
+            settings = {**shared, "llm": llm, "openai_base_url": upstream, "ack_wait": "2"}
+            gateway = stack.enter_context(chatorch(tmp_path, role="gateway", **settings))
+            doomed = stack.enter_context(chatorch(tmp_path, role="worker", **settings))
+            stack.enter_context(chatorch(tmp_path, role="worker", **settings))
+            chats = asyncio.run(_flood(gateway.url, chats=20, per_chat=10))
+            doomed.kill()
+            stack.enter_context(chatorch(tmp_path, role="worker", **settings))
+            histories = asyncio.run(_all_answered(gateway.url, chats, per_chat=10))
+        for history in histories:
+            assert [m["role"] for m in history] == ["user", "assistant"] * 10
+            assert {m["status"] for m in history} == {"complete"}, [
+                m["metadata"] for m in history if m["status"] == "failed"
+            ]
+            questions = [m["content"] for m in history[::2]]
+            assert questions == [f"q{n}" for n in range(10)]
+            answers = [str(m["content"]).split()[0] for m in history[1::2]]
+            assert answers == [f"answer{n}" for n in range(1, 11)]
+
+
+async def _flood(url: str, *, chats: int, per_chat: int) -> list[str]:
+    """Create ``chats`` chats and send ``per_chat`` questions to each, chats in parallel."""
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+
+        async def one_chat() -> str:
+            chat_id: str = (await http.post("/v1/chats", json={})).json()["id"]
+            for n in range(per_chat):
+                body = {"content": f"q{n}"}
+                response = await http.post(f"/v1/chats/{chat_id}/messages", json=body)
+                assert response.status_code == 202
+            return chat_id
+
+        return list(await asyncio.gather(*(one_chat() for _ in range(chats))))
+
+
+async def _all_answered(url: str, chats: list[str], *, per_chat: int) -> list[list[Any]]:
+    """Wait (bounded) until every question has a stored answer; return the histories."""
+    async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+        async with asyncio.timeout(120):
+            while True:
+                histories = [
+                    (await http.get(f"/v1/chats/{chat}/messages")).json() for chat in chats
+                ]
+                settled = [m for h in histories for m in h if m["status"] != "pending"]
+                if len(settled) == 2 * per_chat * len(chats):
+                    return histories
+                await asyncio.sleep(0.5)

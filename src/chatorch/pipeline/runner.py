@@ -2,7 +2,10 @@
 
 Answers of different chats run concurrently (up to ``concurrency``); answers of one
 chat run one after another in submission order, so each answer's context holds
-every earlier answer of its chat.
+every earlier answer of its chat. Here, an answer waits for this process's answers
+to earlier questions of its chat; the pipeline then waits for any still answered
+elsewhere. Order is by question (response id), not by arrival: a redelivered
+earlier question must not wait behind the later ones that wait for it.
 """
 
 import asyncio
@@ -35,7 +38,7 @@ class Runner:
         """``progress_every`` (s): how often a long answer tells the bus it is alive."""
         self._bus, self._store, self._pipeline = bus, store, pipeline
         self._slots = asyncio.Semaphore(concurrency)
-        self._tails: dict[UUID, asyncio.Task[None]] = {}
+        self._chats: dict[UUID, dict[UUID, _Held]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop: asyncio.Task[None] | None = None
         self._progress_every = progress_every
@@ -70,43 +73,65 @@ class Runner:
 
     async def _consume(self) -> None:
         async for delivery in self._bus.deliveries():
+            item = delivery.item
+            answering = self._chats.setdefault(item.chat_id, {})
+            held = answering.get(item.response_id)
+            if held is not None:
+                # Redelivered while still in hand here: the newest delivery is the one to
+                # settle, and the answer already under way serves it.
+                held.delivery = delivery
+                continue
             await self._slots.acquire()
-            chat_id = delivery.item.chat_id
-            task = asyncio.create_task(self._handle(delivery, self._tails.get(chat_id)))
-            self._tails[chat_id] = task
-            self._tasks.add(task)
-            task.add_done_callback(functools.partial(self._forget, chat_id=chat_id))
+            earlier = [h.task for rid, h in answering.items() if rid < item.response_id]
+            held = _Held(delivery)
+            held.task = asyncio.create_task(self._handle(held, earlier))
+            answering[item.response_id] = held
+            self._tasks.add(held.task)
+            held.task.add_done_callback(functools.partial(self._forget, item=item))
 
-    def _forget(self, task: asyncio.Task[None], *, chat_id: UUID) -> None:
+    def _forget(self, task: asyncio.Task[None], *, item: WorkItem) -> None:
         self._tasks.discard(task)
-        if self._tails.get(chat_id) is task:
-            del self._tails[chat_id]
+        answering = self._chats.get(item.chat_id, {})
+        held = answering.get(item.response_id)
+        if held is not None and held.task is task:
+            del answering[item.response_id]
+            if not answering:
+                del self._chats[item.chat_id]
 
-    async def _handle(self, delivery: Delivery, previous: asyncio.Task[None] | None) -> None:
-        item = delivery.item
+    async def _handle(self, held: "_Held", earlier: list[asyncio.Task[None]]) -> None:
+        item = held.delivery.item
         structlog.contextvars.bind_contextvars(
             chat_id=str(item.chat_id), message_id=str(item.message_id)
         )
+        progress = asyncio.create_task(self._keep_alive(held))
         try:
-            if previous is not None:
-                await asyncio.wait([previous])  # the chat's earlier answer comes first
-            progress = asyncio.create_task(_keep_alive(delivery, self._progress_every))
-            try:
-                await self._pipeline.handle(item)
-            finally:
-                progress.cancel()
-            await delivery.ack()
+            if earlier:
+                await asyncio.wait(earlier)  # the chat's earlier answers come first
+            await self._pipeline.handle(item)
+            progress.cancel()
+            await held.delivery.ack()
         except asyncio.CancelledError:
-            await asyncio.shield(delivery.nak())
+            await asyncio.shield(held.delivery.nak())
             raise
         except Exception:
             log.exception("runner.item_failed")
-            await delivery.nak(delay=1.0)
+            await held.delivery.nak(delay=1.0)
         finally:
+            progress.cancel()
             self._slots.release()
 
+    async def _keep_alive(self, held: "_Held") -> None:
+        """Tell the bus, while the item waits its turn or is answered, that it is in hand."""
+        while True:
+            await asyncio.sleep(self._progress_every)
+            await held.delivery.in_progress()
 
-async def _keep_alive(delivery: Delivery, every: float) -> None:
-    while True:
-        await asyncio.sleep(every)
-        await delivery.in_progress()
+
+class _Held:
+    """A work item this process is answering, and the delivery to settle it with."""
+
+    __slots__ = ("delivery", "task")
+
+    def __init__(self, delivery: Delivery) -> None:
+        self.delivery = delivery
+        self.task: asyncio.Task[None]
