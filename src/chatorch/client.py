@@ -40,6 +40,7 @@ async def _call(http: httpx.AsyncClient, method: str, path: str, body: object) -
 
 
 async def _follow(http: httpx.AsyncClient, events_url: str, *, out: TextIO, err: TextIO) -> bool:
+    mid_line = False  # tokens printed since the last newline
     async with aconnect_sse(http, "GET", events_url) as source:
         async for sse in source.aiter_sse():
             if not sse.data:
@@ -48,12 +49,18 @@ async def _follow(http: httpx.AsyncClient, events_url: str, *, out: TextIO, err:
             if sse.event == "token":
                 out.write(data["text"])
                 out.flush()
+                mid_line = True
             elif sse.event == "step":
+                if mid_line:
+                    out.write("\n")
+                    out.flush()
+                    mid_line = False
                 err.write(f"[{data['stage']}] {json.dumps(data['detail'])}\n")
             elif sse.event == "reset":
                 err.write(f"\n[reset] attempt {data['attempt']}: starting the answer again\n")
             elif sse.event == "done":
-                out.write("\n")
+                if mid_line:
+                    out.write("\n")
                 return True
             elif sse.event == "error":
                 err.write(f"\n[error] {data['code']}: {data['detail']}\n")

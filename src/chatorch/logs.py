@@ -15,7 +15,7 @@ def configure(*, level: str = "info", fmt: str = "json") -> None:
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer(serializer=orjson.dumps)
         if fmt == "json"
-        else structlog.dev.ConsoleRenderer()
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
     structlog.configure(
         processors=[
@@ -33,3 +33,26 @@ def configure(*, level: str = "info", fmt: str = "json") -> None:
         ),
         cache_logger_on_first_use=True,
     )
+    _route_standard_logging(level=level, fmt=fmt)
+
+
+def _route_standard_logging(*, level: str, fmt: str) -> None:
+    """Libraries log through ``logging`` (uvicorn, nats, sqlalchemy): same format, same stream."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processor=(
+                structlog.processors.JSONRenderer()
+                if fmt == "json"
+                else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+            ),
+            foreign_pre_chain=[
+                structlog.stdlib.add_logger_name,
+                structlog.processors.add_log_level,
+                structlog.processors.TimeStamper(fmt="iso", utc=True),
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers = [handler]
+    root.setLevel(level.upper())

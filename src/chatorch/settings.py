@@ -30,7 +30,9 @@ class Settings(BaseSettings):
     )
     openai_base_url: str | None = None
     openai_api_key: SecretStr | None = None
-    llm_timeout: float = Field(default=60.0, gt=0, description="s: one model call, end to end")
+    llm_timeout: float = Field(
+        default=60.0, gt=0, description="s: connecting to a model server, and each read from it"
+    )
     namespace: str = Field(default="chatorch", pattern=r"^[A-Za-z0-9_-]{1,32}$")
     pod_id: str | None = Field(default=None, description="defaults to <hostname>-<pid>")
 

@@ -59,3 +59,13 @@ class TestChats:
         assert response.status_code == 422
         assert "titel" in response.json()["detail"]
         assert (await client.get("/v1/chats")).json() == []
+
+    async def test_the_body_may_be_left_out_but_must_be_json(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        assert (await client.post("/v1/chats")).status_code == 201
+        plain = await client.post(
+            "/v1/chats", content=b"title", headers={"content-type": "text/plain"}
+        )
+        assert plain.status_code == 415
+        assert len((await client.get("/v1/chats")).json()) == 1

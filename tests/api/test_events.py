@@ -61,6 +61,17 @@ class TestResume:
         )
         assert resumed == events[events.index(middle) + 1 :]
 
+    async def test_resuming_after_the_last_event_ends_at_once(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        chat_id = await new_chat(client)
+        accepted = await ask(client, chat_id, "what is 1+1?")
+        events = await read_events(client, accepted["events_url"])
+        after_done = {"Last-Event-ID": events[-1].id}
+        assert (
+            await read_events(client, accepted["events_url"], headers=after_done, timeout=5) == []
+        )
+
     async def test_the_query_parameter_works_like_the_header(
         self, client: httpx.AsyncClient
     ) -> None:

@@ -52,6 +52,12 @@ class TestDocs:
         } <= paths
         assert (await client.get("/docs")).status_code == 200
 
+    async def test_the_web_page_answers_get_and_head(self, client: httpx.AsyncClient) -> None:
+        page = await client.get("/")
+        assert page.status_code == 200
+        assert "default-src 'self'" in page.headers["content-security-policy"]
+        assert (await client.head("/")).status_code == 200
+
     async def test_unknown_route_is_a_problem(self, client: httpx.AsyncClient) -> None:
         response = await client.get("/v1/nothing-here")
         assert response.status_code == 404

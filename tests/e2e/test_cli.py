@@ -44,9 +44,10 @@ class TestChatCommand:
 
 class TestStartup:
     def test_a_bad_database_url_fails_in_one_line_naming_the_setting(self, tmp_path: Path) -> None:
-        for url, words in [
+        for url, setting in [
             ("mysql://nowhere/db", "CHATORCH_DATABASE_URL"),
             ("postgresql+asyncpg://nobody@127.0.0.1:1/none", "CHATORCH_DATABASE_URL"),
+            ("nats://127.0.0.1:1", "CHATORCH_BUS_URL"),
         ]:
             result = subprocess.run(
                 [str(CHATORCH), "serve", "--port", "0"],
@@ -55,12 +56,12 @@ class TestStartup:
                 timeout=60,
                 check=False,
                 cwd=tmp_path,
-                env={"CHATORCH_DATABASE_URL": url, "PATH": "/usr/bin:/bin"},
+                env={setting: url, "PATH": "/usr/bin:/bin"},
             )
             assert result.returncode == 1
             last = result.stderr.strip().splitlines()[-1]
             assert last.startswith("chatorch: "), result.stderr
-            assert words in last
+            assert setting in last
             assert "Traceback" not in result.stderr
 
     def test_migrate_up_and_down(self, tmp_path: Path) -> None:

@@ -3,18 +3,26 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
-from chatorch.api.deps import ContainerDep, UserDep
+from chatorch.api.deps import ContainerDep, UserDep, json_body
 from chatorch.api.schemas import ChatOut, NewChat
 from chatorch.pipeline.request import owned_chat
 
 router = APIRouter(prefix="/v1/chats", tags=["chats"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=ChatOut)
-async def create_chat(body: NewChat, c: ContainerDep, user: UserDep, response: Response) -> ChatOut:
-    chat = await c.processor.create_chat(user, title=body.title)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ChatOut,
+    dependencies=[Depends(json_body)],
+)
+async def create_chat(
+    c: ContainerDep, user: UserDep, response: Response, body: NewChat | None = None
+) -> ChatOut:
+    """Start a chat; the body (``{"title": …}``) may be left out."""
+    chat = await c.processor.create_chat(user, title=body.title if body else "")
     response.headers["Location"] = f"/v1/chats/{chat.id}"
     return ChatOut.of(chat)
 

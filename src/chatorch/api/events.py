@@ -108,9 +108,17 @@ async def _sse(
     try:
         yield b"retry: %d\n\n" % RETRY_MS
         async with c.bus.subscribe(connection.chat_id, after=after) as events:
-            if stored is not None and await c.bus.last_seq(stored.chat_id, stored.response_id) < 0:
-                yield frame(_ending(stored))  # answered, but the log has aged out or restarted
-                return
+            if stored is not None:
+                logged = await c.bus.last_seq(stored.chat_id, stored.response_id)
+                if logged < 0:
+                    yield frame(_ending(stored))  # answered, but the log aged out or restarted
+                    return
+                if (
+                    after is not None
+                    and after.response_id == stored.response_id
+                    and (after.seq >= logged)
+                ):
+                    return  # the client already has the answer's last event
             while True:
                 deadline = sequencer.next_deadline()
                 wait = heartbeat if deadline is None else max(0.0, deadline - time.monotonic())

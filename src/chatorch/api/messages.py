@@ -3,31 +3,16 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Response, status
 
-from chatorch.api.deps import ContainerDep, UserDep
+from chatorch.api.deps import ContainerDep, UserDep, json_body
 from chatorch.api.schemas import Accepted, MessageOut, NewMessage
-from chatorch.domain.errors import ChatorchError, InvalidInput
+from chatorch.domain.errors import InvalidInput
 from chatorch.pipeline.request import owned_chat
 
 router = APIRouter(prefix="/v1/chats/{chat_id}/messages", tags=["messages"])
 
 MAX_KEY_CHARS = 255
-
-
-class UnsupportedMediaType(ChatorchError):
-    code = "unsupported_media_type"
-    status = 415
-    title = "Unsupported media type"
-
-
-def json_body(request: Request) -> None:
-    """Refuse a body that is not JSON before FastAPI tries to read it as JSON."""
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type != "application/json" and not media_type.endswith("+json"):
-        raise UnsupportedMediaType(
-            f"send the message as application/json, not {media_type or 'no content type'}"
-        )
 
 
 @router.post(

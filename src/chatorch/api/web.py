@@ -22,7 +22,7 @@ SECURITY_HEADERS = {
 }
 
 
-@router.get("/", response_class=HTMLResponse)
+@router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse)
 async def page() -> HTMLResponse:
     html = (WEB / "index.html").read_text(encoding="utf-8")
     return HTMLResponse(html, headers=SECURITY_HEADERS)

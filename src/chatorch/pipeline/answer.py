@@ -178,7 +178,7 @@ class AnswerPipeline:
             request = LLMRequest(turns=tuple(turns), tools=offered)
             decision = await self._timed("think", self._think.decide(request, emitter), record)
             record.provider, record.model = decision.generation.provider, decision.generation.model
-            record.fallbacks = decision.generation.skipped
+            record.fallbacks.extend(decision.generation.skipped)
             calls, text = decision.tool_calls, ""
             if decision.answers:
                 reply = await self._respond.stream(decision, emitter)

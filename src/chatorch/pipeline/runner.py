@@ -45,13 +45,19 @@ class Runner:
 
     async def recover(self) -> int:
         """Queue again every accepted message that has no answer yet; return how many."""
-        async with self._store.transaction() as tx:
-            pending = await tx.pending(limit=RECOVER_BATCH)
-        for message in pending:
-            await self._bus.enqueue(WorkItem(message.id, message.chat_id, message.response_id))
-        if pending:
-            log.info("runner.recovered", messages=len(pending))
-        return len(pending)
+        count, after = 0, None
+        while True:
+            async with self._store.transaction() as tx:
+                pending = await tx.pending(limit=RECOVER_BATCH, after=after)
+            for message in pending:
+                await self._bus.enqueue(WorkItem(message.id, message.chat_id, message.response_id))
+            count += len(pending)
+            if len(pending) < RECOVER_BATCH:
+                break
+            after = pending[-1].id
+        if count:
+            log.info("runner.recovered", messages=count)
+        return count
 
     def start(self) -> None:
         self._loop = asyncio.create_task(self._consume(), name="chatorch-runner")

@@ -67,8 +67,8 @@ class Transaction(Protocol):
 
     async def set_status(self, message_id: UUID, status: Status) -> None: ...
 
-    async def pending(self, *, limit: int) -> Sequence[Message]:
-        """User messages still waiting for an answer, oldest first."""
+    async def pending(self, *, limit: int, after: UUID | None = None) -> Sequence[Message]:
+        """User messages still waiting for an answer, oldest first (newer than ``after``)."""
         ...
 
     async def mark_dispatched(self, message_id: UUID) -> None:

@@ -7,6 +7,7 @@ says whether retrying may help — without ever repeating the API key.
 """
 
 import json
+import os
 import uuid
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
@@ -39,6 +40,8 @@ class OpenAIProvider:
         self, *, model: str, base_url: str | None, api_key: str | None, timeout: float
     ) -> None:
         self._model = model
+        # The SDK's own variable, as every OpenAI user expects, when ours is not set.
+        api_key = api_key or os.environ.get("OPENAI_API_KEY")
         self._api_key = api_key or ""
         self._timeout = timeout
         self._client = AsyncOpenAI(

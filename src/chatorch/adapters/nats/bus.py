@@ -10,6 +10,7 @@
   and then follows it live.
 """
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -18,6 +19,7 @@ from typing import Any
 from uuid import UUID
 
 import nats
+import structlog
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -36,7 +38,10 @@ from nats.js.errors import BadRequestError, NotFoundError
 from chatorch.domain.errors import BusUnavailable
 from chatorch.domain.events import Cursor, StreamEvent, WorkItem
 
+log = structlog.get_logger(__name__)
+
 MAX_DELIVER = 50  # deliveries of one item, in-progress signals excluded
+CONNECT_WAIT = 5.0  # s for the first connection at start
 DUPLICATE_WINDOW = 120.0  # s a repeated publish of one message id is dropped
 EVENT_LOG_BYTES = 1 << 30  # the event log's size bound
 PUBLISH_WAIT = 2.0  # s for JetStream to confirm a work item before we call it lost
@@ -118,16 +123,25 @@ class NatsBus:
         to another worker; a working one signals progress well within it.
         """
         try:
-            client = await nats.connect(
-                url,
-                name=name,
-                connect_timeout=2,
-                max_reconnect_attempts=-1,  # ride out a NATS restart instead of giving up
-                reconnect_time_wait=0.5,
-                allow_reconnect=True,
+            # Retrying forever rides out a NATS restart later on; the first connection
+            # gets CONNECT_WAIT, so a wrong URL fails the start instead of hanging it.
+            client = await asyncio.wait_for(
+                nats.connect(
+                    url,
+                    name=name,
+                    connect_timeout=2,
+                    max_reconnect_attempts=-1,
+                    reconnect_time_wait=0.5,
+                    allow_reconnect=True,
+                    error_cb=_log_error,
+                    disconnected_cb=_log_disconnected,
+                    reconnected_cb=_log_reconnected,
+                ),
+                CONNECT_WAIT,
             )
         except (NoServersError, OSError, TimeoutError) as error:
-            raise BusUnavailable(f"cannot connect to NATS at {url}: {error}") from error
+            reason = str(error) or f"no answer within {CONNECT_WAIT:g} s"
+            raise BusUnavailable(f"cannot connect to NATS at {url}: {reason}") from error
         bus = cls(client, Names(namespace), log_seconds=log_seconds, ack_wait=ack_wait)
         await bus._ensure_streams()
         return bus
@@ -305,6 +319,18 @@ class _Replay(_Live):
                 self._reached = event.seq >= self._after.seq
                 if event.seq > self._after.seq:
                     return event
+
+
+async def _log_error(error: Exception) -> None:
+    log.warning("nats.error", error=repr(error))
+
+
+async def _log_disconnected() -> None:
+    log.warning("nats.disconnected")
+
+
+async def _log_reconnected() -> None:
+    log.info("nats.reconnected")
 
 
 async def _quietly(work: Any) -> None:

@@ -351,7 +351,7 @@ class SqlTransaction:
             raise NotFound(f"message {message_id} does not exist")
 
     @_translated
-    async def pending(self, *, limit: int) -> Sequence[Message]:
+    async def pending(self, *, limit: int, after: UUID | None = None) -> Sequence[Message]:
         query = (
             select(MessageRow)
             .where(MessageRow.status == Status.PENDING.value)
@@ -359,6 +359,8 @@ class SqlTransaction:
             .order_by(MessageRow.id)
             .limit(limit)
         )
+        if after is not None:
+            query = query.where(MessageRow.id > after)
         return [_message(row) for row in await self._session.scalars(query)]
 
     @_translated
