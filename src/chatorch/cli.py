@@ -144,9 +144,11 @@ async def _work(settings: Settings) -> None:
 @app.command()
 def status() -> None:
     """List the live gateways and workers of this deployment, with their load."""
+    from chatorch.logs import configure as configure_logs
     from chatorch.wiring import StartupError, live_processes
 
     settings = _settings()
+    configure_logs(level="warning", fmt=settings.log_format)  # stdout is for the table
     try:
         rows = asyncio.run(live_processes(settings))
     except StartupError as error:

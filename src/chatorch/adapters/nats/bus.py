@@ -106,6 +106,7 @@ class NatsBus:
         self._names = names
         self._log_seconds = log_seconds
         self._ack_wait = ack_wait
+        self._watch = _Watch()
 
     @classmethod
     async def connect(
@@ -122,6 +123,7 @@ class NatsBus:
         ``ack_wait`` (s) is how long a silent worker keeps an item before the item goes
         to another worker; a working one signals progress well within it.
         """
+        watch = _Watch()
         try:
             # Retrying forever rides out a NATS restart later on; the first connection
             # gets CONNECT_WAIT, so a wrong URL fails the start instead of hanging it.
@@ -133,9 +135,9 @@ class NatsBus:
                     max_reconnect_attempts=-1,
                     reconnect_time_wait=0.5,
                     allow_reconnect=True,
-                    error_cb=_log_error,
-                    disconnected_cb=_log_disconnected,
-                    reconnected_cb=_log_reconnected,
+                    error_cb=watch.error,
+                    disconnected_cb=watch.disconnected,
+                    reconnected_cb=watch.reconnected,
                 ),
                 CONNECT_WAIT,
             )
@@ -143,6 +145,7 @@ class NatsBus:
             reason = str(error) or f"no answer within {CONNECT_WAIT:g} s"
             raise BusUnavailable(f"cannot connect to NATS at {url}: {reason}") from error
         bus = cls(client, Names(namespace), log_seconds=log_seconds, ack_wait=ack_wait)
+        bus._watch = watch
         await bus._ensure_streams()
         return bus
 
@@ -269,6 +272,7 @@ class NatsBus:
             raise BusUnavailable(f"NATS did not answer: {error!r}") from error
 
     async def close(self) -> None:
+        self._watch.closing = True
         if not self._nc.is_closed:
             await self._nc.drain()
 
@@ -321,16 +325,22 @@ class _Replay(_Live):
                     return event
 
 
-async def _log_error(error: Exception) -> None:
-    log.warning("nats.error", error=repr(error))
+class _Watch:
+    """The connection's ups and downs, logged in one line each (not as tracebacks)."""
 
+    def __init__(self) -> None:
+        self.closing = False  # a disconnect we asked for is no news
 
-async def _log_disconnected() -> None:
-    log.warning("nats.disconnected")
+    async def error(self, error: Exception) -> None:
+        if not self.closing:
+            log.warning("nats.error", error=repr(error))
 
+    async def disconnected(self) -> None:
+        if not self.closing:
+            log.warning("nats.disconnected")
 
-async def _log_reconnected() -> None:
-    log.info("nats.reconnected")
+    async def reconnected(self) -> None:
+        log.info("nats.reconnected")
 
 
 async def _quietly(work: Any) -> None:

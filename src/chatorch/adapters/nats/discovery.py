@@ -57,6 +57,8 @@ async def survey(client: Client, *, namespace: str) -> list[dict[str, Any]]:
                 message = await subscription.next_msg(timeout=left)
             except TimeoutError:
                 break
+            if not message.data:  # "no responders": nothing of ours is running
+                break
             stats = orjson.loads(message.data)
             metadata = stats.get("metadata") or {}
             if metadata.get("namespace") == namespace:
