@@ -1,7 +1,6 @@
 """Fixtures for the contract suites: each port's adapters behind one parametrized fixture."""
 
 import asyncio
-import contextlib
 import os
 import secrets
 from collections.abc import AsyncIterator, Iterator
@@ -16,7 +15,7 @@ from sqlalchemy.engine import make_url
 from chatorch.adapters.sql.migrate import upgrade
 from chatorch.adapters.sql.store import connect
 from chatorch.ports.store import Store
-from tests.services import POSTGRES_URL, require
+from tests.services import POSTGRES_URL, drop_nats_streams, require
 
 # ---- Store ---------------------------------------------------------------------------
 
@@ -121,18 +120,9 @@ async def redis_namespace() -> AsyncIterator[str]:
 @asynccontextmanager
 async def nats_namespace() -> AsyncIterator[str]:
     """A namespace of this test's own on the shared NATS; its streams go at the end."""
-    import nats
-
-    from tests.services import NATS_URL
-
     require("NATS", "127.0.0.1", 4222)
     namespace = f"test-{secrets.token_hex(6)}"
-    yield namespace
-    client = await nats.connect(NATS_URL)
     try:
-        js = client.jetstream()
-        for stream in (f"{namespace}_work", f"{namespace}_events"):
-            with contextlib.suppress(nats.js.errors.NotFoundError):
-                await js.delete_stream(stream)
+        yield namespace
     finally:
-        await client.close()
+        await drop_nats_streams(namespace)

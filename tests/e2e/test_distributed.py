@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from tests.api.conftest import Event, text_of
+from tests.e2e.client import read_history, read_stream
 from tests.e2e.processes import CHATORCH, chatorch, fake_openai
-from tests.e2e.test_recovery import _events, _history
 from tests.services import (
     NATS_URL,
     POSTGRES_URL,
@@ -97,8 +97,8 @@ async def _ask_here_listen_there(here: str, there: str) -> tuple[list[Event], li
         chat = (await http.post("/v1/chats", json={})).json()
         body = {"content": "what is 12*7?"}
         accepted = (await http.post(f"/v1/chats/{chat['id']}/messages", json=body)).json()
-    events = await _events(there, accepted["events_url"])
-    return events, await _history(there, chat["id"])
+    events = await read_stream(there, accepted["events_url"])
+    return events, await read_history(there, chat["id"])
 
 
 class TestPerChatOrder:
@@ -126,9 +126,9 @@ async def _back_to_back(url: str, *, count: int) -> list[Any]:
             for n in range(count)
         ]
     for accepted in sent:
-        events = await _events(url, accepted["events_url"])
+        events = await read_stream(url, accepted["events_url"])
         assert events[-1].event == "done", events[-1]
-    return await _history(url, chat["id"])
+    return await read_history(url, chat["id"])
 
 
 SLOW = "openai:fake-slow-40-tokens-40"  # 40 tokens, 40 ms apart
@@ -149,9 +149,9 @@ class TestFaults:
             second = stack.enter_context(chatorch(tmp_path, role="gateway", **settings))
             stack.enter_context(chatorch(tmp_path, role="worker", **settings))
             accepted = asyncio.run(_ask(first.url, "tell me a story"))
-            before = asyncio.run(_events(second.url, accepted["events_url"], count=5))
+            before = asyncio.run(read_stream(second.url, accepted["events_url"], count=5))
             second.kill()
-            after = asyncio.run(_events(first.url, accepted["events_url"], after=before[-1].id))
+            after = asyncio.run(read_stream(first.url, accepted["events_url"], after=before[-1].id))
         ids = [e.id for e in before + after]
         assert len(ids) == len(set(ids))  # no event twice
         seqs = [int(i.rsplit(":", 1)[1]) for i in ids]
@@ -169,11 +169,13 @@ class TestFaults:
             gateway = stack.enter_context(chatorch(tmp_path, role="gateway", **settings))
             doomed = stack.enter_context(chatorch(tmp_path, role="worker", **settings))
             accepted = asyncio.run(_ask(gateway.url, "tell me a story"))
-            before = asyncio.run(_events(gateway.url, accepted["events_url"], count=5))
+            before = asyncio.run(read_stream(gateway.url, accepted["events_url"], count=5))
             stack.enter_context(chatorch(tmp_path, role="worker", **settings))
             doomed.kill()
-            after = asyncio.run(_events(gateway.url, accepted["events_url"], after=before[-1].id))
-            history = asyncio.run(_history(gateway.url, accepted["message"]["chat_id"]))
+            after = asyncio.run(
+                read_stream(gateway.url, accepted["events_url"], after=before[-1].id)
+            )
+            history = asyncio.run(read_history(gateway.url, accepted["message"]["chat_id"]))
         resets = [e for e in after if e.event == "reset"]
         assert [e.data["attempt"] for e in resets] == [2]
         assert after[-1].event == "done"

@@ -7,8 +7,8 @@ from pathlib import Path
 import httpx
 
 from tests.api.conftest import text_of
+from tests.e2e.client import read_history, read_stream
 from tests.e2e.processes import Chatorch
-from tests.e2e.test_recovery import _events, _history
 from tests.fixtures.tcp_proxy import tcp_proxy
 from tests.services import fresh_database, require
 
@@ -32,7 +32,7 @@ class TestRedisOutage:
                     accepted = (
                         await http.post(f"/v1/chats/{chat['id']}/messages", json=body)
                     ).json()
-                events = await _events(server.url, accepted["events_url"])
+                events = await read_stream(server.url, accepted["events_url"])
             finally:
                 await asyncio.to_thread(server.stop)
         assert ready.status_code == 200
@@ -60,9 +60,9 @@ class TestPostgresOutage:
                     refused = await http.post(url, json={"content": "hello"})
                     ready = await http.get("/readyz")
                     await proxy.restore()
-                    history = await _history(server.url, chat["id"])
+                    history = await read_history(server.url, chat["id"])
                     again = await http.post(url, json={"content": "what is 2*2?"})
-                events = await _events(server.url, again.json()["events_url"])
+                events = await read_stream(server.url, again.json()["events_url"])
             finally:
                 await asyncio.to_thread(server.stop)
         assert refused.status_code == 503

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import httpx
 
+from tests.e2e.client import read_history, read_stream
 from tests.e2e.processes import Chatorch
-from tests.e2e.test_recovery import _events, _history
 from tests.fixtures.tcp_proxy import tcp_proxy
 from tests.services import drop_nats_streams, require
 
@@ -29,11 +29,11 @@ class TestOutbox:
                     response = await http.post(url, json={"content": "what is 5*5?"})
                 assert response.status_code == 202
                 accepted = response.json()
-                history = await _history(server.url, chat["id"])
+                history = await read_history(server.url, chat["id"])
                 assert [(m["role"], m["status"]) for m in history] == [("user", "pending")]
                 await proxy.restore()
-                events = await _events(server.url, accepted["events_url"])
-                history = await _history(server.url, chat["id"])
+                events = await read_stream(server.url, accepted["events_url"])
+                history = await read_history(server.url, chat["id"])
             finally:
                 await asyncio.to_thread(server.stop)
                 await drop_nats_streams(namespace)

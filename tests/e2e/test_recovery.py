@@ -1,14 +1,13 @@
 """A SIGKILL mid-answer loses nothing: after a restart every accepted message is answered."""
 
 import asyncio
-import json
 import sqlite3
 from pathlib import Path
 
 import httpx
-from httpx_sse import aconnect_sse
 
-from tests.api.conftest import Event, text_of
+from tests.api.conftest import text_of
+from tests.e2e.client import read_history, read_stream
 from tests.e2e.processes import chatorch, fake_openai
 
 SLOW = "openai:fake-slow-40-tokens-40"  # 40 tokens, 40 ms apart: ~1.6 s an answer
@@ -27,42 +26,24 @@ async def _start_answers(url: str, count: int) -> list[dict[str, str]]:
         return accepted
 
 
-async def _events(url: str, path: str, *, after: str | None = None, count: int = 0) -> list[Event]:
-    """Read a response's stream to its end, or only its first ``count`` events."""
-    headers = {"Last-Event-ID": after} if after else {}
-    events: list[Event] = []
-    async with (
-        httpx.AsyncClient(base_url=url, timeout=30) as http,
-        aconnect_sse(http, "GET", path, headers=headers) as source,
-    ):
-        async for sse in source.aiter_sse():
-            if sse.data:
-                events.append(Event(sse.id, sse.event, json.loads(sse.data)))
-            if count and sum(e.event == "token" for e in events) >= count:
-                break
-    return events
-
-
-async def _history(url: str, chat_id: str) -> list[dict[str, object]]:
-    async with httpx.AsyncClient(base_url=url) as http:
-        messages: list[dict[str, object]] = (await http.get(f"/v1/chats/{chat_id}/messages")).json()
-        return messages
-
-
 class TestCrashRecovery:
     async def test_accepted_messages_are_answered_after_a_sigkill(self, tmp_path: Path) -> None:
         with fake_openai() as upstream:
             settings = {"llm": SLOW, "openai_base_url": upstream}
             with chatorch(tmp_path, **settings) as first:
                 accepted = await _start_answers(first.url, 3)
-                seen = await _events(first.url, accepted[0]["events_url"], count=3)
+                seen = await read_stream(first.url, accepted[0]["events_url"], count=3)
                 first.kill()
             for turn in await asyncio.gather(*(_half_written(tmp_path, a) for a in accepted)):
                 assert turn == ["user:pending"]  # nothing half-written was stored
             with chatorch(tmp_path, **settings) as second:
-                resumed = await _events(second.url, accepted[0]["events_url"], after=seen[-1].id)
-                others = [await _events(second.url, a["events_url"]) for a in accepted[1:]]
-                histories = [await _history(second.url, a["message"]["chat_id"]) for a in accepted]
+                resumed = await read_stream(
+                    second.url, accepted[0]["events_url"], after=seen[-1].id
+                )
+                others = [await read_stream(second.url, a["events_url"]) for a in accepted[1:]]
+                histories = [
+                    await read_history(second.url, a["message"]["chat_id"]) for a in accepted
+                ]
         assert resumed[0].event == "reset"
         assert resumed[0].data["attempt"] == 2
         assert resumed[-1].event == "done"
@@ -81,11 +62,11 @@ class TestCrashRecovery:
             settings = {"llm": SLOW, "openai_base_url": upstream, "max_attempts": "1"}
             with chatorch(tmp_path, **settings) as first:
                 (accepted,) = await _start_answers(first.url, 1)
-                seen = await _events(first.url, accepted["events_url"], count=2)
+                seen = await read_stream(first.url, accepted["events_url"], count=2)
                 first.kill()
             with chatorch(tmp_path, **settings) as second:
-                events = await _events(second.url, accepted["events_url"], after=seen[-1].id)
-                history = await _history(second.url, accepted["message"]["chat_id"])
+                events = await read_stream(second.url, accepted["events_url"], after=seen[-1].id)
+                history = await read_history(second.url, accepted["message"]["chat_id"])
         assert [e.event for e in events] == ["error"]
         assert events[0].data["code"] == "gave_up"
         assert [(m["role"], m["status"]) for m in history] == [
