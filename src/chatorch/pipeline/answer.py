@@ -101,14 +101,7 @@ class AnswerPipeline:
         if started is None:
             return  # answered by an earlier delivery, or erased since
         question, attempt, history = started
-        logged = await self._bus.last_seq(item.chat_id, item.response_id)
-        emitter = Emitter(
-            self._bus,
-            chat_id=item.chat_id,
-            response_id=item.response_id,
-            first_seq=max(logged + 1, (attempt - 1) * ATTEMPT_SEQ_BLOCK),
-            coalesce=self._limits.coalesce,
-        )
+        emitter = await self._emitter(item, attempt)
         record = _Record(attempt=attempt)
         if attempt > self._limits.max_attempts:
             detail = f"no answer after {self._limits.max_attempts} attempts; giving up"
@@ -117,6 +110,26 @@ class AnswerPipeline:
         if attempt > 1:
             await emitter.reset(attempt)  # an earlier attempt may have sent partial text
         await self._answer(question, history, record, emitter)
+
+    async def give_up(self, item: WorkItem, *, detail: str) -> None:
+        """Store ``item``'s answer as failed, with an ``error`` event: it gets no more tries."""
+        async with self._store.transaction() as tx:
+            question = await tx.get_message(item.message_id)
+        if question is None or question.status is not Status.PENDING:
+            return
+        emitter = await self._emitter(item, question.attempts + 1)
+        record = _Record(attempt=question.attempts)
+        await self._store_answer(question, "", record, emitter, failure=("gave_up", detail))
+
+    async def _emitter(self, item: WorkItem, attempt: int) -> Emitter:
+        logged = await self._bus.last_seq(item.chat_id, item.response_id)
+        return Emitter(
+            self._bus,
+            chat_id=item.chat_id,
+            response_id=item.response_id,
+            first_seq=max(logged + 1, (attempt - 1) * ATTEMPT_SEQ_BLOCK),
+            coalesce=self._limits.coalesce,
+        )
 
     async def _start_in_turn(self, item: WorkItem) -> tuple[Message, int, Sequence[Message]] | None:
         """Count an attempt once every earlier question of the chat is answered.

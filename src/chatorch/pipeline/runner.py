@@ -121,7 +121,11 @@ class Runner:
             raise
         except Exception:
             log.exception("runner.item_failed")
-            await held.delivery.nak(delay=1.0)
+            if held.delivery.final:  # no delivery will follow: end it visibly
+                await self._pipeline.give_up(item, detail="the answer failed on every delivery")
+                await held.delivery.ack()
+            else:
+                await held.delivery.nak(delay=1.0)
         finally:
             progress.cancel()
             self._slots.release()

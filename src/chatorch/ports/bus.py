@@ -19,6 +19,11 @@ class Delivery(Protocol):
         """1 on the first delivery, 2 after one redelivery, and so on."""
         ...
 
+    @property
+    def final(self) -> bool:
+        """True when the bus will not deliver this item again, whatever happens to it."""
+        ...
+
     async def ack(self) -> None:
         """Done with it: it is never delivered again."""
         ...

@@ -36,6 +36,11 @@ class _Delivery:
     def __post_init__(self) -> None:
         self.item = WorkItem.from_json(self.raw)
 
+    @property
+    def final(self) -> bool:
+        """Never: in-process work is retried until it is answered or given up on."""
+        return False
+
     async def ack(self) -> None:
         self._settled = True
 

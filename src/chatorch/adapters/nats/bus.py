@@ -74,15 +74,20 @@ class Names:
 
 
 class _NatsDelivery:
-    __slots__ = ("_msg", "item")
+    __slots__ = ("_max_deliver", "_msg", "item")
 
-    def __init__(self, msg: Msg) -> None:
+    def __init__(self, msg: Msg, *, max_deliver: int) -> None:
         self._msg = msg
+        self._max_deliver = max_deliver
         self.item = WorkItem.from_json(msg.data)
 
     @property
     def delivery_count(self) -> int:
         return int(self._msg.metadata.num_delivered)
+
+    @property
+    def final(self) -> bool:
+        return self.delivery_count >= self._max_deliver
 
     async def ack(self) -> None:
         with contextlib.suppress(MsgAlreadyAckdError):  # settled once; later calls are moot
@@ -99,13 +104,20 @@ class _NatsDelivery:
 
 class NatsBus:
     def __init__(
-        self, client: Client, names: Names, *, log_seconds: float, ack_wait: float
+        self,
+        client: Client,
+        names: Names,
+        *,
+        log_seconds: float,
+        ack_wait: float,
+        max_deliver: int = MAX_DELIVER,
     ) -> None:
         self._nc = client
         self._js = client.jetstream()
         self._names = names
         self._log_seconds = log_seconds
         self._ack_wait = ack_wait
+        self._max_deliver = max_deliver
         self._watch = _Watch()
 
     @classmethod
@@ -116,6 +128,7 @@ class NatsBus:
         namespace: str,
         log_seconds: float,
         ack_wait: float = 30.0,
+        max_deliver: int = MAX_DELIVER,
         name: str = "chatorch",
     ) -> "NatsBus":
         """Connect and make sure the streams exist as configured.
@@ -144,7 +157,13 @@ class NatsBus:
         except (NoServersError, OSError, TimeoutError) as error:
             reason = str(error) or f"no answer within {CONNECT_WAIT:g} s"
             raise BusUnavailable(f"cannot connect to NATS at {url}: {reason}") from error
-        bus = cls(client, Names(namespace), log_seconds=log_seconds, ack_wait=ack_wait)
+        bus = cls(
+            client,
+            Names(namespace),
+            log_seconds=log_seconds,
+            ack_wait=ack_wait,
+            max_deliver=max_deliver,
+        )
         bus._watch = watch
         await bus._ensure_streams()
         return bus
@@ -200,7 +219,7 @@ class NatsBus:
             durable_name=names.workers,
             filter_subject=names.work_subject,
             ack_wait=self._ack_wait,
-            max_deliver=MAX_DELIVER,
+            max_deliver=self._max_deliver,
             max_ack_pending=10_000,
         )
         await self._js.add_consumer(names.work_stream, config)  # creates, or updates in place
@@ -216,7 +235,7 @@ class NatsBus:
                 except ConnectionClosedError:
                     return
                 for message in messages:
-                    yield _NatsDelivery(message)
+                    yield _NatsDelivery(message, max_deliver=self._max_deliver)
         finally:
             if not self._nc.is_closed:
                 await subscription.unsubscribe()
