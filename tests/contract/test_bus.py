@@ -152,6 +152,15 @@ class TestEventStream:
             (got,) = await _take(events, 1)
         assert got.seq == 0
 
+    async def test_logged_returns_one_responses_later_events(self, bus: Bus) -> None:
+        chat, response, other = new_id(), new_id(), new_id()
+        for seq in range(5):
+            await bus.publish(_token(chat, response, seq))
+            await bus.publish(_token(chat, other, seq))
+        got = await bus.logged(chat, response, after_seq=2)
+        assert [(e.response_id, e.seq) for e in got] == [(response, 3), (response, 4)]
+        assert await bus.logged(chat, new_id(), after_seq=-1) == []
+
     async def test_last_seq(self, bus: Bus) -> None:
         chat, response = new_id(), new_id()
         assert await bus.last_seq(chat, response) == -1

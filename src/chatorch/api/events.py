@@ -83,6 +83,16 @@ def _cursor(last_event_id: str | None, response_id: UUID | None) -> Cursor | Non
     return Cursor(response_id, -1) if response_id is not None else None
 
 
+async def _fill_gaps(c: Container, chat_id: UUID, sequencer: Sequencer) -> list[StreamEvent]:
+    """Fetch from the event log what live delivery missed; skip what the log lacks too."""
+    ready: list[StreamEvent] = []
+    for before_gap in sequencer.overdue():
+        found = await c.bus.logged(chat_id, before_gap.response_id, after_seq=before_gap.seq)
+        for event in found:
+            ready.extend(sequencer.push(event))
+    return ready + sequencer.expire()
+
+
 def _ending(answer: Message) -> StreamEvent:
     """The last event of a stored answer, for when the event log no longer holds it."""
     if answer.status is Status.COMPLETE:
@@ -127,9 +137,9 @@ async def _sse(
                         event = await anext(events)
                     ready = sequencer.push(event)
                 except TimeoutError:
-                    ready = sequencer.expire()
                     if deadline is None:
                         yield _PING
+                    ready = await _fill_gaps(c, connection.chat_id, sequencer)
                 except StopAsyncIteration:
                     return  # the bus cut us off: the client reconnects with Last-Event-ID
                 for item in ready:

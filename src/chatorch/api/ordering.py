@@ -3,7 +3,8 @@
 Events may arrive twice (a replay overlapping live delivery, a redelivered publish)
 or out of order (two publishers, two bus paths). Duplicates are dropped; an early
 event waits for the gap before it to fill, but only for ``gap_wait`` seconds — then
-the sequencer gives up on the gap and moves on, so a lost event never stalls a stream.
+the caller fills the gap from the event log (``overdue``), and what the log lacks too
+is skipped (``expire``), so a lost event never stalls a stream.
 """
 
 import time
@@ -60,6 +61,15 @@ class Sequencer:
         """When the oldest open gap should be given up (monotonic s), if any."""
         waits = [s.waiting_since for s in self._responses.values() if s.waiting_since is not None]
         return min(waits) + self._gap_wait if waits else None
+
+    def overdue(self) -> list[Cursor]:
+        """For each gap open longer than ``gap_wait``: the last event delivered before it."""
+        now = time.monotonic()
+        return [
+            Cursor(response_id, state.expected - 1)
+            for response_id, state in self._responses.items()
+            if state.waiting_since is not None and now - state.waiting_since >= self._gap_wait
+        ]
 
     def expire(self) -> list[StreamEvent]:
         """Skip gaps older than ``gap_wait``; return the events that were behind them."""

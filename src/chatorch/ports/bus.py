@@ -1,6 +1,6 @@
 """Bus: the work queue that feeds workers and the event stream that feeds clients."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 from uuid import UUID
@@ -64,6 +64,16 @@ class Bus(Protocol):
         follows it. The iterator ends if the subscriber falls too far behind; the
         client then resumes from its last event. Waiting for the next event may be
         cancelled (e.g. by a timeout) without losing an event.
+        """
+        ...
+
+    async def logged(
+        self, chat_id: UUID, response_id: UUID, *, after_seq: int
+    ) -> Sequence[StreamEvent]:
+        """The events of one response the log holds after ``after_seq``, in order.
+
+        Fills a gap a live stream noticed: an event that reached the log but not the
+        subscriber.
         """
         ...
 

@@ -47,6 +47,17 @@ class TestSequencer:
         time.sleep(0.06)
         assert _seqs(sequencer.expire()) == [2]
 
+    def test_an_overdue_gap_names_where_to_fill_from(self) -> None:
+        sequencer, rid = Sequencer(gap_wait=0.05), new_id()
+        zero, one, two = _events(rid, 0, 1, 2)
+        sequencer.push(zero)
+        sequencer.push(two)
+        assert sequencer.overdue() == []
+        time.sleep(0.06)
+        assert sequencer.overdue() == [Cursor(rid, 0)]
+        assert _seqs(sequencer.push(one)) == [1, 2]  # the log's copy fills it
+        assert sequencer.overdue() == []
+
     def test_a_cursor_drops_what_the_client_already_has(self) -> None:
         rid = new_id()
         sequencer = Sequencer(after=Cursor(rid, 2))

@@ -156,6 +156,15 @@ class InMemoryBus:
                 return entries[index:]
         return []
 
+    async def logged(
+        self, chat_id: UUID, response_id: UUID, *, after_seq: int
+    ) -> list[StreamEvent]:
+        return [
+            logged.event
+            for logged in self._logs.get(chat_id, ())
+            if logged.event.response_id == response_id and logged.event.seq > after_seq
+        ]
+
     async def last_seq(self, chat_id: UUID, response_id: UUID) -> int:
         for logged in reversed(self._logs.get(chat_id, ())):
             if logged.event.response_id == response_id:

@@ -45,6 +45,7 @@ CONNECT_WAIT = 5.0  # s for the first connection at start
 DUPLICATE_WINDOW = 120.0  # s a repeated publish of one message id is dropped
 EVENT_LOG_BYTES = 1 << 30  # the event log's size bound
 PUBLISH_WAIT = 2.0  # s for JetStream to confirm a work item before we call it lost
+LOG_READ_WAIT = 1.0  # s to wait for the log's first event of a response
 FETCH_WAIT = 5.0  # s one pull waits for work before asking again
 LIVE_BACKLOG = 10_000  # events a slow live subscriber may lag before it is cut off
 
@@ -273,6 +274,32 @@ class NatsBus:
             yield _Replay(replay, after, logged_until=info.state.last_seq)
         finally:
             await _quietly(replay.unsubscribe())
+
+    async def logged(
+        self, chat_id: UUID, response_id: UUID, *, after_seq: int
+    ) -> list[StreamEvent]:
+        subject = self._names.events(chat_id, response_id)
+        found: list[StreamEvent] = []
+        replay = await self._js.subscribe(
+            subject,
+            stream=self._names.event_stream,
+            ordered_consumer=True,
+            deliver_policy=DeliverPolicy.ALL,
+        )
+        try:
+            while True:
+                try:
+                    message = await replay.next_msg(timeout=LOG_READ_WAIT)
+                except NatsTimeout:
+                    break  # nothing (more) logged for this response
+                event = StreamEvent.from_json(message.data)
+                if event.seq > after_seq:
+                    found.append(event)
+                if message.metadata.num_pending == 0:
+                    break
+        finally:
+            await _quietly(replay.unsubscribe())
+        return found
 
     async def last_seq(self, chat_id: UUID, response_id: UUID) -> int:
         subject = self._names.events(chat_id, response_id)
