@@ -60,12 +60,28 @@ async def _serve(settings: Settings, role: "Role") -> None:
     import uvicorn
 
     from chatorch.api.app import create_app
+    from chatorch.api.events import StreamHub
     from chatorch.wiring import StartupError, assemble
+
+    class _DrainingServer(uvicorn.Server):
+        """On SIGTERM, end open event streams at once, so their clients move elsewhere."""
+
+        def __init__(self, config: uvicorn.Config, *, streams: StreamHub) -> None:
+            super().__init__(config)
+            self._streams = streams
+
+        def handle_exit(self, sig: int, frame: Any) -> None:
+            self._streams.drain()
+            super().handle_exit(sig, frame)
+            # uvicorn would re-raise the signal once the server stops, killing the process
+            # before the worker hands back its work and the connections close; we exit 0.
+            self._captured_signals.clear()
 
     try:
         async with assemble(settings, role=role) as container:
+            app = create_app(settings, role=role, container=container)
             config = uvicorn.Config(
-                create_app(settings, role=role, container=container),
+                app,
                 host=settings.host,
                 port=settings.port,
                 http="httptools",
@@ -73,7 +89,7 @@ async def _serve(settings: Settings, role: "Role") -> None:
                 access_log=False,
                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
             )
-            server = uvicorn.Server(config)
+            server = _DrainingServer(config, streams=app.state.streams)
             typer.echo(
                 f"chatorch {__version__} serving on http://{settings.host}:{settings.port}/",
                 err=True,

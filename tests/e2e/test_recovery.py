@@ -1,6 +1,7 @@
 """A SIGKILL mid-answer loses nothing: after a restart every accepted message is answered."""
 
 import asyncio
+import signal
 import sqlite3
 from pathlib import Path
 
@@ -8,7 +9,7 @@ import httpx
 
 from tests.api.conftest import text_of
 from tests.e2e.client import read_history, read_stream
-from tests.e2e.processes import chatorch, fake_openai
+from tests.e2e.processes import Chatorch, chatorch, fake_openai
 
 SLOW = "openai:fake-slow-40-tokens-40"  # 40 tokens, 40 ms apart: ~1.6 s an answer
 
@@ -87,3 +88,22 @@ async def _half_written(workdir: Path, accepted: dict[str, str]) -> list[str]:
         return [f"{role}:{status}" for role, status in rows]
 
     return await asyncio.to_thread(read)
+
+
+class TestGracefulStop:
+    async def test_sigterm_ends_open_streams_cleanly_so_clients_reconnect(
+        self, tmp_path: Path
+    ) -> None:
+        server = await asyncio.to_thread(Chatorch, tmp_path)
+        try:
+            async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+                chat = (await http.post("/v1/chats", json={})).json()
+                async with http.stream("GET", f"/v1/chats/{chat['id']}/events") as stream:
+                    chunks = stream.aiter_bytes()
+                    assert (await anext(chunks)).startswith(b"retry: ")
+                    server.process.send_signal(signal.SIGTERM)
+                    rest = [chunk async for chunk in chunks]  # ends without a protocol error
+            assert b"".join(rest).strip(b": ping\n") == b""
+            assert await asyncio.to_thread(server.process.wait, 15) == 0
+        finally:
+            await asyncio.to_thread(server.stop)

@@ -47,6 +47,7 @@ def create_app(
         summary="Conversational-AI orchestration: Think → Act → Respond, streamed.",
         lifespan=lifespan,
     )
+    app.state.streams = events.StreamHub()
     problems.install(app)
     app.add_middleware(_RequestContext)
     app.include_router(health.router)

@@ -8,14 +8,15 @@ headers) resumes after that event, with nothing repeated and nothing skipped.
 """
 
 import asyncio
+import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Iterator
 from typing import Annotated
 from uuid import UUID
 
 import orjson
 import structlog
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from chatorch.api.deps import ContainerDep, UserDep
@@ -31,6 +32,43 @@ router = APIRouter(tags=["events"])
 
 RETRY_MS = 1_000  # what EventSource waits before reconnecting
 _PING = b": ping\n\n"
+
+
+class StreamHub:
+    """This process's open event streams, so a stopping gateway can end them at once.
+
+    Each stream's wait for its next event is an ``asyncio.Timeout``; ``drain`` moves every
+    deadline to now, and the streams end — the client reconnects (``retry:``) through the
+    load balancer to another gateway and resumes with ``Last-Event-ID``.
+    """
+
+    def __init__(self) -> None:
+        self.draining = False
+        self._open: set[_Open] = set()
+
+    @contextlib.contextmanager
+    def opened(self, chat_id: UUID) -> Iterator["_Open"]:
+        stream = _Open(chat_id)
+        self._open.add(stream)
+        try:
+            yield stream
+        finally:
+            self._open.discard(stream)
+
+    def drain(self) -> None:
+        self.draining = True
+        for stream in self._open:
+            if stream.wait is not None:
+                stream.wait.reschedule(asyncio.get_running_loop().time())
+
+
+class _Open:
+    __slots__ = ("chat_id", "ping", "wait")
+
+    def __init__(self, chat_id: UUID) -> None:
+        self.chat_id = chat_id
+        self.wait: asyncio.Timeout | None = None  # the pending wait for the next event
+        self.ping = False  # the last wait ended idle: send a heartbeat comment
 
 
 def frame(event: StreamEvent) -> bytes:
@@ -53,6 +91,7 @@ async def stream_events(
     chat_id: UUID,
     c: ContainerDep,
     user: UserDep,
+    request: Request,
     response_id: Annotated[UUID | None, Query(description="replay and follow one response")] = None,
     last_event_id: Annotated[str | None, Header()] = None,
     last_event_id_query: Annotated[str | None, Query(alias="last_event_id")] = None,
@@ -65,8 +104,9 @@ async def stream_events(
         raise NotFound(f"no response {response_id} in chat {chat_id}")
     stored = turn[1] if len(turn) > 1 else None
     connection = Connection(chat_id=chat_id, user_id=user.id, pod_id=c.pod_id)
+    hub: StreamHub = request.app.state.streams
     return StreamingResponse(
-        _sse(c, connection, after=after, only=response_id, stored=stored),
+        _sse(c, hub, connection, after=after, only=response_id, stored=stored),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
@@ -105,52 +145,76 @@ def _ending(answer: Message) -> StreamEvent:
 
 async def _sse(
     c: Container,
+    hub: StreamHub,
     connection: Connection,
     *,
     after: Cursor | None,
     only: UUID | None,
     stored: Message | None,
 ) -> AsyncIterator[bytes]:
-    heartbeat = c.settings.heartbeat_seconds
-    await _registry_call(c.registry.register(connection, ttl=3 * heartbeat))
+    """One client's stream: registered while open, ended early when the gateway drains."""
+    await _registry_call(c.registry.register(connection, ttl=3 * c.settings.heartbeat_seconds))
     c.metrics.streams_open.inc()
-    sequencer = Sequencer(after=after)
     try:
         yield b"retry: %d\n\n" % RETRY_MS
-        async with c.bus.subscribe(connection.chat_id, after=after) as events:
-            if stored is not None:
-                logged = await c.bus.last_seq(stored.chat_id, stored.response_id)
-                if logged < 0:
-                    yield frame(_ending(stored))  # answered, but the log aged out or restarted
-                    return
-                if (
-                    after is not None
-                    and after.response_id == stored.response_id
-                    and (after.seq >= logged)
-                ):
-                    return  # the client already has the answer's last event
-            while True:
-                deadline = sequencer.next_deadline()
-                wait = heartbeat if deadline is None else max(0.0, deadline - time.monotonic())
-                try:
-                    async with asyncio.timeout(wait):
-                        event = await anext(events)
-                    ready = sequencer.push(event)
-                except TimeoutError:
-                    if deadline is None:
-                        yield _PING
-                    ready = await _fill_gaps(c, connection.chat_id, sequencer)
-                except StopAsyncIteration:
-                    return  # the bus cut us off: the client reconnects with Last-Event-ID
-                for item in ready:
-                    if only is not None and item.response_id != only:
-                        continue
-                    yield frame(item)
-                    if only is not None and item.terminal:
+        with hub.opened(connection.chat_id) as stream:
+            async with c.bus.subscribe(connection.chat_id, after=after) as events:
+                if stored is not None:
+                    ending = await _ending_of_answered(c, stored, after)
+                    if ending is not None:
+                        for chunk in ending:
+                            yield chunk
                         return
+                sequencer = Sequencer(after=after)
+                while not hub.draining:
+                    for item in await _next_ready(c, stream, events, sequencer):
+                        if only is not None and item.response_id != only:
+                            continue
+                        yield frame(item)
+                        if only is not None and item.terminal:
+                            return
+                    if stream.ping:
+                        stream.ping = False
+                        yield _PING
+    except StopAsyncIteration:
+        return  # the bus cut us off: the client reconnects with Last-Event-ID
     finally:
         c.metrics.streams_open.dec()
         await asyncio.shield(_registry_call(c.registry.unregister(connection.id)))
+
+
+async def _ending_of_answered(
+    c: Container, stored: Message, after: Cursor | None
+) -> list[bytes] | None:
+    """For an answered response: what is left to send before the stream ends.
+
+    None while the log still holds events the client lacks (stream them as usual); no
+    frames when the client has the last one; a made-up last event when the log aged out
+    or died with its process.
+    """
+    logged = await c.bus.last_seq(stored.chat_id, stored.response_id)
+    if logged < 0:
+        return [frame(_ending(stored))]
+    if after is not None and after.response_id == stored.response_id and after.seq >= logged:
+        return []
+    return None
+
+
+async def _next_ready(
+    c: Container, stream: "_Open", events: AsyncIterator[StreamEvent], sequencer: Sequencer
+) -> list[StreamEvent]:
+    """Wait for the next event (or a gap's deadline, or the heartbeat); return what is ready."""
+    deadline = sequencer.next_deadline()
+    if deadline is None:
+        wait = c.settings.heartbeat_seconds
+    else:
+        wait = max(0.0, deadline - time.monotonic())
+    try:
+        async with asyncio.timeout(wait) as stream.wait:
+            return sequencer.push(await anext(events))
+    except TimeoutError:
+        stream.ping = deadline is None
+        return await _fill_gaps(c, stream.chat_id, sequencer)
 
 
 async def _registry_call(call: Awaitable[None]) -> None:
