@@ -57,9 +57,10 @@ class StreamHub:
 
     def drain(self) -> None:
         self.draining = True
+        now = asyncio.get_running_loop().time()
         for stream in self._open:
-            if stream.wait is not None:
-                stream.wait.reschedule(asyncio.get_running_loop().time())
+            if stream.wait is not None:  # waiting now; the others see `draining` next
+                stream.wait.reschedule(now)
 
 
 class _Open:
@@ -211,10 +212,13 @@ async def _next_ready(
         wait = max(0.0, deadline - time.monotonic())
     try:
         async with asyncio.timeout(wait) as stream.wait:
-            return sequencer.push(await anext(events))
+            event = await anext(events)
     except TimeoutError:
         stream.ping = deadline is None
         return await _fill_gaps(c, stream.chat_id, sequencer)
+    finally:
+        stream.wait = None  # only a wait in progress may be cut short by a drain
+    return sequencer.push(event)
 
 
 async def _registry_call(call: Awaitable[None]) -> None:
