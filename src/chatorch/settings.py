@@ -30,6 +30,21 @@ class Settings(BaseSettings):
     )
     openai_base_url: str | None = None
     openai_api_key: SecretStr | None = None
+    anthropic_base_url: str | None = None
+    anthropic_api_key: SecretStr | None = None
+    llm_temperature: float | None = Field(default=None, ge=0, le=2)
+    llm_max_tokens: int | None = Field(default=None, ge=1)
+    llm_retries: int = Field(default=2, ge=0, le=10, description="retries per provider")
+    llm_backoff: float = Field(default=0.5, ge=0, description="s before the first retry")
+    llm_deadline: float = Field(default=120.0, gt=0, description="s for one provider call")
+    breaker_failures: int = Field(default=5, ge=1, description="failures in a row → open")
+    breaker_reset: float = Field(default=30.0, gt=0, description="s open before a probe")
+    response_cache_seconds: float = Field(
+        default=0.0, ge=0, description="s to reuse a deterministic answer; 0 = off"
+    )
+    tools_file: str | None = Field(
+        default=None, description="YAML declaring HTTP (n8n) tools and MCP servers"
+    )
     llm_timeout: float = Field(
         default=60.0, gt=0, description="s: connecting to a model server, and each read from it"
     )
@@ -74,8 +89,11 @@ class Settings(BaseSettings):
     def _known_providers(cls, chain: str) -> str:
         for entry in chain.split(","):
             kind, _, model = entry.strip().partition(":")
-            if kind not in ("builtin", "openai"):
+            if kind not in ("builtin", "openai", "anthropic"):
                 raise ValueError(f"CHATORCH_LLM names unknown provider {kind!r}")
-            if kind == "openai" and not model:
-                raise ValueError("CHATORCH_LLM: 'openai' needs a model, e.g. openai:gpt-4o-mini")
+            if kind != "builtin" and not model:
+                raise ValueError(
+                    f"CHATORCH_LLM: {kind!r} needs a model, e.g. {kind}:"
+                    + ("gpt-4o-mini" if kind == "openai" else "claude-haiku-4-5")
+                )
         return chain

@@ -70,9 +70,12 @@ class LLMError(ChatorchError):
     status = 502
     title = "Model provider failed"
 
-    def __init__(self, detail: str, *, retryable: bool = False) -> None:
+    def __init__(
+        self, detail: str, *, retryable: bool = False, retry_after: float | None = None
+    ) -> None:
         super().__init__(detail)
         self.retryable = retryable
+        self.retry_after = retry_after  # s the provider asked us to wait (HTTP Retry-After)
 
 
 class GenerationStalled(ChatorchError):
