@@ -17,7 +17,6 @@ from urllib.parse import urlsplit
 import structlog
 
 from chatorch.adapters.llm.builtin import BuiltinProvider
-from chatorch.adapters.llm.openai import OpenAIProvider
 from chatorch.adapters.memory.bus import InMemoryBus
 from chatorch.adapters.memory.cache import InMemoryCache
 from chatorch.adapters.memory.registry import InMemoryRegistry
@@ -43,7 +42,7 @@ from chatorch.ports.llm import LLMProvider
 from chatorch.ports.registry import Registry
 from chatorch.ports.store import Store
 from chatorch.services.context import ContextManager
-from chatorch.services.llm import LLMManager
+from chatorch.services.llm import LLMManager, Policy
 from chatorch.services.metrics import MetricsCollector
 from chatorch.services.prompts import PromptManager
 from chatorch.services.tools import ToolRegistry, builtin_tools
@@ -130,7 +129,9 @@ async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator
         stack.push_async_callback(registry.close)
         await _connecting("CHATORCH_CACHE_URL", cache.ping())
         metrics = MetricsCollector()
-        llm = LLMManager(_providers(settings), stall_timeout=settings.stall_timeout)
+        llm = LLMManager(
+            _providers(settings), policy=_policy(settings), metrics=metrics, cache=cache
+        )
         stack.push_async_callback(llm.close)
         tools = ToolRegistry()
         for tool in builtin_tools():
@@ -217,6 +218,8 @@ def _runner(c: Container) -> Runner:
             max_tool_steps=s.max_tool_steps,
             context_messages=s.context_messages,
             coalesce=s.coalesce_ms / 1000,
+            temperature=s.llm_temperature,
+            max_tokens=s.llm_max_tokens,
         ),
     )
     return Runner(
@@ -228,11 +231,26 @@ def _runner(c: Container) -> Runner:
     )
 
 
+def _policy(s: Settings) -> Policy:
+    return Policy(
+        retries=s.llm_retries,
+        backoff=s.llm_backoff,
+        deadline=s.llm_deadline,
+        stall_timeout=s.stall_timeout,
+        breaker_failures=s.breaker_failures,
+        breaker_reset=s.breaker_reset,
+        cache_seconds=s.response_cache_seconds,
+    )
+
+
 def _providers(settings: Settings) -> list[LLMProvider]:
+    """The chain of CHATORCH_LLM; an SDK is imported only when the chain names it."""
     providers: list[LLMProvider] = []
     for entry in settings.llm.split(","):
         kind, _, model = entry.strip().partition(":")
         if kind == "openai":
+            from chatorch.adapters.llm.openai import OpenAIProvider
+
             key = settings.openai_api_key
             providers.append(
                 OpenAIProvider(
@@ -240,6 +258,19 @@ def _providers(settings: Settings) -> list[LLMProvider]:
                     base_url=settings.openai_base_url,
                     api_key=key.get_secret_value() if key else None,
                     timeout=settings.llm_timeout,
+                )
+            )
+        elif kind == "anthropic":
+            from chatorch.adapters.llm.anthropic import AnthropicProvider
+
+            key = settings.anthropic_api_key
+            providers.append(
+                AnthropicProvider(
+                    model=model,
+                    base_url=settings.anthropic_base_url,
+                    api_key=key.get_secret_value() if key else None,
+                    timeout=settings.llm_timeout,
+                    max_tokens=settings.llm_max_tokens or 1024,
                 )
             )
         else:

@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import ask, new_chat, read_events, serve, settings_for, text_of
+from tests.fixtures.fake_anthropic import fake_anthropic_server
 from tests.fixtures.fake_openai import FakeOpenAI, fake_openai_server
 
 
@@ -130,3 +131,41 @@ class TestCoalescing:
         assert 1 < len(tokens) < 100
         assert text_of(events) == history[-1]["content"]
         assert text_of(events).split() == [f"tok{n}" for n in range(100)]
+
+
+class TestAnthropicProvider:
+    async def test_answers_with_the_calculator_through_the_pipeline(self, tmp_path: Path) -> None:
+        async with fake_anthropic_server() as anthropic:
+            settings = settings_for(
+                tmp_path, llm="anthropic:claude-fake", anthropic_base_url=anthropic.url
+            )
+            async with serve(settings) as client:
+                events, history = await _answer(client, "what is 12*7?")
+        assert text_of(events) == "The answer is 84."
+        assert [e.data["stage"] for e in events if e.event == "step"] == [
+            "think",
+            "act",
+            "think",
+            "respond",
+        ]
+        assert history[-1]["metadata"]["provider"] == "anthropic"
+        assert history[-1]["metadata"]["model"] == "claude-fake"
+        second = anthropic.requests[1]
+        assert second["system"].startswith("You are chatorch")
+        assert second["messages"][-1]["content"][0]["type"] == "tool_result"
+
+    async def test_falls_back_from_openai_to_anthropic(
+        self, tmp_path: Path, fake: FakeOpenAI
+    ) -> None:
+        async with fake_anthropic_server() as anthropic:
+            settings = settings_for(
+                tmp_path,
+                llm="openai:fake-error-401,anthropic:fake-tokens-3",
+                openai_base_url=fake.url,
+                anthropic_base_url=anthropic.url,
+            )
+            async with serve(settings) as client:
+                events, history = await _answer(client, "hello")
+        assert text_of(events) == "tok0 tok1 tok2"
+        assert history[-1]["metadata"]["provider"] == "anthropic"
+        assert history[-1]["metadata"]["fallbacks"][0]["provider"] == "openai"

@@ -70,4 +70,5 @@ class Chunk:
     text: str = ""
     tool_calls: tuple[ToolCall, ...] = ()
     usage: Usage | None = None
+    restart: bool = False  # the provider failed mid-answer: drop what came; another follows
     extra: dict[str, Any] = field(default_factory=dict)

@@ -24,6 +24,7 @@ from chatorch.pipeline.think import ThinkEngine
 from chatorch.ports.bus import Bus
 from chatorch.ports.store import Store
 from chatorch.services.context import ContextManager
+from chatorch.services.llm import Generation
 from chatorch.services.metrics import MetricsCollector
 from chatorch.services.prompts import PromptManager
 from chatorch.services.tools import ToolRegistry, ToolResult
@@ -51,6 +52,15 @@ class _Record:
         default_factory=lambda: {"think": 0.0, "act": 0.0, "respond": 0.0}
     )
     fallbacks: list[dict[str, Any]] = field(default_factory=list)
+    retries: int = 0
+    cached: bool = False
+
+    def note(self, generation: Generation) -> None:
+        """Who answered this round, after which retries and fallbacks."""
+        self.provider, self.model = generation.provider, generation.model
+        self.fallbacks.extend(generation.skipped)
+        self.retries += generation.retries
+        self.cached = self.cached or generation.cached
 
     def metadata(self, total_ms: float) -> dict[str, Any]:
         return {
@@ -63,6 +73,8 @@ class _Record:
             | {"total": round(total_ms, 2)},
             "attempt": self.attempt,
             "fallbacks": self.fallbacks,
+            "retries": self.retries,
+            "cached": self.cached,
         }
 
 
@@ -72,6 +84,8 @@ class Limits:
     max_tool_steps: int
     context_messages: int
     coalesce: float  # s
+    temperature: float | None = None
+    max_tokens: int | None = None
 
 
 class AnswerPipeline:
@@ -108,7 +122,7 @@ class AnswerPipeline:
             await self._store_answer(question, "", record, emitter, failure=("gave_up", detail))
             return
         if attempt > 1:
-            await emitter.reset(attempt)  # an earlier attempt may have sent partial text
+            await emitter.reset()  # an earlier attempt may have sent partial text
         await self._answer(question, history, record, emitter)
 
     async def give_up(self, item: WorkItem, *, detail: str) -> None:
@@ -129,6 +143,7 @@ class AnswerPipeline:
             response_id=item.response_id,
             first_seq=max(logged + 1, (attempt - 1) * ATTEMPT_SEQ_BLOCK),
             coalesce=self._limits.coalesce,
+            attempt=attempt,
         )
 
     async def _start_in_turn(self, item: WorkItem) -> tuple[Message, int, Sequence[Message]] | None:
@@ -188,19 +203,25 @@ class AnswerPipeline:
         parts: list[str] = []
         for step in range(self._limits.max_tool_steps + 1):
             offered = specs if step < self._limits.max_tool_steps else ()
-            request = LLMRequest(turns=tuple(turns), tools=offered)
+            request = LLMRequest(
+                turns=tuple(turns),
+                tools=offered,
+                temperature=self._limits.temperature,
+                max_tokens=self._limits.max_tokens,
+            )
             decision = await self._timed("think", self._think.decide(request, emitter), record)
-            record.provider, record.model = decision.generation.provider, decision.generation.model
-            record.fallbacks.extend(decision.generation.skipped)
             calls, text = decision.tool_calls, ""
-            if decision.answers:
-                reply = await self._respond.stream(decision, emitter)
-                self._add_time("respond", reply.duration_ms / 1000, record)
-                record.usage += reply.usage
-                calls, text = reply.tool_calls, reply.text
-                parts.append(text)
-            else:
-                record.usage += decision.usage
+            try:
+                if decision.answers:
+                    reply = await self._respond.stream(decision, emitter)
+                    self._add_time("respond", reply.duration_ms / 1000, record)
+                    record.usage += reply.usage
+                    calls, text = reply.tool_calls, reply.text
+                    parts.append(text)
+                else:
+                    record.usage += decision.usage
+            finally:
+                record.note(decision.generation)
             if not calls or not offered:
                 break
             results = await self._timed("act", self._act.run(calls, emitter), record)

@@ -16,13 +16,21 @@ from chatorch.ports.bus import Bus
 
 class Emitter:
     def __init__(
-        self, bus: Bus, *, chat_id: UUID, response_id: UUID, first_seq: int, coalesce: float
+        self,
+        bus: Bus,
+        *,
+        chat_id: UUID,
+        response_id: UUID,
+        first_seq: int,
+        coalesce: float,
+        attempt: int = 1,
     ) -> None:
         self._bus = bus
         self._chat_id = chat_id
         self._response_id = response_id
         self._seq = first_seq
         self._coalesce = coalesce
+        self._attempt = attempt
         self._buffer: list[str] = []
         self._flushed_at = 0.0
         self._timer: asyncio.TimerHandle | None = None
@@ -43,8 +51,11 @@ class Emitter:
         await self.flush()
         await self._publish(EventKind.STEP, {"stage": stage, "detail": detail})
 
-    async def reset(self, attempt: int) -> None:
-        await self._publish(EventKind.RESET, {"attempt": attempt})
+    async def reset(self, *, reason: str = "retry") -> None:
+        """Tell clients to drop this response's text so far: it starts again."""
+        self._buffer.clear()
+        await self.flush()
+        await self._publish(EventKind.RESET, {"attempt": self._attempt, "reason": reason})
 
     async def done(self, message_id: UUID, usage: dict[str, int]) -> None:
         await self.flush()

@@ -26,6 +26,11 @@ class ResponseEngine:
             parts.append(decision.first.text)
             await emitter.token(decision.first.text)
         async for chunk in decision.rest:
+            if chunk.restart:  # the provider failed mid-answer; the next one starts over
+                parts.clear()
+                reply.tool_calls = ()
+                await emitter.reset(reason="fallback")
+                continue
             if chunk.text:
                 parts.append(chunk.text)
                 await emitter.token(chunk.text)

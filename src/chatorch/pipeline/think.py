@@ -51,6 +51,9 @@ class ThinkEngine:
     async def _read_until_decided(generation: Generation) -> Decision:
         decision = Decision(generation)
         async for chunk in generation.chunks:
+            if chunk.restart:  # nothing was shown yet: just forget the failed provider's part
+                decision.tool_calls = ()
+                continue
             if chunk.usage is not None:
                 decision.usage += chunk.usage
             if chunk.tool_calls:

@@ -46,6 +46,37 @@ class MetricsCollector:
             ["provider", "kind"],
             registry=self.registry,
         )
+        self.llm_calls = Counter(
+            "chatorch_llm_calls_total",
+            "Calls to model providers, by provider and outcome (ok, error).",
+            ["provider", "outcome"],
+            registry=self.registry,
+        )
+        self.llm_retries = Counter(
+            "chatorch_llm_retries_total",
+            "Calls tried again after a retryable failure, by provider.",
+            ["provider"],
+            registry=self.registry,
+        )
+        self.llm_first_chunk_seconds = Histogram(
+            "chatorch_llm_first_chunk_seconds",
+            "From calling a provider to its first chunk, by provider.",
+            ["provider"],
+            buckets=_STAGE_BUCKETS,
+            registry=self.registry,
+        )
+        self.llm_breaker_state = Gauge(
+            "chatorch_llm_breaker_state",
+            "Circuit breaker per provider: 0 closed, 1 open, 2 half-open.",
+            ["provider"],
+            registry=self.registry,
+        )
+        self.llm_cache = Counter(
+            "chatorch_llm_cache_total",
+            "Response cache lookups, by result (hit, miss).",
+            ["result"],
+            registry=self.registry,
+        )
         self.messages_accepted = Counter(
             "chatorch_messages_accepted_total",
             "User messages accepted for an answer.",

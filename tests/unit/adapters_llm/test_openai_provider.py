@@ -144,6 +144,12 @@ async def test_server_errors_are_retryable(provider: Provide, model: str, status
     assert f"openai {model}: HTTP {status} from http://127.0.0.1:" in error.detail
 
 
+async def test_rate_limit_carries_retry_after(provider: Provide) -> None:
+    error = await failure(provider("fake-error-429"))
+    assert error.retry_after == 1.0
+    assert "(retry after 1 s)" in error.detail
+
+
 async def test_auth_error_is_final_and_hides_the_key(provider: Provide) -> None:
     error = await failure(provider("fake-error-401"))
     assert not error.retryable

@@ -7,6 +7,7 @@ says whether retrying may help — without ever repeating the API key.
 """
 
 import json
+import math
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterable
@@ -120,15 +121,26 @@ class OpenAIProvider:
         message = body.get("message") if isinstance(body, dict) else None
         text = str(message or exc.message)[:500]
         detail = f"{self._label}: HTTP {status} from {self._url}: {text}"
-        retry_after = exc.response.headers.get("retry-after")
-        if status == 429 and retry_after:
-            detail += f" (retry after {retry_after} s)"
+        retry_after = None
+        if status == 429:
+            retry_after = retry_after_seconds(exc.response.headers.get("retry-after"))
+            if retry_after is not None:
+                detail += f" (retry after {retry_after:g} s)"
         retryable = status in (408, 409, 429) or status >= 500
-        return LLMError(self._scrub(detail), retryable=retryable)
+        return LLMError(self._scrub(detail), retryable=retryable, retry_after=retry_after)
 
     def _scrub(self, text: str) -> str:
         """Remove the API key from anything a server echoed back."""
         return text.replace(self._api_key, "***") if self._api_key else text
+
+
+def retry_after_seconds(header: str | None) -> float | None:
+    """A ``Retry-After`` header in seconds, if it is a plain non-negative number."""
+    try:
+        seconds = float(header or "")
+    except ValueError:  # absent, or an HTTP date
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
 def _chunks(event: ChatCompletionChunk, calls: "_ToolCallAssembler") -> Iterable[Chunk]:
