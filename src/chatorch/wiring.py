@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
+import httpx
 import structlog
 
 from chatorch.adapters.llm.builtin import BuiltinProvider
@@ -25,6 +26,7 @@ from chatorch.adapters.nats.discovery import announce, survey
 from chatorch.adapters.redis.cache import RedisCache
 from chatorch.adapters.redis.client import connect as connect_redis
 from chatorch.adapters.redis.registry import RedisRegistry
+from chatorch.adapters.tools import ToolConfigError, load_tools
 from chatorch.adapters.sql import migrate
 from chatorch.adapters.sql.store import connect as connect_sql
 from chatorch.domain.entities import User
@@ -41,6 +43,7 @@ from chatorch.ports.cache import Cache
 from chatorch.ports.llm import LLMProvider
 from chatorch.ports.registry import Registry
 from chatorch.ports.store import Store
+from chatorch.ports.tools import Tool
 from chatorch.services.context import ContextManager
 from chatorch.services.llm import LLMManager, Policy
 from chatorch.services.metrics import MetricsCollector
@@ -136,6 +139,9 @@ async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator
         tools = ToolRegistry()
         for tool in builtin_tools():
             tools.register(tool)
+        if settings.tools_file and role in ("serve", "worker"):
+            for tool in await _declared_tools(settings.tools_file, stack):
+                tools.register(tool)
         async with store.transaction() as tx:
             local_user = await tx.ensure_user(LOCAL_USER)
         container = Container(
@@ -172,6 +178,16 @@ async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator
             container.runner.start()
             stack.push_async_callback(container.runner.stop, grace=SHUTDOWN_GRACE)
         yield container
+
+
+async def _declared_tools(path: str, stack: AsyncExitStack) -> list[Tool]:
+    """HTTP tools and MCP servers from CHATORCH_TOOLS_FILE; MCP sessions live in ``stack``."""
+    http = httpx.AsyncClient(follow_redirects=False)
+    stack.push_async_callback(http.aclose)
+    try:
+        return await load_tools(path, stack=stack, http=http)
+    except (ToolConfigError, OSError) as error:
+        raise StartupError(f"CHATORCH_TOOLS_FILE: {error}") from error
 
 
 async def _bus(settings: Settings, pod_id: str) -> Bus:

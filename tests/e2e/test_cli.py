@@ -64,6 +64,23 @@ class TestStartup:
             assert setting in last
             assert "Traceback" not in result.stderr
 
+    def test_a_broken_tools_file_fails_in_one_line_naming_the_setting(self, tmp_path: Path) -> None:
+        broken = tmp_path / "tools.yaml"
+        broken.write_text("http:\n  - name: x\n", encoding="utf-8")
+        result = subprocess.run(
+            [str(CHATORCH), "serve", "--port", "0"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+            cwd=tmp_path,
+            env={"CHATORCH_TOOLS_FILE": str(broken), "PATH": "/usr/bin:/bin"},
+        )
+        assert result.returncode == 1
+        last = result.stderr.strip().splitlines()[-1]
+        assert last.startswith("chatorch: CHATORCH_TOOLS_FILE: "), result.stderr
+        assert "http[0]" in last
+
     def test_migrate_up_and_down(self, tmp_path: Path) -> None:
         env = {"CHATORCH_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/m.db", "PATH": "/usr/bin"}
 
