@@ -14,10 +14,13 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+
+from tests.e2e.processes import fake_openai
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
@@ -70,13 +73,29 @@ def _healthy(url: str) -> bool:
 def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL of a ``chatorch serve`` whose SQLite database lives in a temp dir."""
     _require_chromium()  # no point starting a server the tests cannot drive
-    workdir = tmp_path_factory.mktemp("server")
+    with _chatorch(tmp_path_factory.mktemp("server"), {}) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def openai_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Like ``server_url``, answering with the OpenAI provider against the fake server."""
+    _require_chromium()
+    with fake_openai() as upstream:
+        settings = {"CHATORCH_LLM": "openai:gpt-fake", "CHATORCH_OPENAI_BASE_URL": upstream}
+        with _chatorch(tmp_path_factory.mktemp("openai-server"), settings) as url:
+            yield url
+
+
+@contextmanager
+def _chatorch(workdir: Path, settings: dict[str, str]) -> Iterator[str]:
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     env = {k: v for k, v in os.environ.items() if not k.startswith("CHATORCH_")}
     env |= {
         "CHATORCH_LOG_LEVEL": "warning",
         "CHATORCH_MAX_CONTENT_CHARS": str(MAX_CONTENT_CHARS),
+        **settings,
     }
     command = [str(Path(sys.executable).with_name("chatorch")), "serve", "--port", str(port)]
     log_path = workdir / "server.log"

@@ -91,6 +91,22 @@ def test_question_streams_an_answer_that_survives_a_reload(
     assert problems == []
 
 
+def test_a_real_provider_streams_tokens_and_tool_steps(
+    page: "Page", openai_server_url: str, problems: list[str]
+) -> None:
+    page.goto(openai_server_url)
+    _new_chat(page)
+    page.locator("#composer textarea").fill("what is 12*7?")
+    page.locator("#send").click()
+    answer = page.locator("#messages .message.assistant").last
+    expect(answer).to_have_attribute("data-status", "complete", timeout=WAIT)
+    expect(answer.locator(".content")).to_have_text("The answer is 84.")
+    steps = answer.locator(".steps")
+    expect(steps.locator('.step[data-stage="act"]')).to_contain_text("calculator(12*7) → 84")
+    expect(steps.locator('.step[data-stage="respond"]')).to_contain_text("openai/gpt-fake")
+    assert problems == []
+
+
 def test_blank_message_is_not_sent_and_server_problems_are_shown(
     page: "Page", server_url: str, max_content_chars: int, problems: list[str]
 ) -> None:
