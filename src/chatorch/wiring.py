@@ -26,9 +26,9 @@ from chatorch.adapters.nats.discovery import announce, survey
 from chatorch.adapters.redis.cache import RedisCache
 from chatorch.adapters.redis.client import connect as connect_redis
 from chatorch.adapters.redis.registry import RedisRegistry
-from chatorch.adapters.tools import ToolConfigError, load_tools
 from chatorch.adapters.sql import migrate
 from chatorch.adapters.sql.store import connect as connect_sql
+from chatorch.adapters.tools import ToolConfigError, load_tools
 from chatorch.domain.entities import User
 from chatorch.domain.errors import ChatorchError
 from chatorch.pipeline.act import ActionEngine

@@ -40,6 +40,8 @@ class TestOpenAIProvider:
         assert history[-1]["metadata"]["provider"] == "openai"
         assert history[-1]["metadata"]["model"] == "fake-tokens-30"
         assert history[-1]["metadata"]["usage"]["completion_tokens"] == 30
+        (latency,) = history[-1]["metadata"]["first_chunk_ms"]  # one model call
+        assert latency > 0
         think = [e for e in events if e.event == "step" and e.data["stage"] == "think"]
         assert len(think) == 1  # no tool needed: one model call, no extra round trip
         assert len(fake.requests) == 1

@@ -54,6 +54,7 @@ class _Record:
     fallbacks: list[dict[str, Any]] = field(default_factory=list)
     retries: int = 0
     cached: bool = False
+    first_chunk_ms: list[float] = field(default_factory=list)  # one per model call
 
     def note(self, generation: Generation) -> None:
         """Who answered this round, after which retries and fallbacks."""
@@ -61,6 +62,8 @@ class _Record:
         self.fallbacks.extend(generation.skipped)
         self.retries += generation.retries
         self.cached = self.cached or generation.cached
+        if generation.first_chunk_ms is not None:
+            self.first_chunk_ms.append(generation.first_chunk_ms)
 
     def metadata(self, total_ms: float) -> dict[str, Any]:
         return {
@@ -75,6 +78,7 @@ class _Record:
             "fallbacks": self.fallbacks,
             "retries": self.retries,
             "cached": self.cached,
+            "first_chunk_ms": self.first_chunk_ms,
         }
 
 
