@@ -110,3 +110,27 @@ class CacheUnavailable(ServiceUnavailable):
 
 class RegistryUnavailable(ServiceUnavailable):
     code = "registry_unavailable"
+
+
+class Unauthenticated(ChatorchError):
+    """No valid credentials: a missing, malformed, expired or revoked key or token."""
+
+    code = "unauthenticated"
+    status = 401
+    title = "Authentication required"
+
+
+class Forbidden(ChatorchError):
+    code = "forbidden"
+    status = 403
+    title = "Forbidden"
+
+
+class RateLimited(ChatorchError):
+    code = "rate_limited"
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: float) -> None:
+        super().__init__(detail)
+        self.retry_after_seconds = retry_after
