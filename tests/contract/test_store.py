@@ -10,6 +10,9 @@ import pytest
 
 from chatorch.adapters.sql.store import connect
 from chatorch.domain.entities import (
+    AccessRole,
+    ApiKey,
+    AuditEvent,
     Chat,
     FileMeta,
     IdempotentResult,
@@ -171,6 +174,52 @@ class TestOutbox:
             await tx.mark_dispatched(old.id)
             assert await tx.undispatched(older_than=10, limit=10) == []
             assert [m.id for m in await tx.undispatched(older_than=0, limit=10)] == [fresh.id]
+
+
+class TestApiKeys:
+    async def test_keys_are_found_by_hash_listed_and_revoked_once(self, store: Store) -> None:
+        ada, bob = await _user(store, "ada"), await _user(store, "bob")
+        first = ApiKey(user_id=ada.id, name="laptop", prefix="chk_abc", hash="a" * 64)
+        second = ApiKey(
+            user_id=bob.id, name="ci", prefix="chk_def", hash="b" * 64, role=AccessRole.ADMIN
+        )
+        async with store.transaction() as tx:
+            await tx.add_api_key(first)
+            await tx.add_api_key(second)
+        async with store.transaction() as tx:
+            assert await tx.find_api_key("a" * 64) == first
+            assert await tx.find_api_key("c" * 64) is None
+            assert [k.id for k in await tx.list_api_keys()] == [second.id, first.id]
+            assert [k.id for k in await tx.list_api_keys(ada.id)] == [first.id]
+            revoked = await tx.revoke_api_key(first.id)
+            again = await tx.revoke_api_key(first.id)
+            assert await tx.revoke_api_key(new_id()) is None
+        assert revoked is not None
+        assert again is not None
+        assert revoked.revoked_at is not None
+        assert again.revoked_at == revoked.revoked_at
+
+
+class TestAudit:
+    async def test_events_list_newest_first_with_filters(self, store: Store) -> None:
+        events = [
+            AuditEvent(action="auth.failed", actor="anonymous", ip="10.0.0.1"),
+            AuditEvent(action="key.created", actor="ada", target="chk_abc"),
+            AuditEvent(action="key.revoked", actor="ada", detail={"why": "leaked"}),
+        ]
+        async with store.transaction() as tx:
+            for event in events:
+                await tx.add_audit(event)
+        async with store.transaction() as tx:
+            everything = await tx.list_audit(limit=10)
+            keys = await tx.list_audit(limit=10, action="key.")
+            anonymous = await tx.list_audit(limit=10, actor="anonymous")
+            older = await tx.list_audit(limit=10, before=events[2].id)
+        assert [e.action for e in everything][:3] == ["key.revoked", "key.created", "auth.failed"]
+        assert everything[0] == events[2]
+        assert [e.action for e in keys] == ["key.revoked", "key.created"]
+        assert [e.ip for e in anonymous] == ["10.0.0.1"]
+        assert events[2].id not in [e.id for e in older]
 
 
 class TestTitles:

@@ -95,6 +95,6 @@ class TestStartup:
             )
             return done.stdout.strip()
 
-        assert migrate() == "database at revision 0002"
+        assert migrate() == "database at revision 0003"
         assert migrate("--downgrade", "base") == "database at revision base (empty)"
-        assert migrate() == "database at revision 0002"
+        assert migrate() == "database at revision 0003"

@@ -88,3 +88,55 @@ class Connection:
     pod_id: str
     id: UUID = field(default_factory=new_id)
     opened_at: datetime = field(default_factory=utcnow)
+
+
+class AccessRole(StrEnum):
+    """What a caller may do: ``user`` their own chats, ``operator`` also operations
+    views, ``admin`` everything, including keys, audit and deleting users."""
+
+    USER = "user"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
+    def at_least(self, other: "AccessRole") -> bool:
+        order = (AccessRole.USER, AccessRole.OPERATOR, AccessRole.ADMIN)
+        return order.index(self) >= order.index(other)
+
+
+@dataclass(slots=True)
+class ApiKey:
+    """A stored API key: only its SHA-256 hash and a short prefix to recognise it."""
+
+    user_id: UUID
+    name: str
+    prefix: str
+    hash: str
+    role: AccessRole = AccessRole.USER
+    expires_at: datetime | None = None
+    revoked_at: datetime | None = None
+    id: UUID = field(default_factory=new_id)
+    created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(slots=True, frozen=True)
+class Principal:
+    """Who is asking: a user, with the role their credential grants, and how they proved it."""
+
+    user: User
+    role: AccessRole
+    via: str  # "local", "api_key:<prefix>" or "jwt:<issuer>"
+
+
+@dataclass(slots=True)
+class AuditEvent:
+    """An append-only record of who did what, when, from where."""
+
+    action: str
+    actor: str
+    actor_id: UUID | None = None
+    target: str = ""
+    ip: str = ""
+    request_id: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+    id: UUID = field(default_factory=new_id)
+    at: datetime = field(default_factory=utcnow)

@@ -5,7 +5,16 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 from uuid import UUID
 
-from chatorch.domain.entities import Chat, FileMeta, IdempotentResult, Message, Status, User
+from chatorch.domain.entities import (
+    ApiKey,
+    AuditEvent,
+    Chat,
+    FileMeta,
+    IdempotentResult,
+    Message,
+    Status,
+    User,
+)
 
 
 class Transaction(Protocol):
@@ -86,6 +95,33 @@ class Transaction(Protocol):
     async def add_file(self, meta: FileMeta) -> None: ...
 
     async def get_file(self, file_id: UUID) -> FileMeta | None: ...
+
+    async def add_api_key(self, key: ApiKey) -> None: ...
+
+    async def find_api_key(self, key_hash: str) -> ApiKey | None:
+        """The key with this SHA-256 hash, revoked or expired ones included."""
+        ...
+
+    async def list_api_keys(self, user_id: UUID | None = None) -> Sequence[ApiKey]:
+        """Keys newest first, of one user or of everyone."""
+        ...
+
+    async def revoke_api_key(self, key_id: UUID) -> ApiKey | None:
+        """Mark a key revoked (once); None if there is no such key."""
+        ...
+
+    async def add_audit(self, event: AuditEvent) -> None: ...
+
+    async def list_audit(
+        self,
+        *,
+        limit: int,
+        action: str | None = None,
+        actor: str | None = None,
+        before: UUID | None = None,
+    ) -> Sequence[AuditEvent]:
+        """Audit events newest first, filtered by action (prefix) and actor."""
+        ...
 
     async def get_idempotent(self, user_id: UUID, key: str) -> IdempotentResult | None: ...
 

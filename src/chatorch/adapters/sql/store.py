@@ -29,6 +29,8 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from chatorch.adapters.sql.models import (
+    ApiKeyRow,
+    AuditRow,
     Base,
     ChatRow,
     FileRow,
@@ -37,6 +39,9 @@ from chatorch.adapters.sql.models import (
     UserRow,
 )
 from chatorch.domain.entities import (
+    AccessRole,
+    ApiKey,
+    AuditEvent,
     Chat,
     FileMeta,
     IdempotentResult,
@@ -118,6 +123,48 @@ def _translated(
 
 
 # ---- rows <-> entities --------------------------------------------------------------
+
+
+def _api_key_row(key: ApiKey) -> ApiKeyRow:
+    return ApiKeyRow(
+        id=key.id,
+        user_id=key.user_id,
+        name=key.name,
+        prefix=key.prefix,
+        hash=key.hash,
+        role=key.role.value,
+        created_at=key.created_at,
+        expires_at=key.expires_at,
+        revoked_at=key.revoked_at,
+    )
+
+
+def _api_key(row: ApiKeyRow) -> ApiKey:
+    return ApiKey(
+        id=row.id,
+        user_id=row.user_id,
+        name=row.name,
+        prefix=row.prefix,
+        hash=row.hash,
+        role=AccessRole(row.role),
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        revoked_at=row.revoked_at,
+    )
+
+
+def _audit(row: AuditRow) -> AuditEvent:
+    return AuditEvent(
+        id=row.id,
+        at=row.at,
+        action=row.action,
+        actor=row.actor,
+        actor_id=row.actor_id,
+        target=row.target,
+        ip=row.ip,
+        request_id=row.request_id,
+        detail=row.detail,
+    )
 
 
 def _user(row: UserRow) -> User:
@@ -391,6 +438,68 @@ class SqlTransaction:
     async def get_file(self, file_id: UUID) -> FileMeta | None:
         row = await self._get(FileRow, file_id)
         return None if row is None else _file(row)
+
+    @_translated
+    async def add_api_key(self, key: ApiKey) -> None:
+        self._session.add(_api_key_row(key))
+        await self._session.flush()
+
+    @_translated
+    async def find_api_key(self, key_hash: str) -> ApiKey | None:
+        row = await self._session.scalar(select(ApiKeyRow).where(ApiKeyRow.hash == key_hash))
+        return None if row is None else _api_key(row)
+
+    @_translated
+    async def list_api_keys(self, user_id: UUID | None = None) -> Sequence[ApiKey]:
+        query = select(ApiKeyRow).order_by(ApiKeyRow.id.desc())
+        if user_id is not None:
+            query = query.where(ApiKeyRow.user_id == user_id)
+        return [_api_key(row) for row in await self._session.scalars(query)]
+
+    @_translated
+    async def revoke_api_key(self, key_id: UUID) -> ApiKey | None:
+        row = await self._get(ApiKeyRow, key_id)
+        if row is None:
+            return None
+        if row.revoked_at is None:
+            row.revoked_at = utcnow()
+            await self._session.flush()
+        return _api_key(row)
+
+    @_translated
+    async def add_audit(self, event: AuditEvent) -> None:
+        self._session.add(
+            AuditRow(
+                id=event.id,
+                at=event.at,
+                action=event.action,
+                actor=event.actor[:255],
+                actor_id=event.actor_id,
+                target=event.target[:255],
+                ip=event.ip[:64],
+                request_id=event.request_id[:64],
+                detail=event.detail,
+            )
+        )
+        await self._session.flush()
+
+    @_translated
+    async def list_audit(
+        self,
+        *,
+        limit: int,
+        action: str | None = None,
+        actor: str | None = None,
+        before: UUID | None = None,
+    ) -> Sequence[AuditEvent]:
+        query = select(AuditRow).order_by(AuditRow.id.desc()).limit(limit)
+        if action is not None:
+            query = query.where(AuditRow.action.startswith(action, autoescape=True))
+        if actor is not None:
+            query = query.where(AuditRow.actor == actor)
+        if before is not None:
+            query = query.where(AuditRow.id < before)
+        return [_audit(row) for row in await self._session.scalars(query)]
 
     @_translated
     async def get_idempotent(self, user_id: UUID, key: str) -> IdempotentResult | None:

@@ -1,0 +1,1 @@
+"""Rate limiters: the RateLimiter port on the ``limits`` library (memory or Redis)."""
