@@ -56,6 +56,30 @@ def _run(main: Coroutine[Any, Any, None]) -> None:
         asyncio.run(main)
 
 
+def _refuse_open_exposure(settings: Settings) -> None:
+    """Without authentication every request is the local user: only loopback may see that."""
+    import ipaddress
+
+    if settings.auth_required:
+        return
+    host = settings.host.strip("[]")
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        _fail(
+            f"binding to {settings.host} without authentication would let anyone read every "
+            "chat; set CHATORCH_AUTH_REQUIRED=true (and create keys with `chatorch keys "
+            "create`), or bind to 127.0.0.1"
+        )
+    typer.echo(
+        "No authentication: every request acts as the local user, on this machine only. "
+        "Set CHATORCH_AUTH_REQUIRED=true to require API keys or tokens.",
+        err=True,
+    )
+
+
 async def _serve(settings: Settings, role: "Role") -> None:
     import uvicorn
 
@@ -109,6 +133,7 @@ def serve(
 
     settings = _settings(host=host, port=port)
     configure_logs(level=settings.log_level, fmt=settings.log_format)
+    _refuse_open_exposure(settings)
     _run(_serve(settings, "serve"))
 
 
@@ -122,6 +147,7 @@ def gateway(
 
     settings = _settings(host=host, port=port)
     configure_logs(level=settings.log_level, fmt=settings.log_format)
+    _refuse_open_exposure(settings)
     _run(_serve(settings, "gateway"))
 
 
@@ -182,6 +208,97 @@ def status() -> None:
             f"{load.get('answers_in_flight', 0):>9.0f} {load.get('streams_open', 0):>7.0f} "
             f"{load.get('answers_complete', 0):>6.0f}"
         )
+
+
+keys = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+app.add_typer(keys, name="keys")
+
+
+@keys.command("create")
+def keys_create(
+    user: Annotated[str, typer.Option(help="whose key; the user is created if new")],
+    role: Annotated[str, typer.Option(help="user, operator or admin")] = "user",
+    name: Annotated[str, typer.Option(help="a label to recognise the key")] = "",
+    expires_days: Annotated[int | None, typer.Option(help="days until it expires")] = None,
+) -> None:
+    """Make an API key; it is printed alone on the last line, and shown only this once."""
+    from datetime import timedelta
+
+    from chatorch.domain.entities import AccessRole
+
+    if role not in AccessRole._value2member_map_:
+        _fail(f"unknown role {role!r}; use user, operator or admin")
+    expires = None if expires_days is None else timedelta(days=expires_days)
+
+    async def create() -> tuple[str, str]:
+        from chatorch.wiring import store_only
+
+        async with store_only(_settings()) as auth:
+            key, stored = await auth.create_key(
+                user_name=user, role=AccessRole(role), name=name, expires_in=expires
+            )
+            return key, f"key {stored.id} for {user} ({role}), prefix {stored.prefix}"
+
+    key, summary = _with_store(create)
+    typer.echo(summary)
+    typer.echo("Send it as: Authorization: Bearer <key>. It is not shown again.")
+    typer.echo(key)
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """List every key (never the key itself)."""
+
+    async def rows() -> list[str]:
+        from chatorch.wiring import store_only
+
+        async with store_only(_settings()) as auth:
+            found = await auth.list_keys()
+        return [
+            f"{k.id}  {k.prefix}…  {user:<20} {k.role.value:<8} {_state(k)}" for k, user in found
+        ]
+
+    for row in _with_store(rows):
+        typer.echo(row)
+
+
+@keys.command("revoke")
+def keys_revoke(
+    key_id: Annotated[str, typer.Argument(help="the key's id (see keys list)")],
+) -> None:
+    """Revoke a key at once; requests with it get 401 from then on."""
+    from uuid import UUID
+
+    try:
+        parsed = UUID(key_id)
+    except ValueError:
+        _fail(f"{key_id!r} is not a key id")
+
+    async def revoke() -> str:
+        from chatorch.wiring import store_only
+
+        async with store_only(_settings()) as auth:
+            revoked = await auth.revoke_key(parsed)
+        return f"revoked {revoked.prefix}…"
+
+    typer.echo(_with_store(revoke))
+
+
+def _state(key: Any) -> str:
+    if key.revoked_at is not None:
+        return "revoked"
+    return f"expires {key.expires_at:%Y-%m-%d}" if key.expires_at else "active"
+
+
+def _with_store(work: Any) -> Any:
+    """Run a store job for `chatorch keys`, turning expected failures into one line."""
+    from chatorch.domain.errors import ChatorchError
+    from chatorch.wiring import StartupError
+
+    try:
+        return asyncio.run(work())
+    except (StartupError, ChatorchError) as error:
+        _fail(getattr(error, "detail", str(error)))
 
 
 @app.command()

@@ -51,6 +51,15 @@ class Settings(BaseSettings):
     namespace: str = Field(default="chatorch", pattern=r"^[A-Za-z0-9_-]{1,32}$")
     pod_id: str | None = Field(default=None, description="defaults to <hostname>-<pid>")
 
+    auth_required: bool = Field(
+        default=False, description="every /v1 route needs an API key or a JWT"
+    )
+    jwt_issuer: str | None = None
+    jwt_audience: str | None = None
+    jwt_jwks_url: str | None = None
+    jwt_secret: SecretStr | None = None
+    jwt_role_claim: str = Field(default="chatorch_role", description="claim naming the role")
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
 

@@ -38,12 +38,14 @@ from chatorch.pipeline.request import RequestProcessor
 from chatorch.pipeline.respond import ResponseEngine
 from chatorch.pipeline.runner import Runner
 from chatorch.pipeline.think import ThinkEngine
+from chatorch.ports.auth import TokenVerifier
 from chatorch.ports.bus import Bus
 from chatorch.ports.cache import Cache
 from chatorch.ports.llm import LLMProvider
 from chatorch.ports.registry import Registry
 from chatorch.ports.store import Store
 from chatorch.ports.tools import Tool
+from chatorch.services.auth import Authenticator
 from chatorch.services.context import ContextManager
 from chatorch.services.llm import LLMManager, Policy
 from chatorch.services.metrics import MetricsCollector
@@ -76,6 +78,7 @@ class Container:
     metrics: MetricsCollector
     processor: RequestProcessor
     local_user: User
+    auth: Authenticator
     runner: Runner | None = None
 
     async def readiness(self) -> dict[str, dict[str, Any]]:
@@ -158,6 +161,13 @@ async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator
                 store, bus, metrics, max_content_chars=settings.max_content_chars
             ),
             local_user=local_user,
+            auth=Authenticator(
+                store,
+                verifier=_verifier(settings),
+                required=settings.auth_required,
+                local_user=local_user,
+                role_claim=settings.jwt_role_claim,
+            ),
         )
         if isinstance(bus, NatsBus):
             service = await announce(
@@ -178,6 +188,20 @@ async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator
             container.runner.start()
             stack.push_async_callback(container.runner.stop, grace=SHUTDOWN_GRACE)
         yield container
+
+
+def _verifier(s: Settings) -> TokenVerifier | None:
+    """A JWT verifier when an identity provider is configured (issuer, audience, keys)."""
+    if not (s.jwt_issuer and s.jwt_audience and (s.jwt_jwks_url or s.jwt_secret)):
+        return None
+    from chatorch.adapters.auth.jwt import JwtVerifier
+
+    return JwtVerifier(
+        issuer=s.jwt_issuer,
+        audience=s.jwt_audience,
+        jwks_url=s.jwt_jwks_url,
+        secret=s.jwt_secret.get_secret_value() if s.jwt_secret else None,
+    )
 
 
 async def _declared_tools(path: str, stack: AsyncExitStack) -> list[Tool]:
@@ -318,6 +342,19 @@ async def live_processes(settings: Settings) -> list[dict[str, Any]]:
         return await survey(bus.client, namespace=settings.namespace)
     finally:
         await bus.close()
+
+
+@asynccontextmanager
+async def store_only(settings: Settings) -> AsyncIterator[Authenticator]:
+    """Just the store (migrated) and what manages keys: for `chatorch keys`."""
+    await _connecting("CHATORCH_DATABASE_URL", _migrate(settings.database_url))
+    store = await _connecting("CHATORCH_DATABASE_URL", connect_sql(settings.database_url))
+    try:
+        async with store.transaction() as tx:
+            local_user = await tx.ensure_user(LOCAL_USER)
+        yield Authenticator(store, verifier=None, required=True, local_user=local_user)
+    finally:
+        await store.close()
 
 
 def migrate_database(url: str, *, downgrade: str | None = None) -> str | None:

@@ -1,13 +1,18 @@
-"""Administration: what the deployment is doing right now."""
+"""Administration: live connections, API keys and the audit trail.
+
+Connections need the ``operator`` role; keys and the audit trail need ``admin``.
+"""
 
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter
-from pydantic import BaseModel
+from fastapi import APIRouter, Depends, Query, status
+from pydantic import BaseModel, ConfigDict, Field
 
-from chatorch.api.deps import ContainerDep
+from chatorch.api.deps import AdminDep, ContainerDep, OperatorDep, json_body
+from chatorch.domain.entities import AccessRole, ApiKey, AuditEvent
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -24,8 +29,70 @@ class Connections(BaseModel):
     pods: dict[str, list[ConnectionOut]]
 
 
+class NewKey(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    user: str = Field(min_length=1, max_length=200, description="created if new")
+    role: Literal["user", "operator", "admin"] = "user"
+    name: str = Field(default="", max_length=200)
+    expires_in_days: int | None = Field(default=None, ge=1, le=3650)
+
+
+class KeyOut(BaseModel):
+    id: UUID
+    user_id: UUID
+    name: str
+    prefix: str = Field(description="the key's first characters, to recognise it")
+    role: str
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+    @classmethod
+    def of(cls, key: ApiKey) -> "KeyOut":
+        return cls(
+            id=key.id,
+            user_id=key.user_id,
+            name=key.name,
+            prefix=key.prefix,
+            role=key.role.value,
+            created_at=key.created_at,
+            expires_at=key.expires_at,
+            revoked_at=key.revoked_at,
+        )
+
+
+class CreatedKey(KeyOut):
+    key: str = Field(description="shown this once; store it now")
+
+
+class AuditOut(BaseModel):
+    id: UUID
+    at: datetime
+    action: str
+    actor: str
+    actor_id: UUID | None
+    target: str
+    ip: str
+    request_id: str
+    detail: dict[str, Any]
+
+    @classmethod
+    def of(cls, event: AuditEvent) -> "AuditOut":
+        return cls(
+            id=event.id,
+            at=event.at,
+            action=event.action,
+            actor=event.actor,
+            actor_id=event.actor_id,
+            target=event.target,
+            ip=event.ip,
+            request_id=event.request_id,
+            detail=event.detail,
+        )
+
+
 @router.get("/connections", response_model=Connections)
-async def connections(c: ContainerDep) -> Connections:
+async def connections(c: ContainerDep, _: OperatorDep) -> Connections:
     """Live event streams per pod, as the session registry knows them."""
     by_pod: dict[str, list[ConnectionOut]] = defaultdict(list)
     found = await c.registry.connections()
@@ -36,3 +103,47 @@ async def connections(c: ContainerDep) -> Connections:
             )
         )
     return Connections(total=len(found), pods=dict(by_pod))
+
+
+@router.post(
+    "/keys",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CreatedKey,
+    dependencies=[Depends(json_body)],
+)
+async def create_key(body: NewKey, c: ContainerDep, admin: AdminDep) -> CreatedKey:
+    expires = None if body.expires_in_days is None else timedelta(days=body.expires_in_days)
+    key, stored = await c.auth.create_key(
+        user_name=body.user,
+        role=AccessRole(body.role),
+        name=body.name,
+        expires_in=expires,
+        actor=admin.user.name,
+    )
+    return CreatedKey(key=key, **KeyOut.of(stored).model_dump())
+
+
+@router.get("/keys", response_model=list[KeyOut])
+async def list_keys(c: ContainerDep, _: AdminDep) -> list[KeyOut]:
+    async with c.store.transaction() as tx:
+        return [KeyOut.of(key) for key in await tx.list_api_keys()]
+
+
+@router.delete("/keys/{key_id}", response_model=KeyOut)
+async def revoke_key(key_id: UUID, c: ContainerDep, admin: AdminDep) -> KeyOut:
+    return KeyOut.of(await c.auth.revoke_key(key_id, actor=admin.user.name))
+
+
+@router.get("/audit", response_model=list[AuditOut])
+async def audit(
+    c: ContainerDep,
+    _: AdminDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    action: Annotated[str | None, Query(max_length=64, description="prefix, e.g. key.")] = None,
+    actor: Annotated[str | None, Query(max_length=255)] = None,
+    before: Annotated[UUID | None, Query(description="only events older than this id")] = None,
+) -> list[AuditOut]:
+    """Audit events, newest first."""
+    async with c.store.transaction() as tx:
+        events = await tx.list_audit(limit=limit, action=action, actor=actor, before=before)
+    return [AuditOut.of(event) for event in events]

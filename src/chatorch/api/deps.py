@@ -4,12 +4,13 @@
 replaces its body without touching a router.
 """
 
+from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Query, Request
 
-from chatorch.domain.entities import User
-from chatorch.domain.errors import ChatorchError
+from chatorch.domain.entities import AccessRole, Principal, User
+from chatorch.domain.errors import ChatorchError, Forbidden
 from chatorch.wiring import Container
 
 
@@ -18,9 +19,39 @@ def container(request: Request) -> Container:
     return found
 
 
-async def current_user(c: Annotated[Container, Depends(container)]) -> User:
-    """Embedded mode serves one local user."""
-    return c.local_user
+async def current_principal(
+    request: Request,
+    c: Annotated[Container, Depends(container)],
+    authorization: Annotated[str | None, Header()] = None,
+    access_token: Annotated[str | None, Query(include_in_schema=False)] = None,
+) -> Principal:
+    """Who is asking, from ``Authorization: Bearer …``.
+
+    ``?access_token=`` is accepted too, for browsers' EventSource, which cannot set
+    headers; prefer the header everywhere else (URLs end up in logs).
+    """
+    if authorization is None and access_token:
+        authorization = f"Bearer {access_token}"
+    return await c.auth.authenticate(
+        authorization,
+        ip=request.client.host if request.client else "",
+        request_id=getattr(request.state, "request_id", ""),
+    )
+
+
+async def current_user(principal: Annotated[Principal, Depends(current_principal)]) -> User:
+    return principal.user
+
+
+def role_at_least(role: AccessRole) -> Callable[[Principal], Awaitable[Principal]]:
+    """A dependency that lets only callers with ``role`` or more through."""
+
+    async def check(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if not principal.role.at_least(role):
+            raise Forbidden(f"this needs the {role.value} role; yours is {principal.role.value}")
+        return principal
+
+    return check
 
 
 class UnsupportedMediaType(ChatorchError):
@@ -44,3 +75,6 @@ def json_body(request: Request) -> None:
 
 ContainerDep = Annotated[Container, Depends(container)]
 UserDep = Annotated[User, Depends(current_user)]
+PrincipalDep = Annotated[Principal, Depends(current_principal)]
+OperatorDep = Annotated[Principal, Depends(role_at_least(AccessRole.OPERATOR))]
+AdminDep = Annotated[Principal, Depends(role_at_least(AccessRole.ADMIN))]

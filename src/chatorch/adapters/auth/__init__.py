@@ -1,0 +1,1 @@
+"""Token verifiers: the TokenVerifier port for OIDC JWTs (PyJWT)."""

@@ -1,0 +1,184 @@
+"""Identity and authorisation through the API: keys, JWTs, roles, isolation, audit."""
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+import pytest
+
+from chatorch.domain.entities import AccessRole
+from chatorch.settings import Settings
+from chatorch.wiring import store_only
+from tests.api.conftest import read_events, serve, settings_for
+
+SECRET = "a-test-secret-that-is-long-enough-for-hs256"
+ISSUER, AUDIENCE = "https://id.example.test/", "chatorch-tests"
+
+
+@pytest.fixture
+def secured(tmp_path: Path) -> Settings:
+    return settings_for(
+        tmp_path,
+        auth_required=True,
+        jwt_issuer=ISSUER,
+        jwt_audience=AUDIENCE,
+        jwt_secret=SECRET,
+    )
+
+
+@pytest.fixture
+async def client(secured: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    async with serve(secured) as http:
+        yield http
+
+
+async def _key(settings: Settings, user: str, role: AccessRole = AccessRole.USER, **kw: Any) -> str:
+    async with store_only(settings) as auth:
+        key, _ = await auth.create_key(user_name=user, role=role, **kw)
+    return key
+
+
+def _bearer(credential: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {credential}"}
+
+
+def _token(**claims: Any) -> str:
+    now = datetime.now(UTC)
+    body = {
+        "iss": ISSUER,
+        "aud": AUDIENCE,
+        "sub": "sam",
+        "iat": now,
+        "exp": now + timedelta(minutes=5),
+    }
+    return jwt.encode({**body, **claims}, SECRET, algorithm="HS256")
+
+
+class TestAuthentication:
+    @pytest.mark.parametrize(
+        "headers",
+        [{}, {"Authorization": "Basic abc"}, {"Authorization": "Bearer"}, _bearer("chk_nope")],
+    )
+    async def test_without_valid_credentials_every_v1_route_is_401(
+        self, client: httpx.AsyncClient, headers: dict[str, str]
+    ) -> None:
+        response = await client.get("/v1/chats", headers=headers)
+        assert response.status_code == 401
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == "unauthenticated"
+
+    async def test_probes_stay_open(self, client: httpx.AsyncClient) -> None:
+        for path in ("/healthz", "/readyz", "/metrics"):
+            assert (await client.get(path)).status_code == 200
+
+    async def test_a_key_works_until_it_is_revoked(
+        self, client: httpx.AsyncClient, secured: Settings
+    ) -> None:
+        key = await _key(secured, "ada")
+        assert (await client.get("/v1/chats", headers=_bearer(key))).status_code == 200
+        admin = await _key(secured, "root", AccessRole.ADMIN)
+        (listed,) = [
+            k
+            for k in (await client.get("/v1/admin/keys", headers=_bearer(admin))).json()
+            if key.startswith(k["prefix"])
+        ]
+        revoked = await client.delete(f"/v1/admin/keys/{listed['id']}", headers=_bearer(admin))
+        assert revoked.json()["revoked_at"] is not None
+        refused = await client.get("/v1/chats", headers=_bearer(key))
+        assert refused.status_code == 401
+        assert "revoked" in refused.json()["detail"]
+
+    async def test_an_expired_key_is_refused(
+        self, client: httpx.AsyncClient, secured: Settings
+    ) -> None:
+        key = await _key(secured, "ada", expires_in=timedelta(seconds=-1))
+        refused = await client.get("/v1/chats", headers=_bearer(key))
+        assert refused.status_code == 401
+        assert "expired" in refused.json()["detail"]
+
+    async def test_a_jwt_maps_its_subject_to_a_user(self, client: httpx.AsyncClient) -> None:
+        created = await client.post("/v1/chats", json={}, headers=_bearer(_token()))
+        assert created.status_code == 201
+        again = await client.get("/v1/chats", headers=_bearer(_token()))
+        assert [c["id"] for c in again.json()] == [created.json()["id"]]
+
+    @pytest.mark.parametrize(
+        ("claims", "words"),
+        [
+            ({"exp": datetime.now(UTC) - timedelta(minutes=5)}, "expired"),
+            ({"aud": "someone-else"}, "audience"),
+            ({"iss": "https://evil.example/"}, "issuer"),
+        ],
+    )
+    async def test_a_bad_jwt_is_refused_and_audited(
+        self, client: httpx.AsyncClient, secured: Settings, claims: dict[str, Any], words: str
+    ) -> None:
+        token = _token(**claims)
+        refused = await client.get("/v1/chats", headers=_bearer(token))
+        assert refused.status_code == 401
+        assert words in refused.json()["detail"]
+        assert token not in refused.text
+        admin = await _key(secured, "root", AccessRole.ADMIN)
+        audit = await client.get(
+            "/v1/admin/audit", params={"action": "auth."}, headers=_bearer(admin)
+        )
+        assert any(words in e["detail"]["reason"] for e in audit.json())
+        assert all(token not in str(e) for e in audit.json())
+
+
+class TestIsolation:
+    async def test_another_users_chat_is_as_absent_as_none(
+        self, client: httpx.AsyncClient, secured: Settings
+    ) -> None:
+        ada, bob = _bearer(await _key(secured, "ada")), _bearer(await _key(secured, "bob"))
+        chat = (await client.post("/v1/chats", json={}, headers=ada)).json()
+        sent = await client.post(
+            f"/v1/chats/{chat['id']}/messages", json={"content": "what is 1+1?"}, headers=ada
+        )
+        assert sent.status_code == 202
+        for path in ("", "/messages", "/events"):
+            response = await client.get(f"/v1/chats/{chat['id']}{path}", headers=bob)
+            assert response.status_code == 404, path
+        posted = await client.post(
+            f"/v1/chats/{chat['id']}/messages", json={"content": "hi"}, headers=bob
+        )
+        assert posted.status_code == 404
+        assert (await client.get("/v1/chats", headers=bob)).json() == []
+        url = f"{sent.json()['events_url']}&access_token={ada['Authorization'][7:]}"
+        events = await read_events(client, url)  # EventSource can only use the query
+        assert events[-1].event == "done"
+
+
+class TestRoles:
+    async def test_an_operator_sees_connections_but_not_keys_or_audit(
+        self, client: httpx.AsyncClient, secured: Settings
+    ) -> None:
+        operator = _bearer(await _key(secured, "olga", AccessRole.OPERATOR))
+        user = _bearer(await _key(secured, "ursula"))
+        assert (await client.get("/v1/admin/connections", headers=operator)).status_code == 200
+        assert (await client.get("/v1/admin/connections", headers=user)).status_code == 403
+        for path in ("/v1/admin/audit", "/v1/admin/keys"):
+            refused = await client.get(path, headers=operator)
+            assert refused.status_code == 403
+            assert refused.json()["code"] == "forbidden"
+
+    async def test_an_admin_creates_keys_and_the_audit_says_so(
+        self, client: httpx.AsyncClient, secured: Settings
+    ) -> None:
+        admin = _bearer(await _key(secured, "root", AccessRole.ADMIN))
+        made = await client.post(
+            "/v1/admin/keys", json={"user": "new-person", "role": "operator"}, headers=admin
+        )
+        assert made.status_code == 201
+        key = made.json()["key"]
+        assert key.startswith("chk_")
+        assert (await client.get("/v1/admin/connections", headers=_bearer(key))).status_code == 200
+        audit = (
+            await client.get("/v1/admin/audit", params={"action": "key.created"}, headers=admin)
+        ).json()
+        assert audit[0]["actor"] == "root"
+        assert audit[0]["detail"]["user"] == "new-person"
+        assert key not in str(audit)
