@@ -60,6 +60,16 @@ class Settings(BaseSettings):
     jwt_secret: SecretStr | None = None
     jwt_role_claim: str = Field(default="chatorch_role", description="claim naming the role")
 
+    rate_messages: str = Field(
+        default="60/minute", description="messages one user may send (limits' syntax)"
+    )
+    rate_auth_failures: str = Field(
+        default="20/minute", description="failed authentications from one address"
+    )
+    max_streams_per_user: int = Field(
+        default=20, ge=1, description="event streams one user may hold open on one gateway"
+    )
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
 
@@ -92,6 +102,18 @@ class Settings(BaseSettings):
                 f"CHATORCH_{name.upper()} has scheme {scheme!r}; expected one of {allowed}"
             )
         return url
+
+    @field_validator("rate_messages", "rate_auth_failures")
+    @classmethod
+    def _rate(cls, rule: str, info: object) -> str:
+        from limits import parse
+
+        try:
+            parse(rule)
+        except ValueError:
+            name = f"CHATORCH_{getattr(info, 'field_name', '').upper()}"
+            raise ValueError(f"{name}: {rule!r} is not a rate like '60/minute'") from None
+        return rule
 
     @field_validator("llm")
     @classmethod

@@ -23,6 +23,7 @@ from chatorch.adapters.memory.cache import InMemoryCache
 from chatorch.adapters.memory.registry import InMemoryRegistry
 from chatorch.adapters.nats.bus import NatsBus
 from chatorch.adapters.nats.discovery import announce, survey
+from chatorch.adapters.ratelimit.limits import from_url as rate_limiter
 from chatorch.adapters.redis.cache import RedisCache
 from chatorch.adapters.redis.client import connect as connect_redis
 from chatorch.adapters.redis.registry import RedisRegistry
@@ -135,6 +136,8 @@ async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator
         stack.push_async_callback(registry.close)
         await _connecting("CHATORCH_CACHE_URL", cache.ping())
         metrics = MetricsCollector()
+        limiter = rate_limiter(settings.cache_url, namespace=settings.namespace)
+        stack.push_async_callback(limiter.close)
         llm = LLMManager(
             _providers(settings), policy=_policy(settings), metrics=metrics, cache=cache
         )
@@ -158,7 +161,12 @@ async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator
             tools=tools,
             metrics=metrics,
             processor=RequestProcessor(
-                store, bus, metrics, max_content_chars=settings.max_content_chars
+                store,
+                bus,
+                metrics,
+                max_content_chars=settings.max_content_chars,
+                limiter=limiter,
+                message_rate=settings.rate_messages,
             ),
             local_user=local_user,
             auth=Authenticator(
@@ -167,6 +175,8 @@ async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator
                 required=settings.auth_required,
                 local_user=local_user,
                 role_claim=settings.jwt_role_claim,
+                limiter=limiter,
+                failure_rate=settings.rate_auth_failures,
             ),
         )
         if isinstance(bus, NatsBus):

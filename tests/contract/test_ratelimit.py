@@ -54,22 +54,24 @@ class TestRateLimiter:
         assert hourly.allowed
         assert hourly.remaining == 4
 
-    async def test_the_limit_holds_across_limiters_on_one_server(
-        self, backend: tuple[str, str], limiter: RateLimiter
-    ) -> None:
-        name, namespace = backend
-        if name == "memory":
-            pytest.skip("an in-memory limiter is one process's own by design")
-        other = from_url(REDIS_URL, namespace=namespace)
-        try:
-            assert (await limiter.hit("3/minute", "alice")).allowed
-            assert (await other.hit("3/minute", "alice")).allowed
-            assert (await limiter.hit("3/minute", "alice")).allowed
-            refused = await other.hit("3/minute", "alice")
-            assert not refused.allowed
-            assert refused.remaining == 0
-        finally:
-            await other.close()
+
+class TestSharedServer:
+    """Only a shared storage can hold a limit across processes: Redis, not memory."""
+
+    async def test_the_limit_holds_across_limiters_on_one_server(self) -> None:
+        async with redis_namespace() as namespace:
+            one = from_url(REDIS_URL, namespace=namespace)
+            other = from_url(REDIS_URL, namespace=namespace)
+            try:
+                assert (await one.hit("3/minute", "alice")).allowed
+                assert (await other.hit("3/minute", "alice")).allowed
+                assert (await one.hit("3/minute", "alice")).allowed
+                refused = await other.hit("3/minute", "alice")
+                assert not refused.allowed
+                assert refused.remaining == 0
+            finally:
+                await one.close()
+                await other.close()
 
 
 class TestConfiguration:

@@ -248,3 +248,28 @@ async def _all_answered(url: str, chats: list[str], *, per_chat: int) -> list[li
                 if len(settled) == 2 * per_chat * len(chats):
                     return histories
                 await asyncio.sleep(0.5)
+
+
+class TestSharedLimits:
+    def test_the_message_rate_holds_across_two_gateways(
+        self, tmp_path: Path, shared: dict[str, str]
+    ) -> None:
+        settings = {**shared, "rate_messages": "3/minute"}
+        with ExitStack() as stack:
+            first = stack.enter_context(chatorch(tmp_path, role="gateway", **settings))
+            second = stack.enter_context(chatorch(tmp_path, role="gateway", **settings))
+            statuses = asyncio.run(_alternate_posts([first.url, second.url], count=4))
+        assert statuses == [202, 202, 202, 429]
+
+
+async def _alternate_posts(urls: list[str], *, count: int) -> list[int]:
+    """Post ``count`` messages to one chat, alternating gateways; return the statuses."""
+    async with httpx.AsyncClient(base_url=urls[0]) as http:
+        chat = (await http.post("/v1/chats", json={})).json()
+    statuses = []
+    for n in range(count):
+        async with httpx.AsyncClient(base_url=urls[n % len(urls)]) as http:
+            body = {"content": f"q{n}"}
+            response = await http.post(f"/v1/chats/{chat['id']}/messages", json=body)
+            statuses.append(response.status_code)
+    return statuses

@@ -10,6 +10,7 @@ headers) resumes after that event, with nothing repeated and nothing skipped.
 import asyncio
 import contextlib
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Iterator
 from typing import Annotated
 from uuid import UUID
@@ -22,7 +23,7 @@ from fastapi.responses import StreamingResponse
 from chatorch.api.deps import ContainerDep, UserDep
 from chatorch.api.ordering import Sequencer
 from chatorch.domain.entities import Connection, Message, Status
-from chatorch.domain.errors import InvalidInput, NotFound, RegistryUnavailable
+from chatorch.domain.errors import InvalidInput, NotFound, RateLimited, RegistryUnavailable
 from chatorch.domain.events import Cursor, EventKind, StreamEvent
 from chatorch.pipeline.request import owned_chat
 from chatorch.wiring import Container
@@ -31,6 +32,7 @@ log = structlog.get_logger(__name__)
 router = APIRouter(tags=["events"])
 
 RETRY_MS = 1_000  # what EventSource waits before reconnecting
+STREAM_CAP_RETRY = 5.0  # s a client over its stream cap is told to wait
 _PING = b": ping\n\n"
 
 
@@ -45,15 +47,28 @@ class StreamHub:
     def __init__(self) -> None:
         self.draining = False
         self._open: set[_Open] = set()
+        self._per_user: Counter[UUID] = Counter()
+
+    def admit(self, user_id: UUID, *, cap: int) -> None:
+        """Refuse a user one more stream than ``cap`` on this gateway."""
+        if self._per_user[user_id] >= cap:
+            raise RateLimited(
+                f"you have {cap} event streams open here already; close one first",
+                retry_after=STREAM_CAP_RETRY,
+            )
 
     @contextlib.contextmanager
-    def opened(self, chat_id: UUID) -> Iterator["_Open"]:
+    def opened(self, chat_id: UUID, user_id: UUID) -> Iterator["_Open"]:
         stream = _Open(chat_id)
         self._open.add(stream)
+        self._per_user[user_id] += 1
         try:
             yield stream
         finally:
             self._open.discard(stream)
+            self._per_user[user_id] -= 1
+            if not self._per_user[user_id]:
+                del self._per_user[user_id]
 
     def drain(self) -> None:
         self.draining = True
@@ -106,6 +121,7 @@ async def stream_events(
     stored = turn[1] if len(turn) > 1 else None
     connection = Connection(chat_id=chat_id, user_id=user.id, pod_id=c.pod_id)
     hub: StreamHub = request.app.state.streams
+    hub.admit(user.id, cap=c.settings.max_streams_per_user)
     return StreamingResponse(
         _sse(c, hub, connection, after=after, only=response_id, stored=stored),
         media_type="text/event-stream",
@@ -158,7 +174,7 @@ async def _sse(
     c.metrics.streams_open.inc()
     try:
         yield b"retry: %d\n\n" % RETRY_MS
-        with hub.opened(connection.chat_id) as stream:
+        with hub.opened(connection.chat_id, connection.user_id) as stream:
             async with c.bus.subscribe(connection.chat_id, after=after) as events:
                 if stored is not None:
                     ending = await _ending_of_answered(c, stored, after)

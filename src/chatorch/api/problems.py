@@ -1,5 +1,6 @@
 """RFC 9457 problem details: the one place errors become HTTP responses."""
 
+import math
 from typing import Any
 
 import orjson
@@ -9,7 +10,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
-from chatorch.domain.errors import ChatorchError, ServiceUnavailable
+from chatorch.domain.errors import ChatorchError, RateLimited, ServiceUnavailable
 
 log = structlog.get_logger(__name__)
 
@@ -44,6 +45,8 @@ async def _chatorch_error(request: Request, error: Exception) -> Response:
     headers = None
     if isinstance(error, ServiceUnavailable):
         headers = {"Retry-After": str(error.retry_after)}
+    elif isinstance(error, RateLimited):
+        headers = {"Retry-After": str(max(1, math.ceil(error.retry_after_seconds)))}
     if error.status >= 500:
         log.error("request.failed", code=error.code, detail=error.detail)
     return problem(

@@ -19,10 +19,12 @@ from chatorch.domain.errors import (
     IdempotencyConflict,
     InvalidInput,
     NotFound,
+    RateLimited,
 )
 from chatorch.domain.events import WorkItem
 from chatorch.domain.ids import new_id
 from chatorch.ports.bus import Bus
+from chatorch.ports.ratelimit import RateLimiter
 from chatorch.ports.store import Store, Transaction
 from chatorch.services.metrics import MetricsCollector
 
@@ -39,12 +41,21 @@ class Submission:
 
 class RequestProcessor:
     def __init__(
-        self, store: Store, bus: Bus, metrics: MetricsCollector, *, max_content_chars: int
+        self,
+        store: Store,
+        bus: Bus,
+        metrics: MetricsCollector,
+        *,
+        max_content_chars: int,
+        limiter: RateLimiter | None = None,
+        message_rate: str = "60/minute",
     ) -> None:
         self._store = store
         self._bus = bus
         self._metrics = metrics
         self._max_chars = max_content_chars
+        self._limiter = limiter
+        self._message_rate = message_rate
 
     async def create_chat(self, user: User, *, title: str = "") -> Chat:
         title = title.strip()
@@ -59,6 +70,7 @@ class RequestProcessor:
         self, user: User, chat_id: UUID, content: str, *, idempotency_key: str | None = None
     ) -> Submission:
         self._check_content(content)
+        await self._check_rate(user)
         request_hash = _hash(chat_id, content)
         try:
             return await self._accept(user, chat_id, content, idempotency_key, request_hash)
@@ -93,6 +105,17 @@ class RequestProcessor:
         log.info("message.accepted", chat_id=str(chat_id), message_id=str(message.id))
         await dispatch(self._store, self._bus, message)
         return Submission(message, replayed=False)
+
+    async def _check_rate(self, user: User) -> None:
+        if self._limiter is None:
+            return
+        decision = await self._limiter.hit(self._message_rate, f"messages:{user.id}")
+        if not decision.allowed:
+            raise RateLimited(
+                f"more than {self._message_rate} messages; try again in "
+                f"{decision.retry_after:.0f} s",
+                retry_after=decision.retry_after,
+            )
 
     def _check_content(self, content: str) -> None:
         if not content.strip():

@@ -14,8 +14,9 @@ from uuid import UUID
 import structlog
 
 from chatorch.domain.entities import AccessRole, ApiKey, AuditEvent, Principal, User
-from chatorch.domain.errors import InvalidInput, NotFound, Unauthenticated
+from chatorch.domain.errors import InvalidInput, NotFound, RateLimited, Unauthenticated
 from chatorch.ports.auth import TokenVerifier
+from chatorch.ports.ratelimit import RateLimiter
 from chatorch.ports.store import Store
 
 log = structlog.get_logger(__name__)
@@ -37,12 +38,16 @@ class Authenticator:
         required: bool,
         local_user: User,
         role_claim: str = "chatorch_role",
+        limiter: RateLimiter | None = None,
+        failure_rate: str = "20/minute",
     ) -> None:
         self._store = store
         self._verifier = verifier
         self._required = required
         self._local = local_user
         self._role_claim = role_claim
+        self._limiter = limiter
+        self._failure_rate = failure_rate
 
     async def authenticate(
         self, authorization: str | None, *, ip: str, request_id: str
@@ -69,7 +74,20 @@ class Authenticator:
                     detail={"reason": refusal.detail},
                 )
             )
+            await self._count_failure(ip)
             raise
+
+    async def _count_failure(self, ip: str) -> None:
+        """Too many failures from one address turn its refusals into 429s: slows guessing."""
+        if self._limiter is None or not ip:
+            return
+        decision = await self._limiter.hit(self._failure_rate, f"authfail:{ip}")
+        if not decision.allowed:
+            raise RateLimited(
+                f"too many failed authentications from {ip}; try again in "
+                f"{decision.retry_after:.0f} s",
+                retry_after=decision.retry_after,
+            )
 
     async def _by_key(self, key: str) -> Principal:
         async with self._store.transaction() as tx:

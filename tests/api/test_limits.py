@@ -1,0 +1,50 @@
+"""Rate limits and caps: 429 problems with Retry-After, before anything is stored."""
+
+from pathlib import Path
+
+from httpx_sse import aconnect_sse
+
+from tests.api.conftest import new_chat, serve, settings_for
+
+
+class TestMessageRate:
+    async def test_past_the_rate_a_message_is_refused_and_not_stored(self, tmp_path: Path) -> None:
+        async with serve(settings_for(tmp_path, rate_messages="2/minute")) as client:
+            chat_id = await new_chat(client)
+            url = f"/v1/chats/{chat_id}/messages"
+            statuses = [
+                (await client.post(url, json={"content": f"m{n}"})).status_code for n in range(2)
+            ]
+            refused = await client.post(url, json={"content": "one too many"})
+            history = (await client.get(url)).json()
+        assert statuses == [202, 202]
+        assert refused.status_code == 429
+        assert refused.json()["code"] == "rate_limited"
+        assert 1 <= int(refused.headers["retry-after"]) <= 60
+        assert "one too many" not in [m["content"] for m in history]
+
+
+class TestAuthFailures:
+    async def test_repeated_failures_from_one_address_get_429(self, tmp_path: Path) -> None:
+        settings = settings_for(tmp_path, auth_required=True, rate_auth_failures="3/minute")
+        async with serve(settings) as client:
+            statuses = [
+                (await client.get("/v1/chats", headers={"Authorization": "Bearer chk_x"}))
+                for _ in range(4)
+            ]
+        assert [r.status_code for r in statuses] == [401, 401, 401, 429]
+        assert "retry-after" in statuses[-1].headers
+
+
+class TestStreamCap:
+    async def test_one_stream_more_than_the_cap_is_refused(self, tmp_path: Path) -> None:
+        async with serve(settings_for(tmp_path, max_streams_per_user=1)) as client:
+            chat_id = await new_chat(client)
+            url = f"/v1/chats/{chat_id}/events"
+            async with aconnect_sse(client, "GET", url) as first:
+                assert first.response.status_code == 200
+                second = await client.get(url)
+            assert second.status_code == 429
+            assert second.json()["code"] == "rate_limited"
+            async with aconnect_sse(client, "GET", url) as again:  # the first one closed
+                assert again.response.status_code == 200
