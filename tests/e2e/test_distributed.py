@@ -202,7 +202,13 @@ class TestUnderLoad:
         with ExitStack() as stack:
             upstream = stack.enter_context(fake_openai())
             llm = "openai:fake-slow-5-tokens-10-recall"
-            settings = {**shared, "llm": llm, "openai_base_url": upstream, "ack_wait": "2"}
+            settings = {
+                **shared,
+                "llm": llm,
+                "openai_base_url": upstream,
+                "ack_wait": "2",
+                "rate_messages": "1000/minute",  # one user sends all 200
+            }
             gateway = stack.enter_context(chatorch(tmp_path, role="gateway", **settings))
             doomed = stack.enter_context(chatorch(tmp_path, role="worker", **settings))
             stack.enter_context(chatorch(tmp_path, role="worker", **settings))
