@@ -70,6 +70,11 @@ class Settings(BaseSettings):
         default=20, ge=1, description="event streams one user may hold open on one gateway"
     )
 
+    cors_origins: list[str] = Field(
+        default_factory=list, description='origins allowed by CORS, as JSON: ["https://…"]'
+    )
+    max_body_bytes: int = Field(default=1 << 20, ge=1024, description="largest request body")
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
 

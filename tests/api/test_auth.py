@@ -152,6 +152,27 @@ class TestIsolation:
         assert events[-1].event == "done"
 
 
+class TestErasure:
+    async def test_an_admin_erases_a_user_and_everything_of_theirs(
+        self, client: httpx.AsyncClient, secured: Settings
+    ) -> None:
+        admin = _bearer(await _key(secured, "root", AccessRole.ADMIN))
+        ada_key = await _key(secured, "ada")
+        ada = _bearer(ada_key)
+        chat = (await client.post("/v1/chats", json={}, headers=ada)).json()
+        await client.post(f"/v1/chats/{chat['id']}/messages", json={"content": "x"}, headers=ada)
+        erased = await client.delete(f"/v1/admin/users/{chat['owner_id']}", headers=admin)
+        assert erased.status_code == 204
+        assert (await client.get("/v1/chats", headers=ada)).status_code == 401  # key gone
+        assert (await client.get(f"/v1/chats/{chat['id']}", headers=admin)).status_code == 404
+        again = await client.delete(f"/v1/admin/users/{chat['owner_id']}", headers=admin)
+        assert again.status_code == 404
+        audit = await client.get(
+            "/v1/admin/audit", params={"action": "user.deleted"}, headers=admin
+        )
+        assert audit.json()[0]["target"] == chat["owner_id"]
+
+
 class TestRoles:
     async def test_an_operator_sees_connections_but_not_keys_or_audit(
         self, client: httpx.AsyncClient, secured: Settings

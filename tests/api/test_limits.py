@@ -48,3 +48,30 @@ class TestStreamCap:
             assert second.json()["code"] == "rate_limited"
             async with aconnect_sse(client, "GET", url) as again:  # the first one closed
                 assert again.response.status_code == 200
+
+
+class TestHardening:
+    async def test_a_body_over_the_limit_is_refused_before_it_is_read(self, tmp_path: Path) -> None:
+        async with serve(settings_for(tmp_path, max_body_bytes=2048)) as client:
+            chat_id = await new_chat(client)
+            response = await client.post(
+                f"/v1/chats/{chat_id}/messages", json={"content": "x" * 4000}
+            )
+            history = (await client.get(f"/v1/chats/{chat_id}/messages")).json()
+        assert response.status_code == 413
+        assert response.json()["code"] == "body_too_large"
+        assert history == []
+
+    async def test_cors_answers_only_the_configured_origins(self, tmp_path: Path) -> None:
+        settings = settings_for(tmp_path, cors_origins=["https://app.example"])
+        async with serve(settings) as client:
+            allowed = await client.options(
+                "/v1/chats",
+                headers={
+                    "Origin": "https://app.example",
+                    "Access-Control-Request-Method": "POST",
+                },
+            )
+            other = await client.get("/v1/chats", headers={"Origin": "https://evil.example"})
+        assert allowed.headers["access-control-allow-origin"] == "https://app.example"
+        assert "access-control-allow-origin" not in other.headers

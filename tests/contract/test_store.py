@@ -176,6 +176,26 @@ class TestOutbox:
             assert [m.id for m in await tx.undispatched(older_than=0, limit=10)] == [fresh.id]
 
 
+class TestErasure:
+    async def test_deleting_a_user_takes_their_chats_messages_and_keys(self, store: Store) -> None:
+        ada, bob = await _user(store, "ada"), await _user(store, "bob")
+        mine, theirs = await _chat(store, ada), await _chat(store, bob)
+        question = _question(mine)
+        await _add(store, question, _question(theirs))
+        async with store.transaction() as tx:
+            await tx.add_api_key(ApiKey(user_id=ada.id, name="k", prefix="chk_a", hash="d" * 64))
+            await tx.add_audit(AuditEvent(action="key.created", actor="ada"))
+            assert await tx.delete_user(ada.id)
+            assert not await tx.delete_user(ada.id)
+        async with store.transaction() as tx:
+            assert await tx.get_user(ada.id) is None
+            assert await tx.get_chat(mine.id) is None
+            assert await tx.get_message(question.id) is None
+            assert await tx.find_api_key("d" * 64) is None
+            assert await tx.get_chat(theirs.id) is not None
+            assert [e.actor for e in await tx.list_audit(limit=5)] == ["ada"]
+
+
 class TestApiKeys:
     async def test_keys_are_found_by_hash_listed_and_revoked_once(self, store: Store) -> None:
         ada, bob = await _user(store, "ada"), await _user(store, "bob")

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, status
+from fastapi import APIRouter, Depends, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from chatorch.api.deps import AdminDep, ContainerDep, OperatorDep, json_body
@@ -132,6 +132,13 @@ async def list_keys(c: ContainerDep, _: AdminDep) -> list[KeyOut]:
 @router.delete("/keys/{key_id}", response_model=KeyOut)
 async def revoke_key(key_id: UUID, c: ContainerDep, admin: AdminDep) -> KeyOut:
     return KeyOut.of(await c.auth.revoke_key(key_id, actor=admin.user.name))
+
+
+@router.delete("/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def erase_user(user_id: UUID, c: ContainerDep, admin: AdminDep) -> Response:
+    """Erase a user: their chats, messages, files and keys (GDPR). The audit stays."""
+    await c.auth.erase_user(user_id, actor=admin.user.name)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/audit", response_model=list[AuditOut])

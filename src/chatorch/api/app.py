@@ -5,9 +5,12 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import orjson
 import structlog
 from fastapi import FastAPI
 from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatorch import __version__
@@ -49,6 +52,15 @@ def create_app(
     )
     app.state.streams = events.StreamHub()
     problems.install(app)
+    app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST", "DELETE"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"],
+            expose_headers=["Location", "Retry-After", "X-Request-ID", "Idempotent-Replayed"],
+        )
     app.add_middleware(_RequestContext)
     app.include_router(health.router)
     if role != "worker":  # a worker's port is for probes and metrics only
@@ -67,6 +79,32 @@ async def _heartbeat(container: Container) -> None:
             await container.registry.heartbeat(container.pod_id, ttl=3 * interval)
         except RegistryUnavailable as error:
             log.warning("registry.degraded", detail=error.detail)
+
+
+class _BodyLimit:
+    """Refuse a request whose declared body is over ``limit`` bytes before reading it."""
+
+    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            declared = Headers(scope=scope).get("content-length", "")
+            if declared.isdigit() and int(declared) > self.limit:
+                body = orjson.dumps(
+                    {
+                        "type": "urn:chatorch:problem:body_too_large",
+                        "title": "Request body too large",
+                        "status": 413,
+                        "detail": f"the body has {declared} bytes; the limit is {self.limit}",
+                        "code": "body_too_large",
+                    }
+                )
+                response = Response(body, 413, media_type="application/problem+json")
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
 
 
 class _RequestContext:

@@ -26,6 +26,13 @@ class Transaction(Protocol):
 
     async def get_user(self, user_id: UUID) -> User | None: ...
 
+    async def delete_user(self, user_id: UUID) -> bool:
+        """Erase a user with their chats, messages, files and keys; False if unknown.
+
+        The audit trail keeps its records: it is the account of what happened.
+        """
+        ...
+
     async def add_chat(self, chat: Chat) -> None: ...
 
     async def get_chat(self, chat_id: UUID) -> Chat | None: ...

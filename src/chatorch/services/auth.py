@@ -166,6 +166,14 @@ class Authenticator:
             await tx.add_audit(AuditEvent(action="key.revoked", actor=actor, target=revoked.prefix))
         return revoked
 
+    async def erase_user(self, user_id: UUID, *, actor: str) -> None:
+        """Delete a user and everything of theirs (GDPR erasure), and say so in the audit."""
+        async with self._store.transaction() as tx:
+            user = await tx.get_user(user_id)
+            if user is None or not await tx.delete_user(user_id):
+                raise NotFound(f"no user {user_id}")
+            await tx.add_audit(AuditEvent(action="user.deleted", actor=actor, target=str(user_id)))
+
     async def audit(self, event: AuditEvent) -> None:
         """Record an event in its own transaction; a store outage must not hide the refusal."""
         try:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar
 from uuid import UUID
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
-from sqlalchemy import ColumnElement, event, select, update
+from sqlalchemy import ColumnElement, delete, event, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -301,6 +301,12 @@ class SqlTransaction:
     async def get_user(self, user_id: UUID) -> User | None:
         row = await self._get(UserRow, user_id)
         return None if row is None else _user(row)
+
+    @_translated
+    async def delete_user(self, user_id: UUID) -> bool:
+        # Chats, their messages, files and keys go by ON DELETE CASCADE, in one statement.
+        result = await self._session.execute(delete(UserRow).where(UserRow.id == user_id))
+        return bool(getattr(result, "rowcount", 0))
 
     @_translated
     async def add_chat(self, chat: Chat) -> None:
