@@ -52,6 +52,7 @@ def create_app(
     )
     app.state.streams = events.StreamHub()
     problems.install(app)
+    problems.document(app)
     app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(

@@ -31,6 +31,8 @@ from chatorch.wiring import Container
 log = structlog.get_logger(__name__)
 router = APIRouter(tags=["events"])
 
+_HEX = "[0-9a-fA-F]"
+EVENT_ID = rf"^{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}:[0-9]{{1,12}}$"
 RETRY_MS = 1_000  # what EventSource waits before reconnecting
 STREAM_CAP_RETRY = 5.0  # s a client over its stream cap is told to wait
 _PING = b": ping\n\n"
@@ -109,8 +111,10 @@ async def stream_events(
     user: UserDep,
     request: Request,
     response_id: Annotated[UUID | None, Query(description="replay and follow one response")] = None,
-    last_event_id: Annotated[str | None, Header()] = None,
-    last_event_id_query: Annotated[str | None, Query(alias="last_event_id")] = None,
+    last_event_id: Annotated[
+        str, Header(pattern=EVENT_ID, description="resume after this event")
+    ] = "",
+    last_event_id_query: Annotated[str, Query(alias="last_event_id", pattern=EVENT_ID)] = "",
 ) -> StreamingResponse:
     after = _cursor(last_event_id or last_event_id_query, response_id)
     async with c.store.transaction() as tx:

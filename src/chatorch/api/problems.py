@@ -7,6 +7,7 @@ import orjson
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 
@@ -77,7 +78,10 @@ async def _validation_error(request: Request, error: Exception) -> Response:
 
 def _describe(error: Any) -> str:
     where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
-    return f"{where or 'body'}: {error.get('msg', 'invalid')}"
+    text = f"{where or 'body'}: {error.get('msg', 'invalid')}"
+    if error.get("type") == "string_pattern_mismatch":  # say what did not match
+        text += f" (got {str(error.get('input'))[:60]!r})"
+    return text
 
 
 async def _http_error(request: Request, error: Exception) -> Response:
@@ -110,3 +114,59 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _unexpected)
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, as every error of the API is answered."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    code: str
+    request_id: str | None = None
+    errors: list[str] | None = None
+
+
+_V1_ERRORS = {
+    "400": "Malformed JSON",
+    "401": "Authentication required",
+    "403": "Forbidden",
+    "404": "Not found",
+    "409": "Conflict",
+    "413": "Content or body too large",
+    "415": "Not JSON",
+    "422": "Invalid input",
+    "429": "Too many requests",
+    "503": "A backing service is unavailable",
+}
+
+
+def document(app: FastAPI) -> None:
+    """Make the OpenAPI schema say what errors really look like: problem+json."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        schemas = schema.setdefault("components", {}).setdefault("schemas", {})
+        schemas["Problem"] = Problem.model_json_schema()
+        reference = {"$ref": "#/components/schemas/Problem"}
+        for path, operations in schema.get("paths", {}).items():
+            if not path.startswith("/v1/"):
+                continue
+            for operation in operations.values():
+                responses = operation.setdefault("responses", {})
+                for status, description in _V1_ERRORS.items():
+                    responses[status] = {
+                        "description": description,
+                        "content": {PROBLEM_JSON: {"schema": reference}},
+                    }
+        schemas.pop("HTTPValidationError", None)
+        schemas.pop("ValidationError", None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -27,7 +27,11 @@ class ChatOut(BaseModel):
 
 class NewMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    content: str = Field(description="The message text; limited by CHATORCH_MAX_CONTENT_CHARS.")
+    content: str = Field(
+        description="The message text, not blank; limited by CHATORCH_MAX_CONTENT_CHARS.",
+        # Documented here, checked by the RequestProcessor (with a clearer message).
+        json_schema_extra={"minLength": 1, "pattern": "\\S"},
+    )
 
 
 class MessageOut(BaseModel):
