@@ -129,12 +129,7 @@ def serve(
     port: Annotated[int | None, typer.Option(help="port to bind [default: 8000]")] = None,
 ) -> None:
     """Run gateway, worker and scheduler in one process (the embedded default)."""
-    from chatorch.logs import configure as configure_logs
-
-    settings = _settings(host=host, port=port)
-    configure_logs(level=settings.log_level, fmt=settings.log_format)
-    _refuse_open_exposure(settings)
-    _run(_serve(settings, "serve"))
+    _serve_http("serve", host=host, port=port)
 
 
 @app.command()
@@ -143,12 +138,16 @@ def gateway(
     port: Annotated[int | None, typer.Option(help="port to bind [default: 8000]")] = None,
 ) -> None:
     """Run the HTTP API and event streams only; workers answer (distributed mode)."""
+    _serve_http("gateway", host=host, port=port)
+
+
+def _serve_http(role: "Role", *, host: str | None, port: int | None) -> None:
     from chatorch.logs import configure as configure_logs
 
     settings = _settings(host=host, port=port)
     configure_logs(level=settings.log_level, fmt=settings.log_format)
     _refuse_open_exposure(settings)
-    _run(_serve(settings, "gateway"))
+    _run(_serve(settings, role))
 
 
 @app.command()
