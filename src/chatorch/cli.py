@@ -2,7 +2,8 @@
 
 import asyncio
 import sys
-from collections.abc import Coroutine
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
@@ -298,6 +299,58 @@ def _with_store(work: Any) -> Any:
         return asyncio.run(work())
     except (StartupError, ChatorchError) as error:
         _fail(getattr(error, "detail", str(error)))
+
+
+secrets_app = typer.Typer(
+    help="Secrets stored encrypted (CHATORCH_SECRET_KEYS).", no_args_is_help=True
+)
+app.add_typer(secrets_app, name="secrets")
+
+
+@secrets_app.command("new-key")
+def secrets_new_key() -> None:
+    """Print a fresh Fernet key for CHATORCH_SECRET_KEYS."""
+    from chatorch.services.secrets import new_key
+
+    typer.echo(new_key())
+
+
+@secrets_app.command("set")
+def secrets_set(name: Annotated[str, typer.Argument(help="e.g. openai_api_key")]) -> None:
+    """Store a secret read from standard input (so it stays out of shell history)."""
+    value = sys.stdin.read().strip()
+
+    async def put() -> str:
+        async with _vault() as vault:
+            await vault.put(name, value)
+        return f"stored {name}"
+
+    typer.echo(_with_store(put))
+
+
+@secrets_app.command("rotate")
+def secrets_rotate() -> None:
+    """Re-encrypt every secret with the first key of CHATORCH_SECRET_KEYS."""
+
+    async def rotate() -> str:
+        async with _vault() as vault:
+            count = await vault.rotate()
+        return f"re-encrypted {count} secrets with the first key"
+
+    typer.echo(_with_store(rotate))
+
+
+@asynccontextmanager
+async def _vault() -> AsyncIterator[Any]:
+    from chatorch.services.secrets import Vault
+    from chatorch.wiring import StartupError, store_only
+
+    settings = _settings()
+    if settings.secret_keys is None:
+        raise StartupError("CHATORCH_SECRET_KEYS is not set: nothing can be encrypted")
+    keys = [k for k in settings.secret_keys.get_secret_value().split(",") if k.strip()]
+    async with store_only(settings) as auth:
+        yield Vault(auth.store, keys)
 
 
 @app.command()

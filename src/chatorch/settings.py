@@ -70,6 +70,9 @@ class Settings(BaseSettings):
         default=20, ge=1, description="event streams one user may hold open on one gateway"
     )
 
+    secret_keys: SecretStr | None = Field(
+        default=None, description="Fernet keys, comma-separated; the first encrypts"
+    )
     cors_origins: list[str] = Field(
         default_factory=list, description='origins allowed by CORS, as JSON: ["https://…"]'
     )

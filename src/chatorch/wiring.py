@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import httpx
 import structlog
+from pydantic import SecretStr
 
 from chatorch.adapters.llm.builtin import BuiltinProvider
 from chatorch.adapters.memory.bus import InMemoryBus
@@ -51,6 +52,7 @@ from chatorch.services.context import ContextManager
 from chatorch.services.llm import LLMManager, Policy
 from chatorch.services.metrics import MetricsCollector
 from chatorch.services.prompts import PromptManager
+from chatorch.services.secrets import Vault
 from chatorch.services.tools import ToolRegistry, builtin_tools
 from chatorch.settings import Settings
 
@@ -80,6 +82,7 @@ class Container:
     processor: RequestProcessor
     local_user: User
     auth: Authenticator
+    vault: Vault | None
     runner: Runner | None = None
 
     async def readiness(self) -> dict[str, dict[str, Any]]:
@@ -135,11 +138,15 @@ async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator
         stack.push_async_callback(cache.close)
         stack.push_async_callback(registry.close)
         await _connecting("CHATORCH_CACHE_URL", cache.ping())
+        vault = _vault(settings, store)
         metrics = MetricsCollector()
         limiter = rate_limiter(settings.cache_url, namespace=settings.namespace)
         stack.push_async_callback(limiter.close)
         llm = LLMManager(
-            _providers(settings), policy=_policy(settings), metrics=metrics, cache=cache
+            await _providers(settings, vault),
+            policy=_policy(settings),
+            metrics=metrics,
+            cache=cache,
         )
         stack.push_async_callback(llm.close)
         tools = ToolRegistry()
@@ -178,6 +185,7 @@ async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator
                 limiter=limiter,
                 failure_rate=settings.rate_auth_failures,
             ),
+            vault=vault,
         )
         if isinstance(bus, NatsBus):
             service = await announce(
@@ -293,7 +301,24 @@ def _policy(s: Settings) -> Policy:
     )
 
 
-def _providers(settings: Settings) -> list[LLMProvider]:
+def _vault(settings: Settings, store: Store) -> Vault | None:
+    if settings.secret_keys is None:
+        return None
+    keys = [k for k in settings.secret_keys.get_secret_value().split(",") if k.strip()]
+    try:
+        return Vault(store, keys)
+    except ValueError as error:
+        raise StartupError(f"CHATORCH_SECRET_KEYS: not Fernet keys ({error})") from None
+
+
+async def _provider_key(setting: SecretStr | None, vault: Vault | None, name: str) -> str | None:
+    """A provider key from its setting, else from the vault (stored encrypted)."""
+    if setting is not None:
+        return setting.get_secret_value()
+    return None if vault is None else await vault.get(name)
+
+
+async def _providers(settings: Settings, vault: Vault | None) -> list[LLMProvider]:
     """The chain of CHATORCH_LLM; an SDK is imported only when the chain names it."""
     providers: list[LLMProvider] = []
     for entry in settings.llm.split(","):
@@ -301,24 +326,24 @@ def _providers(settings: Settings) -> list[LLMProvider]:
         if kind == "openai":
             from chatorch.adapters.llm.openai import OpenAIProvider
 
-            key = settings.openai_api_key
             providers.append(
                 OpenAIProvider(
                     model=model,
                     base_url=settings.openai_base_url,
-                    api_key=key.get_secret_value() if key else None,
+                    api_key=await _provider_key(settings.openai_api_key, vault, "openai_api_key"),
                     timeout=settings.llm_timeout,
                 )
             )
         elif kind == "anthropic":
             from chatorch.adapters.llm.anthropic import AnthropicProvider
 
-            key = settings.anthropic_api_key
             providers.append(
                 AnthropicProvider(
                     model=model,
                     base_url=settings.anthropic_base_url,
-                    api_key=key.get_secret_value() if key else None,
+                    api_key=await _provider_key(
+                        settings.anthropic_api_key, vault, "anthropic_api_key"
+                    ),
                     timeout=settings.llm_timeout,
                     max_tokens=settings.llm_max_tokens or 1024,
                 )

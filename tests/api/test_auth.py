@@ -203,3 +203,33 @@ class TestRoles:
         assert audit[0]["actor"] == "root"
         assert audit[0]["detail"]["user"] == "new-person"
         assert key not in str(audit)
+
+
+class TestSecrets:
+    async def test_an_admin_stores_a_secret_that_is_never_shown(self, tmp_path: Path) -> None:
+        from chatorch.services.secrets import new_key
+
+        settings = settings_for(tmp_path, auth_required=True, secret_keys=new_key())
+        admin = _bearer(await _key(settings, "root", AccessRole.ADMIN))
+        async with serve(settings) as client:
+            stored = await client.put(
+                "/v1/admin/secrets/openai_api_key", json={"value": "sk-live-123"}, headers=admin
+            )
+            names = await client.get("/v1/admin/secrets", headers=admin)
+            audit = await client.get("/v1/admin/audit", params={"action": "secret."}, headers=admin)
+        assert stored.status_code == 204
+        assert names.json() == ["openai_api_key"]
+        assert "sk-live-123" not in names.text + audit.text
+        assert audit.json()[0]["target"] == "openai_api_key"
+        async with store_only(settings) as auth, auth.store.transaction() as tx:
+            raw = await tx.get_secret("openai_api_key")
+        assert raw is not None
+        assert "sk-live-123" not in raw
+
+    async def test_without_keys_secrets_are_refused_clearly(
+        self, client: httpx.AsyncClient, secured: Settings
+    ) -> None:
+        admin = _bearer(await _key(secured, "root", AccessRole.ADMIN))
+        refused = await client.put("/v1/admin/secrets/x", json={"value": "v"}, headers=admin)
+        assert refused.status_code == 409
+        assert "CHATORCH_SECRET_KEYS" in refused.json()["detail"]

@@ -19,7 +19,7 @@ from tests.services import POSTGRES_URL, drop_nats_streams, require
 
 # ---- Store ---------------------------------------------------------------------------
 
-_STORE_TABLES = "users, chats, messages, files, idempotency_keys, api_keys, audit_events"
+_STORE_TABLES = "users, chats, messages, files, idempotency_keys, api_keys, audit_events, secrets"
 
 
 async def _postgres_execute(url: str, sql: str) -> None:

@@ -1,8 +1,11 @@
 """The command line against a running server, and the JSON logs it leaves."""
 
 import json
+import sqlite3
 import subprocess
 from pathlib import Path
+
+from cryptography.fernet import Fernet
 
 from tests.e2e.processes import CHATORCH, chatorch
 
@@ -95,6 +98,38 @@ class TestStartup:
             )
             return done.stdout.strip()
 
-        assert migrate() == "database at revision 0003"
+        assert migrate() == "database at revision 0004"
         assert migrate("--downgrade", "base") == "database at revision base (empty)"
-        assert migrate() == "database at revision 0003"
+        assert migrate() == "database at revision 0004"
+
+
+class TestSecretsCommands:
+    def test_set_then_rotate_to_a_new_key(self, tmp_path: Path) -> None:
+        def run(*args: str, keys: str, stdin: str = "") -> str:
+            env = {
+                "CHATORCH_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/s.db",
+                "CHATORCH_SECRET_KEYS": keys,
+                "PATH": "/usr/bin:/bin",
+            }
+            done = subprocess.run(
+                [str(CHATORCH), "secrets", *args],
+                input=stdin,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                check=True,
+                env=env,
+            )
+            return done.stdout.strip()
+
+        old = run("new-key", keys="")
+        new = run("new-key", keys="")
+        assert old != new
+        assert run("set", "openai_api_key", keys=old, stdin="sk-from-stdin\n") == (
+            "stored openai_api_key"
+        )
+        assert run("rotate", keys=f"{new},{old}") == "re-encrypted 1 secrets with the first key"
+        with sqlite3.connect(tmp_path / "s.db") as db:
+            (raw,) = db.execute("SELECT ciphertext FROM secrets").fetchone()
+        assert "sk-from-stdin" not in raw
+        assert Fernet(new.encode()).decrypt(raw.encode()) == b"sk-from-stdin"

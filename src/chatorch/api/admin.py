@@ -8,11 +8,14 @@ from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from chatorch.api.deps import AdminDep, ContainerDep, OperatorDep, json_body
 from chatorch.domain.entities import AccessRole, ApiKey, AuditEvent
+from chatorch.domain.errors import NotConfigured
+from chatorch.services.secrets import NAME_PATTERN, Vault
+from chatorch.wiring import Container
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 
@@ -139,6 +142,49 @@ async def erase_user(user_id: UUID, c: ContainerDep, admin: AdminDep) -> Respons
     """Erase a user: their chats, messages, files and keys (GDPR). The audit stays."""
     await c.auth.erase_user(user_id, actor=admin.user.name)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+class NewSecret(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    value: str = Field(min_length=1, max_length=8192)
+
+
+@router.put(
+    "/secrets/{name}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    dependencies=[Depends(json_body)],
+)
+async def put_secret(
+    name: Annotated[str, Path(pattern=NAME_PATTERN)],
+    body: NewSecret,
+    c: ContainerDep,
+    admin: AdminDep,
+) -> Response:
+    """Store a secret encrypted (e.g. ``openai_api_key``); its value is never shown again."""
+    await _vault(c).put(name, body.value)
+    await c.auth.audit(AuditEvent(action="secret.set", actor=admin.user.name, target=name))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/secrets", response_model=list[str])
+async def secret_names(c: ContainerDep, _: AdminDep) -> list[str]:
+    """The names of the stored secrets (never their values)."""
+    return list(await _vault(c).names())
+
+
+@router.delete("/secrets/{name}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_secret(
+    name: Annotated[str, Path(pattern=NAME_PATTERN)], c: ContainerDep, admin: AdminDep
+) -> Response:
+    await _vault(c).delete(name)
+    await c.auth.audit(AuditEvent(action="secret.deleted", actor=admin.user.name, target=name))
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _vault(c: Container) -> Vault:
+    if c.vault is None:
+        raise NotConfigured("set CHATORCH_SECRET_KEYS to store secrets (they are encrypted)")
+    return c.vault
 
 
 @router.get("/audit", response_model=list[AuditOut])

@@ -134,3 +134,11 @@ class RateLimited(ChatorchError):
     def __init__(self, detail: str, *, retry_after: float) -> None:
         super().__init__(detail)
         self.retry_after_seconds = retry_after
+
+
+class NotConfigured(ChatorchError):
+    """The deployment lacks the setting this request needs; the detail names it."""
+
+    code = "not_configured"
+    status = 409
+    title = "Not configured"

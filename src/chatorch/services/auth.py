@@ -49,6 +49,10 @@ class Authenticator:
         self._limiter = limiter
         self._failure_rate = failure_rate
 
+    @property
+    def store(self) -> Store:
+        return self._store
+
     async def authenticate(
         self, authorization: str | None, *, ip: str, request_id: str
     ) -> Principal:

@@ -20,7 +20,16 @@ from chatorch.adapters.sql.migrate import current, downgrade, upgrade
 from chatorch.adapters.sql.models import Base
 from tests.services import POSTGRES_URL, require
 
-TABLES = {"users", "chats", "messages", "files", "idempotency_keys", "api_keys", "audit_events"}
+TABLES = {
+    "users",
+    "chats",
+    "messages",
+    "files",
+    "idempotency_keys",
+    "api_keys",
+    "audit_events",
+    "secrets",
+}
 
 
 async def _on(url: str, inspect_with: Any) -> Any:
@@ -93,7 +102,7 @@ class TestMigrations:
     def test_upgrade_builds_exactly_the_models(self, url: str) -> None:
         assert current(url) is None
         upgrade(url)
-        assert current(url) == "0003"
+        assert current(url) == "0004"
         assert tables(url) == TABLES
         assert diff(url) == []
 
@@ -108,7 +117,7 @@ class TestMigrations:
     def test_upgrade_is_idempotent(self, url: str) -> None:
         upgrade(url)
         upgrade(url)
-        assert current(url) == "0003"
+        assert current(url) == "0004"
 
 
 class TestSqliteFile:
@@ -121,6 +130,6 @@ class TestSqliteFile:
     async def test_migrations_run_inside_a_running_event_loop(self, sqlite_url: str) -> None:
         # Alembic's env.py calls asyncio.run; migrate moves it off this loop's thread.
         upgrade(sqlite_url)
-        assert current(sqlite_url) == "0003"
+        assert current(sqlite_url) == "0004"
         downgrade(sqlite_url, "base")
         assert current(sqlite_url) is None

@@ -36,6 +36,7 @@ from chatorch.adapters.sql.models import (
     FileRow,
     IdempotencyKeyRow,
     MessageRow,
+    SecretRow,
     UserRow,
 )
 from chatorch.domain.entities import (
@@ -506,6 +507,29 @@ class SqlTransaction:
         if before is not None:
             query = query.where(AuditRow.id < before)
         return [_audit(row) for row in await self._session.scalars(query)]
+
+    @_translated
+    async def put_secret(self, name: str, ciphertext: str) -> None:
+        row = await self._get(SecretRow, name)
+        if row is None:
+            self._session.add(SecretRow(name=name, ciphertext=ciphertext, updated_at=utcnow()))
+        else:
+            row.ciphertext, row.updated_at = ciphertext, utcnow()
+        await self._session.flush()
+
+    @_translated
+    async def get_secret(self, name: str) -> str | None:
+        row = await self._get(SecretRow, name)
+        return None if row is None else row.ciphertext
+
+    @_translated
+    async def secret_names(self) -> Sequence[str]:
+        return list(await self._session.scalars(select(SecretRow.name).order_by(SecretRow.name)))
+
+    @_translated
+    async def delete_secret(self, name: str) -> bool:
+        result = await self._session.execute(delete(SecretRow).where(SecretRow.name == name))
+        return bool(getattr(result, "rowcount", 0))
 
     @_translated
     async def get_idempotent(self, user_id: UUID, key: str) -> IdempotentResult | None:
