@@ -1,6 +1,7 @@
 """Command line: ``chatorch serve | migrate | chat | version``."""
 
 import asyncio
+import contextlib
 import sys
 from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
@@ -88,15 +89,24 @@ async def _serve(settings: Settings, role: "Role") -> None:
     from chatorch.api.events import StreamHub
     from chatorch.wiring import StartupError, assemble
 
+    class _MetricsServer(uvicorn.Server):
+        """The metrics port: the main server's signal handling stops it too."""
+
+        def capture_signals(self) -> Any:
+            return contextlib.nullcontext()
+
     class _DrainingServer(uvicorn.Server):
         """On SIGTERM, end open event streams at once, so their clients move elsewhere."""
 
         def __init__(self, config: uvicorn.Config, *, streams: StreamHub) -> None:
             super().__init__(config)
             self._streams = streams
+            self.companions: list[uvicorn.Server] = []
 
         def handle_exit(self, sig: int, frame: Any) -> None:
             self._streams.drain()
+            for companion in self.companions:
+                companion.should_exit = True
             super().handle_exit(sig, frame)
             # uvicorn would re-raise the signal once the server stops, killing the process
             # before the worker hands back its work and the connections close; we exit 0.
@@ -115,11 +125,26 @@ async def _serve(settings: Settings, role: "Role") -> None:
                 timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
             )
             server = _DrainingServer(config, streams=app.state.streams)
+            servers = [server.serve()]
+            if settings.metrics_port is not None:
+                metrics_app = create_app(
+                    settings, role=role, container=container, metrics_only=True
+                )
+                metrics = uvicorn.Config(
+                    metrics_app,
+                    host=settings.host,
+                    port=settings.metrics_port,
+                    log_config=None,
+                    access_log=False,
+                )
+                companion = _MetricsServer(metrics)
+                server.companions.append(companion)
+                servers.append(companion.serve())
             typer.echo(
                 f"chatorch {__version__} serving on http://{settings.host}:{settings.port}/",
                 err=True,
             )
-            await server.serve()
+            await asyncio.gather(*servers)
     except StartupError as error:
         _fail(str(error))
 

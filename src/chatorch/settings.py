@@ -80,6 +80,9 @@ class Settings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    metrics_port: int | None = Field(
+        default=None, ge=1, le=65535, description="serve /metrics here instead (same host)"
+    )
 
     max_content_chars: int = Field(default=32_000, ge=1)
     coalesce_ms: float = Field(default=15.0, ge=0, le=50, description="ms tokens are batched")

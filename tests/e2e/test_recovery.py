@@ -9,7 +9,7 @@ import httpx
 
 from tests.api.conftest import text_of
 from tests.e2e.client import read_history, read_stream
-from tests.e2e.processes import Chatorch, chatorch, fake_openai
+from tests.e2e.processes import Chatorch, chatorch, fake_openai, free_port
 
 SLOW = "openai:fake-slow-40-tokens-40"  # 40 tokens, 40 ms apart: ~1.6 s an answer
 
@@ -107,3 +107,20 @@ class TestGracefulStop:
             assert await asyncio.to_thread(server.process.wait, 15) == 0
         finally:
             await asyncio.to_thread(server.stop)
+
+
+class TestMetricsPort:
+    async def test_metrics_move_to_their_own_port(self, tmp_path: Path) -> None:
+        metrics_port = free_port()
+        server = await asyncio.to_thread(Chatorch, tmp_path, metrics_port=str(metrics_port))
+        try:
+            async with httpx.AsyncClient(timeout=10) as http:
+                public = await http.get(f"{server.url}/metrics")
+                private = await http.get(f"http://127.0.0.1:{metrics_port}/metrics")
+            server.process.send_signal(signal.SIGTERM)
+            assert await asyncio.to_thread(server.process.wait, 15) == 0
+        finally:
+            await asyncio.to_thread(server.stop)
+        assert public.status_code == 404
+        assert private.status_code == 200
+        assert "chatorch_stage_seconds" in private.text

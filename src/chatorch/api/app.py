@@ -24,9 +24,16 @@ log = structlog.get_logger(__name__)
 
 
 def create_app(
-    settings: Settings, *, role: Role = "serve", container: Container | None = None
+    settings: Settings,
+    *,
+    role: Role = "serve",
+    container: Container | None = None,
+    metrics_only: bool = False,
 ) -> FastAPI:
-    """The app; it assembles its own container unless the caller already holds one."""
+    """The app; it assembles its own container unless the caller already holds one.
+
+    ``metrics_only``: just ``/metrics``, for ``CHATORCH_METRICS_PORT``.
+    """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -63,7 +70,12 @@ def create_app(
             expose_headers=["Location", "Retry-After", "X-Request-ID", "Idempotent-Replayed"],
         )
     app.add_middleware(_RequestContext)
+    if metrics_only:
+        app.include_router(health.metrics_router)
+        return app
     app.include_router(health.router)
+    if settings.metrics_port is None:  # else /metrics lives on its own port only
+        app.include_router(health.metrics_router)
     if role != "worker":  # a worker's port is for probes and metrics only
         for router in (chats.router, messages.router, events.router, admin.router, web.router):
             app.include_router(router)

@@ -6,6 +6,7 @@ from chatorch.api.deps import ContainerDep
 from chatorch.api.schemas import Health
 
 router = APIRouter(tags=["operations"])
+metrics_router = APIRouter(tags=["operations"])
 
 
 @router.get("/healthz", response_model=Health)
@@ -25,6 +26,6 @@ async def readyz(c: ContainerDep, response: Response) -> Health:
     return Health(status="degraded" if degraded else "ok", checks=checks)
 
 
-@router.get("/metrics", response_class=Response)
+@metrics_router.get("/metrics", response_class=Response)
 async def metrics(c: ContainerDep) -> Response:
     return Response(c.metrics.render(), media_type=c.metrics.content_type)
