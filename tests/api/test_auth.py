@@ -13,8 +13,9 @@ from chatorch.domain.entities import AccessRole
 from chatorch.settings import Settings
 from chatorch.wiring import store_only
 from tests.api.conftest import read_events, serve, settings_for
+from tests.conftest import remember
 
-SECRET = "a-test-secret-that-is-long-enough-for-hs256"
+SECRET = remember("a-test-secret-that-is-long-enough-for-hs256")
 ISSUER, AUDIENCE = "https://id.example.test/", "chatorch-tests"
 
 
@@ -38,7 +39,7 @@ async def client(secured: Settings) -> AsyncIterator[httpx.AsyncClient]:
 async def _key(settings: Settings, user: str, role: AccessRole = AccessRole.USER, **kw: Any) -> str:
     async with store_only(settings) as auth:
         key, _ = await auth.create_key(user_name=user, role=role, **kw)
-    return key
+    return remember(key)
 
 
 def _bearer(credential: str) -> dict[str, str]:
@@ -54,7 +55,7 @@ def _token(**claims: Any) -> str:
         "iat": now,
         "exp": now + timedelta(minutes=5),
     }
-    return jwt.encode({**body, **claims}, SECRET, algorithm="HS256")
+    return remember(jwt.encode({**body, **claims}, SECRET, algorithm="HS256"))
 
 
 class TestAuthentication:
@@ -195,7 +196,7 @@ class TestRoles:
         )
         assert made.status_code == 201
         key = made.json()["key"]
-        assert key.startswith("chk_")
+        assert remember(key).startswith("chk_")
         assert (await client.get("/v1/admin/connections", headers=_bearer(key))).status_code == 200
         audit = (
             await client.get("/v1/admin/audit", params={"action": "key.created"}, headers=admin)
@@ -213,7 +214,9 @@ class TestSecrets:
         admin = _bearer(await _key(settings, "root", AccessRole.ADMIN))
         async with serve(settings) as client:
             stored = await client.put(
-                "/v1/admin/secrets/openai_api_key", json={"value": "sk-live-123"}, headers=admin
+                "/v1/admin/secrets/openai_api_key",
+                json={"value": remember("sk-live-123")},
+                headers=admin,
             )
             names = await client.get("/v1/admin/secrets", headers=admin)
             audit = await client.get("/v1/admin/audit", params={"action": "secret."}, headers=admin)
