@@ -367,15 +367,14 @@ def secrets_rotate() -> None:
 
 @asynccontextmanager
 async def _vault() -> AsyncIterator[Any]:
-    from chatorch.services.secrets import Vault
-    from chatorch.wiring import StartupError, store_only
+    from chatorch.wiring import StartupError, store_only, vault_for
 
     settings = _settings()
-    if settings.secret_keys is None:
-        raise StartupError("CHATORCH_SECRET_KEYS is not set: nothing can be encrypted")
-    keys = [k for k in settings.secret_keys.get_secret_value().split(",") if k.strip()]
     async with store_only(settings) as auth:
-        yield Vault(auth.store, keys)
+        vault = vault_for(settings, auth.store)
+        if vault is None:
+            raise StartupError("CHATORCH_SECRET_KEYS is not set: nothing can be encrypted")
+        yield vault
 
 
 @app.command()

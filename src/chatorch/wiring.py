@@ -138,7 +138,7 @@ async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator
         stack.push_async_callback(cache.close)
         stack.push_async_callback(registry.close)
         await _connecting("CHATORCH_CACHE_URL", cache.ping())
-        vault = _vault(settings, store)
+        vault = vault_for(settings, store)
         metrics = MetricsCollector()
         limiter = rate_limiter(settings.cache_url, namespace=settings.namespace)
         stack.push_async_callback(limiter.close)
@@ -301,7 +301,8 @@ def _policy(s: Settings) -> Policy:
     )
 
 
-def _vault(settings: Settings, store: Store) -> Vault | None:
+def vault_for(settings: Settings, store: Store) -> Vault | None:
+    """The vault over ``store`` with CHATORCH_SECRET_KEYS; None when no key is set."""
     if settings.secret_keys is None:
         return None
     keys = [k for k in settings.secret_keys.get_secret_value().split(",") if k.strip()]
