@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help run test lint fmt migrate lock check-python clean
+.PHONY: help run test lint fmt migrate lock bench bench-quick check-python clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -28,17 +28,23 @@ migrate: $(STAMP) ## migrate the database named by CHATORCH_DATABASE_URL
 	$(BIN)/chatorch migrate
 
 lint: $(STAMP) ## ruff, mypy and the import layers
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
 fmt: $(STAMP) ## format and fix what ruff can
-	$(BIN)/ruff check --fix src tests
-	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests bench
+	$(BIN)/ruff format src tests bench
 
 test: lint ## lint, then every test (real services when they run here)
 	$(BIN)/pytest -q -n 2 $(PYTEST_ARGS)
+
+bench: $(STAMP) ## the benchmarks, about 5 minutes; writes bench/results/<date>.json
+	$(BIN)/python -m bench
+
+bench-quick: $(STAMP) ## a one-minute smoke run of the benchmarks
+	$(BIN)/python -m bench --quick
 
 lock: $(STAMP) ## re-pin requirements.lock from requirements.in
 	$(BIN)/python -m pip install --quiet --upgrade -r requirements.in

@@ -174,6 +174,7 @@ async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator
                 max_content_chars=settings.max_content_chars,
                 limiter=limiter,
                 message_rate=settings.rate_messages,
+                outbox=not isinstance(bus, InMemoryBus),
             ),
             local_user=local_user,
             auth=Authenticator(
@@ -196,7 +197,7 @@ async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator
                 load=metrics.load,
             )
             stack.push_async_callback(service.stop)
-        if role in ("serve", "gateway"):
+        if role in ("serve", "gateway") and not isinstance(bus, InMemoryBus):
             relay = asyncio.create_task(OutboxRelay(store, bus).run(), name="chatorch-outbox")
             stack.push_async_callback(_cancel, relay)
         if role in ("serve", "worker"):

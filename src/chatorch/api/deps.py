@@ -14,7 +14,8 @@ from chatorch.domain.errors import ChatorchError, Forbidden
 from chatorch.wiring import Container
 
 
-def container(request: Request) -> Container:
+async def container(request: Request) -> Container:
+    # async, as every dependency here: FastAPI runs a plain ``def`` in a thread pool.
     found: Container = request.app.state.container
     return found
 
@@ -60,7 +61,7 @@ class UnsupportedMediaType(ChatorchError):
     title = "Unsupported media type"
 
 
-def json_body(request: Request) -> None:
+async def json_body(request: Request) -> None:
     """Refuse a body that is not JSON before FastAPI tries to read it as JSON."""
     if request.headers.get("content-length", "0") == "0" and (
         "transfer-encoding" not in request.headers

@@ -49,13 +49,18 @@ class RequestProcessor:
         max_content_chars: int,
         limiter: RateLimiter | None = None,
         message_rate: str = "60/minute",
+        outbox: bool = True,
     ) -> None:
+        """``outbox=False`` skips marking messages dispatched: right for an in-process bus,
+        whose process answers what it stored and recovers it on restart (no relay runs).
+        """
         self._store = store
         self._bus = bus
         self._metrics = metrics
         self._max_chars = max_content_chars
         self._limiter = limiter
         self._message_rate = message_rate
+        self._outbox = outbox
 
     async def create_chat(self, user: User, *, title: str = "") -> Chat:
         title = title.strip()
@@ -103,7 +108,7 @@ class RequestProcessor:
                 await tx.put_idempotent(user.id, key, result)
         self._metrics.messages_accepted.inc()
         log.info("message.accepted", chat_id=str(chat_id), message_id=str(message.id))
-        await dispatch(self._store, self._bus, message)
+        await dispatch(self._store, self._bus, message, mark=self._outbox)
         return Submission(message, replayed=False)
 
     async def _check_rate(self, user: User) -> None:
@@ -138,17 +143,20 @@ class RequestProcessor:
         return message
 
 
-async def dispatch(store: Store, bus: Bus, message: Message) -> bool:
+async def dispatch(store: Store, bus: Bus, message: Message, *, mark: bool = True) -> bool:
     """Put a stored message's work item on the bus and mark it sent (the outbox step).
 
     A bus that is down leaves the message stored and unmarked, for the outbox relay to
     send once the bus is back: the client already has its 202, and nothing is lost.
+    ``mark=False`` is for a bus with no relay behind it (the in-process one).
     """
     try:
         await bus.enqueue(WorkItem(message.id, message.chat_id, message.response_id))
     except BusUnavailable as error:
         log.warning("outbox.deferred", message_id=str(message.id), reason=error.detail)
         return False
+    if not mark:
+        return True
     async with store.transaction() as tx:
         await tx.mark_dispatched(message.id)
     return True

@@ -35,6 +35,7 @@ from anthropic.types import (
     UserMessageParam,
 )
 
+from chatorch.adapters.llm import transport
 from chatorch.domain.errors import LLMError
 from chatorch.domain.llm import Chunk, LLMRequest, ToolCall, ToolSpec, Turn, Usage
 
@@ -146,12 +147,7 @@ class AnthropicProvider:
         return LLMError(self._scrub(f"{self._label}: {exc.message}"), retryable=True)
 
     def _transport_error(self, exc: httpx2.TransportError) -> LLMError:
-        if isinstance(exc, httpx2.TimeoutException):
-            detail = f"no answer from {self._url} within {self._timeout:g} s"
-        elif isinstance(exc, httpx2.ConnectError):
-            detail = f"cannot reach {self._url}: {exc}"
-        else:
-            detail = f"the connection to {self._url} broke: {exc!r}"
+        detail = transport.describe(exc, url=self._url, timeout=self._timeout)
         return LLMError(self._scrub(f"{self._label}: {detail}"), retryable=True)
 
     def _status_error(self, exc: anthropic.APIStatusError) -> LLMError:

@@ -4,6 +4,10 @@ Works with api.openai.com and with local servers that speak the same protocol
 (Ollama, vLLM, llama.cpp): text is streamed as it arrives, tool calls are assembled
 from their streamed fragments, and every SDK exception becomes an ``LLMError`` that
 says whether retrying may help — without ever repeating the API key.
+
+The SDK builds and sends the request, over aiohttp, and raises its errors; the streamed
+events are read raw and decoded with orjson. Building the SDK's pydantic model for every
+chunk cost more CPU than all the rest of an answer (docs/performance.md).
 """
 
 import json
@@ -11,19 +15,23 @@ import math
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
+from typing import Any
 
+import httpx2
 import openai
-from openai import AsyncOpenAI, AsyncStream, omit
+import orjson
+from openai import AsyncOpenAI, DefaultAioHttpClient, omit
+from openai._response import AsyncAPIResponse
 from openai.types.chat import (
     ChatCompletionAssistantMessageParam,
-    ChatCompletionChunk,
     ChatCompletionFunctionToolParam,
     ChatCompletionMessageFunctionToolCallParam,
     ChatCompletionMessageParam,
 )
-from openai.types.chat.chat_completion_chunk import ChoiceDeltaToolCall
 
+from chatorch.adapters.llm import transport
 from chatorch.domain.errors import LLMError
 from chatorch.domain.llm import Chunk, LLMRequest, ToolCall, ToolSpec, Turn, Usage
 
@@ -46,7 +54,11 @@ class OpenAIProvider:
         self._api_key = api_key or ""
         self._timeout = timeout
         self._client = AsyncOpenAI(
-            base_url=base_url, api_key=api_key or _NO_KEY, timeout=timeout, max_retries=0
+            base_url=base_url,
+            api_key=api_key or _NO_KEY,
+            timeout=timeout,
+            max_retries=0,
+            http_client=DefaultAioHttpClient(timeout=timeout),
         )
         self._official = self._client.base_url.host == "api.openai.com"
         self._url = str(self._client.base_url).rstrip("/")
@@ -65,6 +77,8 @@ class OpenAIProvider:
                 yield chunk
         except openai.APIError as exc:
             raise self._error(exc) from exc
+        except httpx2.TransportError as exc:  # a failing stream read comes unwrapped
+            raise self._transport_error(exc) from exc
         except json.JSONDecodeError as exc:
             raise LLMError(
                 self._scrub(f"{self._label}: malformed stream chunk from {self._url}: {exc}"),
@@ -79,18 +93,20 @@ class OpenAIProvider:
         return f"openai {self._model}"
 
     async def _stream(self, request: LLMRequest) -> AsyncIterator[Chunk]:
-        events = await self._create(request)
         calls = _ToolCallAssembler(self._label)
-        async with events:
-            async for event in events:
+        async with self._create(request) as response:
+            async for event in _events(response):
+                if "error" in event:  # an error reported inside a healthy-looking stream
+                    detail = _error_message(event["error"])
+                    raise LLMError(self._scrub(f"{self._label}: {detail}"), retryable=True)
                 for chunk in _chunks(event, calls):
                     yield chunk
         if calls:  # the server ended without a finish_reason
             yield Chunk(tool_calls=calls.finish())
 
-    async def _create(self, request: LLMRequest) -> AsyncStream[ChatCompletionChunk]:
+    def _create(self, request: LLMRequest) -> AbstractAsyncContextManager[AsyncAPIResponse[Any]]:
         limit = omit if request.max_tokens is None else request.max_tokens
-        return await self._client.chat.completions.create(
+        return self._client.chat.completions.with_streaming_response.create(
             model=self._model,
             messages=[to_message(turn) for turn in request.turns],
             tools=to_tools(request.tools) or omit,
@@ -103,6 +119,8 @@ class OpenAIProvider:
         )
 
     def _error(self, exc: openai.APIError) -> LLMError:
+        if isinstance(exc.__cause__, httpx2.TransportError):  # timeouts included
+            return self._transport_error(exc.__cause__)
         if isinstance(exc, openai.APITimeoutError):
             detail = f"no answer from {self._url} within {self._timeout:g} s"
             return LLMError(self._scrub(f"{self._label}: {detail}"), retryable=True)
@@ -114,6 +132,10 @@ class OpenAIProvider:
             return self._status_error(exc)
         # An error event inside an otherwise healthy stream: usually transient.
         return LLMError(self._scrub(f"{self._label}: {exc.message}"), retryable=True)
+
+    def _transport_error(self, exc: httpx2.TransportError) -> LLMError:
+        detail = transport.describe(exc, url=self._url, timeout=self._timeout)
+        return LLMError(self._scrub(f"{self._label}: {detail}"), retryable=True)
 
     def _status_error(self, exc: openai.APIStatusError) -> LLMError:
         status = exc.status_code
@@ -143,24 +165,44 @@ def retry_after_seconds(header: str | None) -> float | None:
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
-def _chunks(event: ChatCompletionChunk, calls: "_ToolCallAssembler") -> Iterable[Chunk]:
+async def _events(response: AsyncAPIResponse[Any]) -> AsyncIterator[dict[str, Any]]:
+    """The JSON objects of an SSE response's ``data:`` lines, up to ``[DONE]``."""
+    async for line in response.iter_lines():
+        if not line.startswith("data:"):
+            continue  # blank separators, comments, event names
+        data = line[5:].strip()
+        if data == "[DONE]":
+            return
+        event = orjson.loads(data)
+        if isinstance(event, dict):
+            yield event
+
+
+def _error_message(error: object) -> str:
+    if isinstance(error, dict):
+        return str(error.get("message") or error)[:500]
+    return str(error)[:500]
+
+
+def _chunks(event: dict[str, Any], calls: "_ToolCallAssembler") -> Iterable[Chunk]:
     """The domain chunks in one streamed event.
 
     Tool-call fragments go to ``calls``; the whole calls come out at ``finish_reason``.
     """
-    for choice in event.choices or ():
-        delta = choice.delta
-        if delta is None:
+    for choice in event.get("choices") or ():
+        delta = choice.get("delta")
+        if not delta:
             continue
-        if delta.content:
-            yield Chunk(text=delta.content)
-        if delta.tool_calls:
-            calls.add(delta.tool_calls)
-        if choice.finish_reason is not None and calls:
+        if content := delta.get("content"):
+            yield Chunk(text=content)
+        if tool_calls := delta.get("tool_calls"):
+            calls.add(tool_calls)
+        if choice.get("finish_reason") is not None and calls:
             yield Chunk(tool_calls=calls.finish())
-    if event.usage is not None:
-        usage = event.usage
-        yield Chunk(usage=Usage(usage.prompt_tokens or 0, usage.completion_tokens or 0))
+    if usage := event.get("usage"):
+        yield Chunk(
+            usage=Usage(usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
+        )
 
 
 def to_message(turn: Turn) -> ChatCompletionMessageParam:
@@ -225,20 +267,23 @@ class _ToolCallAssembler:
     def __bool__(self) -> bool:
         return bool(self._calls)
 
-    def add(self, deltas: Iterable[ChoiceDeltaToolCall]) -> None:
+    def add(self, deltas: Iterable[dict[str, Any]]) -> None:
         for delta in deltas:
-            index = delta.index if delta.index is not None else len(self._calls)
+            index = delta.get("index")
+            if index is None:
+                index = len(self._calls)
+            call_id = delta.get("id")
             partial = self._by_index.get(index)
-            if partial is None or (delta.id and partial.id and delta.id != partial.id):
+            if partial is None or (call_id and partial.id and call_id != partial.id):
                 partial = _PartialCall()
                 self._calls.append(partial)
                 self._by_index[index] = partial
-            partial.id = delta.id or partial.id
-            function = delta.function
-            if function is not None:
-                partial.name = function.name or partial.name
-                if function.arguments:
-                    partial.fragments.append(function.arguments)
+            partial.id = call_id or partial.id
+            function = delta.get("function")
+            if function:
+                partial.name = function.get("name") or partial.name
+                if arguments := function.get("arguments"):
+                    partial.fragments.append(arguments)
 
     def finish(self) -> tuple[ToolCall, ...]:
         """The assembled calls; the assembler is empty again afterwards."""

@@ -1,0 +1,1 @@
+"""chatorch's benchmark suite: ``python -m bench`` (``make bench``, ``make bench-quick``)."""

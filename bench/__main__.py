@@ -1,0 +1,238 @@
+"""Run the benchmarks: ``python -m bench [--quick] [--only NAME …]``.
+
+Starts everything on 127.0.0.1 (the fake upstream, the reference relays, chatorch
+embedded and distributed), runs bounded load on each at concurrency 1 and 64, holds
+idle streams on one gateway, stops everything, prints the tables and the budget, and
+writes ``bench/results/<date>.json``. Distributed and idle runs need PostgreSQL, Redis
+and NATS on their usual ports; without them they are left out, with the reason.
+"""
+
+import argparse
+import contextlib
+import datetime
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench import report
+from bench.backing import backing_services, missing
+from bench.scenarios import SYSTEMS, Target, Upstream, chatorch, chatorch_env, migrate
+from bench.systems import ROOT, Usage, fake_upstream, rss
+
+RESULTS = ROOT / "bench" / "results"
+CONCURRENCY = (1, 64)
+TOKENS = 50
+IDLE = (1_000, 5_000, 10_000)
+IDLE_QUICK = (1_000,)
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def load(
+    target: Target, upstream: Upstream, *, concurrency: int, seconds: float, warmup: float
+) -> dict[str, Any]:
+    """One bounded load run: the figures, with the system's and the upstream's usage."""
+    argv = [sys.executable, "-m", "bench.load", target.dialect, target.url]
+    argv += ["--concurrency", str(concurrency), "--seconds", str(seconds)]
+    argv += ["--warmup", str(warmup), "--tokens", str(TOKENS)]
+    with _child(argv) as process:
+        if _read(process) != "measuring":
+            raise RuntimeError("the load generator stopped before measuring")
+        with Usage(target.servers) as system, Usage([upstream.server]) as upstream_use:
+            raw = json.loads(_read(process))
+    run = report.figures(raw, cpu_seconds=system.used.cpu_seconds, peak_rss=system.used.peak_rss)
+    upstream_cpu = upstream_use.used.cpu_seconds / max(raw["answers"], 1)
+    return run | {"upstream_cpu_ms_per_answer": 1000 * upstream_cpu}
+
+
+def idle_round(upstream: Upstream, workdir: Path, streams: int, *, hold: float) -> dict[str, Any]:
+    """Hold ``streams`` idle event streams on a fresh gateway; its memory per stream."""
+    with backing_services() as backing:
+        env = chatorch_env(upstream, **backing.settings)
+        migrate(env)
+        with chatorch("gateway", workdir, env) as (gateway, url):
+            argv = [sys.executable, "-m", "bench.idle", url, "--streams", str(streams)]
+            with _child(argv, stdin=True) as process:
+                if _read(process) != "chats":
+                    raise RuntimeError("the idle client could not create its chats")
+                time.sleep(1.0)
+                before = rss([gateway])
+                _tell(process)
+                if not _read(process).startswith("open "):
+                    raise RuntimeError("the idle client could not open its streams")
+                time.sleep(hold)
+                gateway.check_alive()
+                held = rss([gateway])
+                _tell(process)
+                result: dict[str, Any] = json.loads(_read(process))
+    opened = max(result["opened"], 1)
+    return result | {
+        "rss_before_mb": before / 2**20,
+        "rss_open_mb": held / 2**20,
+        "kb_per_stream": (held - before) / opened / 1024,
+    }
+
+
+@contextlib.contextmanager
+def _child(argv: list[str], *, stdin: bool = False) -> Iterator["subprocess.Popen[str]"]:
+    """A helper process speaking lines on stdout; killed if it outlives its use."""
+    process = subprocess.Popen(
+        argv,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=30)
+        for pipe in (process.stdout, process.stdin):
+            if pipe is not None:
+                pipe.close()
+
+
+def _read(process: "subprocess.Popen[str]") -> str:
+    assert process.stdout is not None
+    return process.stdout.readline().strip()
+
+
+def _tell(process: "subprocess.Popen[str]") -> None:
+    assert process.stdin is not None
+    process.stdin.write("go\n")
+    process.stdin.flush()
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What one invocation runs, and for how long."""
+
+    systems: list[str]
+    idle_streams: tuple[int, ...]
+    seconds: float
+    warmup: float
+    hold: float  # s idle streams are held before they are counted
+
+
+def measure_systems(plan: Plan, upstream: Upstream, workdir: Path) -> list[dict[str, Any]]:
+    """Every chosen system at every concurrency, one system running at a time."""
+    absent = missing()
+    runs: list[dict[str, Any]] = []
+    for name in plan.systems:
+        system, needs_backing = SYSTEMS[name]
+        if needs_backing and absent:
+            _say(f"{name}: left out, not listening: {', '.join(absent)}")
+            continue
+        backing = backing_services() if needs_backing else contextlib.nullcontext()
+        with backing as services, system(upstream, workdir, services) as target:
+            for concurrency in CONCURRENCY:
+                _say(f"{name}, concurrency {concurrency}: {plan.seconds:g} s")
+                run = load(
+                    target,
+                    upstream,
+                    concurrency=concurrency,
+                    seconds=plan.seconds,
+                    warmup=plan.warmup,
+                )
+                runs.append({"system": name, "concurrency": concurrency} | run)
+    return runs
+
+
+def measure_idle(plan: Plan, upstream: Upstream, workdir: Path) -> list[dict[str, Any]]:
+    if not plan.idle_streams:
+        return []
+    absent = missing()
+    if absent:
+        _say(f"idle streams: left out, not listening: {', '.join(absent)}")
+        return []
+    rounds = []
+    for count in plan.idle_streams:
+        _say(f"idle streams: {count:,} on one gateway")
+        rounds.append(idle_round(upstream, workdir, count, hold=plan.hold))
+    return rounds
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="short runs, 1,000 idle streams")
+    parser.add_argument("--only", nargs="+", choices=[*SYSTEMS, "idle"], help="run just these")
+    args = parser.parse_args(argv)
+    chosen = args.only or [*SYSTEMS, "idle"]
+    plan = Plan(
+        systems=[name for name in SYSTEMS if name in chosen],
+        idle_streams=() if "idle" not in chosen else IDLE_QUICK if args.quick else IDLE,
+        seconds=3.0 if args.quick else 10.0,
+        warmup=1.0 if args.quick else 2.0,
+        hold=3.0 if args.quick else 10.0,
+    )
+    with tempfile.TemporaryDirectory(prefix="chatorch-bench-") as tmp:
+        workdir = Path(tmp)
+        with fake_upstream(workdir) as (server, url):
+            upstream = Upstream(server, url)
+            runs = measure_systems(plan, upstream, workdir)
+            idle = measure_idle(plan, upstream, workdir)
+    report.with_ratios(runs)
+    checks = report.budget(runs, idle)
+    print(report.table(runs))
+    if any("ratio" in run for run in runs):
+        print("\nRatios to the thin relay at the same concurrency:")
+        print(report.table(runs, ratios=True))
+    if idle:
+        print("\nIdle event streams on one gateway:")
+        print(report.idle_table(idle))
+    print("\nBudget:")
+    print("\n".join(str(check) for check in checks))
+    path = _save(runs, idle, checks, plan=plan, quick=args.quick)
+    print(f"\nwrote {path.relative_to(ROOT)}")
+
+
+def _save(
+    runs: list[dict[str, Any]],
+    idle: list[dict[str, Any]],
+    checks: list[report.Check],
+    *,
+    plan: Plan,
+    quick: bool,
+) -> Path:
+    now = datetime.datetime.now(datetime.UTC)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{now:%Y-%m-%d}{'-quick' if quick else ''}.json"
+    document = {
+        "at": now.isoformat(timespec="seconds"),
+        "quick": quick,
+        "machine": {
+            "cpus": psutil.cpu_count(),
+            "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+        "method": {
+            "seconds": plan.seconds,
+            "warmup": plan.warmup,
+            "tokens": TOKENS,
+            "concurrency": CONCURRENCY,
+            "idle_hold_seconds": plan.hold,
+        },
+        "runs": runs,
+        "idle_streams": idle,
+        "budget": [{"line": check.line, "met": check.met} for check in checks],
+    }
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    return path
+
+
+if __name__ == "__main__":
+    main()

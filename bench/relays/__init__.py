@@ -1,0 +1,1 @@
+"""The reference relays chatorch is measured against, each started by the bench."""

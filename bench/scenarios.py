@@ -1,0 +1,117 @@
+"""The systems under load: each a context that starts it and says how to talk to it.
+
+A system yields a :class:`Target`: the load generator's dialect, the URL, and the
+processes whose CPU and memory are its cost. All share the one fake upstream.
+"""
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.backing import Backing
+from bench.systems import BIN, Server, free_port, started, uvicorn_app
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    dialect: str
+    url: str
+    servers: list[Server]
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    server: Server
+    url: str  # …/v1
+
+
+System = Callable[[Upstream, Path, Backing | None], AbstractContextManager[Target]]
+
+
+@contextmanager
+def direct(upstream: Upstream, workdir: Path, backing: Backing | None) -> Iterator[Target]:
+    """No relay at all: the floor."""
+    yield Target("openai", upstream.url, [upstream.server])
+
+
+@contextmanager
+def thin_relay(upstream: Upstream, workdir: Path, backing: Backing | None) -> Iterator[Target]:
+    env = {"UPSTREAM": upstream.url}
+    with uvicorn_app("thin-relay", "bench.relays.thin:app", workdir=workdir, env=env) as (
+        server,
+        url,
+    ):
+        yield Target("relay", url, [server])
+
+
+@contextmanager
+def fast_relay(upstream: Upstream, workdir: Path, backing: Backing | None) -> Iterator[Target]:
+    port = free_port()
+    argv = [sys.executable, "-m", "bench.relays.fast", "--port", str(port)]
+    with started("fast-relay", argv, workdir=workdir, env={"UPSTREAM": upstream.url}) as server:
+        url = f"http://127.0.0.1:{port}"
+        server.wait_http(url)
+        yield Target("relay", url, [server])
+
+
+def chatorch_env(upstream: Upstream, **settings: str) -> dict[str, str]:
+    """chatorch on the fake upstream, its per-person limits lifted for the load."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("CHATORCH_")}
+    env |= {
+        "CHATORCH_LLM": "openai:fake",
+        "CHATORCH_OPENAI_BASE_URL": upstream.url,
+        "CHATORCH_RATE_MESSAGES": "100000000/minute",
+        "CHATORCH_MAX_STREAMS_PER_USER": "100000",
+    }
+    return env | {f"CHATORCH_{key.upper()}": value for key, value in settings.items()}
+
+
+@contextmanager
+def chatorch(role: str, workdir: Path, env: dict[str, str]) -> Iterator[tuple[Server, str]]:
+    """``chatorch serve|gateway`` on a free port, once it answers ``/healthz``."""
+    port = free_port()
+    argv = [str(BIN / "chatorch"), role, "--port", str(port)]
+    with started(f"chatorch-{role}", argv, workdir=workdir, env=env) as server:
+        url = f"http://127.0.0.1:{port}"
+        server.wait_http(f"{url}/healthz")
+        yield server, url
+
+
+def migrate(env: dict[str, str]) -> None:
+    """Create the schema (gateways and workers expect a migrated database)."""
+    subprocess.run([str(BIN / "chatorch"), "migrate"], env=env, check=True, capture_output=True)
+
+
+@contextmanager
+def embedded(upstream: Upstream, workdir: Path, backing: Backing | None) -> Iterator[Target]:
+    env = chatorch_env(upstream, database_url=f"sqlite+aiosqlite:///{workdir}/embedded.db")
+    with chatorch("serve", workdir, env) as (server, url):
+        yield Target("chatorch", url, [server])
+
+
+@contextmanager
+def distributed(upstream: Upstream, workdir: Path, backing: Backing | None) -> Iterator[Target]:
+    """One gateway and one worker on NATS, Redis and PostgreSQL."""
+    if backing is None:
+        raise ValueError("the distributed system needs the backing services")
+    env = chatorch_env(upstream, **backing.settings)
+    migrate(env)
+    worker_argv = [str(BIN / "chatorch"), "worker"]
+    with (
+        chatorch("gateway", workdir, env) as (gateway, url),
+        started("chatorch-worker", worker_argv, workdir=workdir, env=env) as worker,
+    ):
+        yield Target("chatorch", url, [gateway, worker])
+
+
+SYSTEMS: dict[str, tuple[System, bool]] = {  # name → (system, needs the backing services)
+    "direct": (direct, False),
+    "thin relay": (thin_relay, False),
+    "fast relay": (fast_relay, False),
+    "embedded": (embedded, False),
+    "distributed": (distributed, True),
+}
