@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatorch import __version__
 from chatorch.api import admin, chats, events, health, messages, problems, web
+from chatorch.api.detach import DetachedStreams
 from chatorch.domain.errors import RegistryUnavailable
 from chatorch.domain.ids import new_id
 from chatorch.settings import Settings
@@ -70,6 +71,7 @@ def create_app(
             expose_headers=["Location", "Retry-After", "X-Request-ID", "Idempotent-Replayed"],
         )
     app.add_middleware(_RequestContext)
+    app.add_middleware(DetachedStreams)  # last added: outermost
     if metrics_only:
         app.include_router(health.metrics_router)
         return app

@@ -18,9 +18,9 @@ from uuid import UUID
 import orjson
 import structlog
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import StreamingResponse
 
 from chatorch.api.deps import ContainerDep, UserDep
+from chatorch.api.detach import DetachedStream
 from chatorch.api.ordering import Sequencer
 from chatorch.domain.entities import Connection, Message, Status
 from chatorch.domain.errors import InvalidInput, NotFound, RateLimited, RegistryUnavailable
@@ -102,7 +102,8 @@ def frame(event: StreamEvent) -> bytes:
 
 @router.get(
     "/v1/chats/{chat_id}/events",
-    response_class=StreamingResponse,
+    response_class=DetachedStream,
+    status_code=200,
     responses={200: {"content": {"text/event-stream": {}}, "description": "SSE stream"}},
 )
 async def stream_events(
@@ -115,7 +116,7 @@ async def stream_events(
         str, Header(pattern=EVENT_ID, description="resume after this event")
     ] = "",
     last_event_id_query: Annotated[str, Query(alias="last_event_id", pattern=EVENT_ID)] = "",
-) -> StreamingResponse:
+) -> DetachedStream:
     after = _cursor(last_event_id or last_event_id_query, response_id)
     async with c.store.transaction() as tx:
         await owned_chat(tx, user, chat_id)
@@ -126,7 +127,7 @@ async def stream_events(
     connection = Connection(chat_id=chat_id, user_id=user.id, pod_id=c.pod_id)
     hub: StreamHub = request.app.state.streams
     hub.admit(user.id, cap=c.settings.max_streams_per_user)
-    return StreamingResponse(
+    return DetachedStream(
         _sse(c, hub, connection, after=after, only=response_id, stored=stored),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},

@@ -15,6 +15,7 @@ its stderr is the app's stderr.
 import hashlib
 import json
 import re
+import sys
 from contextlib import AsyncExitStack
 from typing import Any
 
@@ -200,7 +201,10 @@ async def _open_session(config: McpServerConfig, stack: AsyncExitStack) -> Clien
             env=dict(config.env) or None,
             cwd=config.cwd,
         )
-        read, write = await stack.enter_async_context(stdio_client(params))
+        # The process's own stderr, even when sys.stderr was swapped for an object with
+        # no file descriptor (a test's capture): the server process needs a real one.
+        errlog = sys.__stderr__ or sys.stderr
+        read, write = await stack.enter_async_context(stdio_client(params, errlog=errlog))
     else:
         assert config.url is not None  # the config allows exactly one transport
         client = await stack.enter_async_context(
