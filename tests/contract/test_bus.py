@@ -116,6 +116,22 @@ class TestEventStream:
             (only,) = await _take(events, 1)
         assert only.chat_id == chat
 
+    async def test_every_stream_open_on_a_chat_gets_its_events(self, bus: Bus) -> None:
+        chat, elsewhere, response = new_id(), new_id(), new_id()
+        async with (
+            bus.subscribe(chat) as first,
+            bus.subscribe(chat) as second,
+            bus.subscribe(elsewhere) as other,
+        ):
+            await bus.publish(_token(chat, response, 0))
+            await bus.publish(_token(elsewhere, response, 1))
+            assert [e.seq for e in await _take(first, 1)] == [0]
+            assert [e.seq for e in await _take(second, 1)] == [0]
+            assert [e.seq for e in await _take(other, 1)] == [1]
+        async with bus.subscribe(chat) as later:  # a closed stream took nothing with it
+            await bus.publish(_token(chat, response, 2))
+            assert [e.seq for e in await _take(later, 1)] == [2]
+
     async def test_replay_after_a_cursor_yields_exactly_the_later_events(self, bus: Bus) -> None:
         chat, response = new_id(), new_id()
         for seq in range(6):

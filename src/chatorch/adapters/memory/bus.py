@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from chatorch.adapters.fanout import Fanout
 from chatorch.domain.errors import BusUnavailable
 from chatorch.domain.events import Cursor, StreamEvent, WorkItem
 
@@ -59,7 +60,7 @@ class InMemoryBus:
         self._work: asyncio.Queue[tuple[bytes, int]] = asyncio.Queue()
         self._seen: dict[UUID, float] = {}
         self._logs: dict[UUID, deque[_Logged]] = {}
-        self._subscribers: dict[UUID, set[asyncio.Queue[bytes]]] = {}
+        self._live: Fanout[UUID] = Fanout(limit=SUBSCRIBER_BACKLOG)
         self._log_seconds = log_seconds
         self._log_events = log_events_per_chat
         self._closed = False
@@ -109,11 +110,7 @@ class InMemoryBus:
             log.popleft()
         if now - self._pruned_at > PRUNE_EVERY:
             self._prune(now)
-        for queue in tuple(self._subscribers.get(event.chat_id, ())):
-            if queue.qsize() >= SUBSCRIBER_BACKLOG:
-                self._drop(event.chat_id, queue)
-            else:
-                queue.put_nowait(raw)
+        self._live.deliver(event.chat_id, raw)
 
     def _prune(self, now: float) -> None:
         """Forget the logs of chats that have been quiet longer than the log keeps events."""
@@ -121,27 +118,16 @@ class InMemoryBus:
         for chat_id in [c for c, log in self._logs.items() if now - log[-1].at > self._log_seconds]:
             del self._logs[chat_id]
 
-    def _drop(self, chat_id: UUID, queue: asyncio.Queue[bytes]) -> None:
-        self._subscribers[chat_id].discard(queue)
-        queue.put_nowait(_CLOSED)
-
     @asynccontextmanager
     async def subscribe(
         self, chat_id: UUID, *, after: Cursor | None = None
     ) -> AsyncIterator[AsyncIterator[StreamEvent]]:
-        queue: asyncio.Queue[bytes] = asyncio.Queue()
         # Replay and subscription happen in one step of the loop, so nothing falls between.
-        for logged in self._replay(chat_id, after):
-            queue.put_nowait(logged.raw)
-        self._subscribers.setdefault(chat_id, set()).add(queue)
+        box = self._live.open(chat_id, (logged.raw for logged in self._replay(chat_id, after)))
         try:
-            yield _Subscription(queue)
+            yield box
         finally:
-            subscribers = self._subscribers.get(chat_id)
-            if subscribers is not None:
-                subscribers.discard(queue)
-                if not subscribers:
-                    del self._subscribers[chat_id]
+            self._live.release(chat_id, box)
 
     def _replay(self, chat_id: UUID, after: Cursor | None) -> list[_Logged]:
         log = self._logs.get(chat_id)
@@ -180,28 +166,7 @@ class InMemoryBus:
             return
         self._closed = True
         self._work.put_nowait((_CLOSED, 0))
-        for chat_id, queues in list(self._subscribers.items()):
-            for queue in tuple(queues):
-                self._drop(chat_id, queue)
+        self._live.close()
 
     def describe(self) -> dict[str, Any]:
         return {"backend": "memory", "queued": self._work.qsize(), "chats_logged": len(self._logs)}
-
-
-class _Subscription:
-    """Live events of one subscriber; a cancelled wait for the next one loses nothing."""
-
-    __slots__ = ("_queue",)
-
-    def __init__(self, queue: asyncio.Queue[bytes]) -> None:
-        self._queue = queue
-
-    def __aiter__(self) -> "_Subscription":
-        return self
-
-    async def __anext__(self) -> StreamEvent:
-        raw = await self._queue.get()
-        if not raw:
-            self._queue.put_nowait(raw)  # stay ended for any later call
-            raise StopAsyncIteration
-        return StreamEvent.from_json(raw)

@@ -4,10 +4,12 @@
   consumer ``<ns>_workers`` shared by every worker. ``Nats-Msg-Id`` is the message id,
   so a repeated publish inside the duplicate window is dropped by the server.
 * Events: stream ``<ns>_events`` (bounded age and size) on
-  ``<ns>.events.<chat_id>.<response_id>``. A live subscriber uses a plain subscription
-  on ``<ns>.events.<chat_id>.*`` — NATS sends a chat's events only to the pods that
-  have such interest; a resuming one uses an ordered consumer that replays the log
-  and then follows it live.
+  ``<ns>.events.<chat_id>.<response_id>``. Live subscribers share one subscription per
+  process on ``<ns>.events.>`` that fans events out to the streams open on each chat
+  (``adapters/fanout.py``): an idle stream then costs a mailbox, not a subscription and
+  a waiting task of its own — every gateway receives every chat's events, which it
+  drops unless a stream of its own follows that chat. A resuming subscriber uses an
+  ordered consumer that replays the log and then follows it live.
 """
 
 import asyncio
@@ -35,6 +37,7 @@ from nats.js.api import (
 )
 from nats.js.errors import BadRequestError, NotFoundError
 
+from chatorch.adapters.fanout import Fanout
 from chatorch.domain.errors import BusUnavailable
 from chatorch.domain.events import Cursor, StreamEvent, WorkItem
 
@@ -48,6 +51,8 @@ PUBLISH_WAIT = 2.0  # s for JetStream to confirm a work item before we call it l
 LOG_READ_WAIT = 1.0  # s to wait for the log's first event of a response
 FETCH_WAIT = 5.0  # s one pull waits for work before asking again
 LIVE_BACKLOG = 10_000  # events a slow live subscriber may lag before it is cut off
+FANOUT_BACKLOG = 1_000_000  # events the process's live subscription may hold unrouted
+FANOUT_BACKLOG_BYTES = 1 << 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +77,10 @@ class Names:
 
     def events(self, chat_id: UUID | str, response_id: UUID | str = "*") -> str:
         return f"{self.namespace}.events.{chat_id}.{response_id}"
+
+    @property
+    def all_events(self) -> str:
+        return f"{self.namespace}.events.>"
 
 
 class _NatsDelivery:
@@ -120,6 +129,8 @@ class NatsBus:
         self._ack_wait = ack_wait
         self._max_deliver = max_deliver
         self._watch = _Watch()
+        self._live: Fanout[str] = Fanout(limit=LIVE_BACKLOG)
+        self._live_subscription: Subscription | None = None
 
     @classmethod
     async def connect(
@@ -254,13 +265,13 @@ class NatsBus:
         self, chat_id: UUID, *, after: Cursor | None = None
     ) -> AsyncIterator[AsyncIterator[StreamEvent]]:
         if after is None:
-            live = await self._nc.subscribe(
-                self._names.events(chat_id), pending_msgs_limit=LIVE_BACKLOG
-            )
+            await self._follow_all_chats()
+            key = str(chat_id)
+            box = self._live.open(key)
             try:
-                yield _Live(live)
+                yield box
             finally:
-                await _quietly(live.unsubscribe())
+                self._live.release(key, box)
             return
         info = await self._js.stream_info(self._names.event_stream)
         replay = await self._js.subscribe(
@@ -274,6 +285,20 @@ class NatsBus:
             yield _Replay(replay, after, logged_until=info.state.last_seq)
         finally:
             await _quietly(replay.unsubscribe())
+
+    async def _follow_all_chats(self) -> None:
+        """Subscribe once, at the first live stream, to every chat's events."""
+        if self._live_subscription is None:
+            self._live_subscription = await self._nc.subscribe(
+                self._names.all_events,
+                cb=self._route,
+                pending_msgs_limit=FANOUT_BACKLOG,
+                pending_bytes_limit=FANOUT_BACKLOG_BYTES,
+            )
+
+    async def _route(self, message: Msg) -> None:
+        chat = message.subject.rsplit(".", 2)[1]  # <ns>.events.<chat_id>.<response_id>
+        self._live.deliver(chat, message.data)
 
     async def logged(
         self, chat_id: UUID, response_id: UUID, *, after_seq: int
@@ -319,6 +344,7 @@ class NatsBus:
 
     async def close(self) -> None:
         self._watch.closing = True
+        self._live.close()
         if not self._nc.is_closed:
             await self._nc.drain()
 
@@ -326,35 +352,22 @@ class NatsBus:
         return {"backend": "nats", "namespace": self._names.namespace}
 
 
-class _Live:
-    """A plain subscription's events; a cancelled wait loses nothing."""
-
-    def __init__(self, subscription: Subscription) -> None:
-        self._subscription = subscription
-
-    def __aiter__(self) -> "_Live":
-        return self
-
-    async def __anext__(self) -> StreamEvent:
-        try:
-            message = await self._subscription.next_msg(timeout=None)
-        except ConnectionClosedError:
-            raise StopAsyncIteration from None
-        return StreamEvent.from_json(message.data)
-
-
-class _Replay(_Live):
+class _Replay:
     """The chat's log from its start, filtered to what follows ``after``, then live.
 
     Messages up to ``logged_until`` (the stream's last sequence when we subscribed) are
     history: they are skipped until the cursor's response shows up. Later ones are live.
+    A cancelled wait loses nothing.
     """
 
     def __init__(self, subscription: Subscription, after: Cursor, *, logged_until: int) -> None:
-        super().__init__(subscription)
+        self._subscription = subscription
         self._after = after
         self._logged_until = logged_until
         self._reached = False
+
+    def __aiter__(self) -> "_Replay":
+        return self
 
     async def __anext__(self) -> StreamEvent:
         while True:
