@@ -54,8 +54,9 @@ class DetachedStreams:
             await self.app(scope, receive, send)
             return
         handoff: list[AsyncIterator[bytes]] = []
-        scope[_HANDOFF] = handoff
-        await self.app(scope, receive, send)
+        # The inner stack works on a copy of the scope, so what it adds (its exit
+        # stacks, route, request state) is freed when it returns, not kept for hours.
+        await self.app({**scope, _HANDOFF: handoff}, receive, send)
         if handoff:
             await _pump(handoff[0], receive, send)
 

@@ -8,10 +8,9 @@ headers) resumes after that event, with nothing repeated and nothing skipped.
 """
 
 import asyncio
-import contextlib
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable
 from typing import Annotated
 from uuid import UUID
 
@@ -59,18 +58,19 @@ class StreamHub:
                 retry_after=STREAM_CAP_RETRY,
             )
 
-    @contextlib.contextmanager
-    def opened(self, chat_id: UUID, user_id: UUID) -> Iterator["_Open"]:
-        stream = _Open(chat_id)
+    def open(self, chat_id: UUID, user_id: UUID) -> "_Open":
+        """Count a stream in; ``close`` it when it ends (a plain pair, not a context
+        manager: an idle stream holds what it awaits in, for hours)."""
+        stream = _Open(chat_id, user_id)
         self._open.add(stream)
         self._per_user[user_id] += 1
-        try:
-            yield stream
-        finally:
-            self._open.discard(stream)
-            self._per_user[user_id] -= 1
-            if not self._per_user[user_id]:
-                del self._per_user[user_id]
+        return stream
+
+    def close(self, stream: "_Open") -> None:
+        self._open.discard(stream)
+        self._per_user[stream.user_id] -= 1
+        if not self._per_user[stream.user_id]:
+            del self._per_user[stream.user_id]
 
     def drain(self) -> None:
         self.draining = True
@@ -81,10 +81,11 @@ class StreamHub:
 
 
 class _Open:
-    __slots__ = ("chat_id", "ping", "wait")
+    __slots__ = ("chat_id", "ping", "user_id", "wait")
 
-    def __init__(self, chat_id: UUID) -> None:
+    def __init__(self, chat_id: UUID, user_id: UUID) -> None:
         self.chat_id = chat_id
+        self.user_id = user_id
         self.wait: asyncio.Timeout | None = None  # the pending wait for the next event
         self.ping = False  # the last wait ended idle: send a heartbeat comment
 
@@ -179,7 +180,8 @@ async def _sse(
     c.metrics.streams_open.inc()
     try:
         yield b"retry: %d\n\n" % RETRY_MS
-        with hub.opened(connection.chat_id, connection.user_id) as stream:
+        stream = hub.open(connection.chat_id, connection.user_id)
+        try:
             async with c.bus.subscribe(connection.chat_id, after=after) as events:
                 if stored is not None:
                     ending = await _ending_of_answered(c, stored, after)
@@ -198,6 +200,8 @@ async def _sse(
                     if stream.ping:
                         stream.ping = False
                         yield _PING
+        finally:
+            hub.close(stream)
     except StopAsyncIteration:
         return  # the bus cut us off: the client reconnects with Last-Event-ID
     finally:
