@@ -53,11 +53,23 @@ async def test_names() -> None:
     await provider.close()
 
 
-async def test_streams_text_incrementally(provider: Provide) -> None:
+async def test_streams_the_whole_text_then_usage(provider: Provide) -> None:
     chunks = await collect(provider("fake-tokens-5"), HELLO)
-    texts = [chunk.text for chunk in chunks if chunk.text]
-    assert texts == ["tok0 ", "tok1 ", "tok2 ", "tok3 ", "tok4"]
+    assert "".join(chunk.text for chunk in chunks) == "tok0 tok1 tok2 tok3 tok4"
     assert chunks[-1].usage == Usage(prompt_tokens=4, completion_tokens=5)
+
+
+async def test_tokens_of_one_read_go_out_as_one_chunk(provider: Provide) -> None:
+    """The fake writes 16 tokens per write without a delay: far fewer chunks than tokens."""
+    chunks = await collect(provider("fake-tokens-200"), HELLO)
+    texts = [chunk.text for chunk in chunks if chunk.text]
+    assert "".join(texts) == " ".join(f"tok{i}" for i in range(200))
+    assert len(texts) <= 200 // 16 + 1
+
+
+async def test_a_slow_server_still_streams_token_by_token(provider: Provide) -> None:
+    chunks = await collect(provider("fake-slow-20-tokens-4"), HELLO)
+    assert [chunk.text for chunk in chunks if chunk.text] == ["tok0 ", "tok1 ", "tok2 ", "tok3"]
 
 
 async def test_first_token_arrives_before_the_last_is_sent(provider: Provide) -> None:
@@ -161,8 +173,7 @@ async def test_auth_error_is_final_and_hides_the_key(provider: Provide) -> None:
 
 async def test_malformed_chunk_is_an_llm_error(provider: Provide) -> None:
     stream = provider("fake-malformed").stream(HELLO)
-    assert (await anext(stream)).text == "tok0 "
-    assert (await anext(stream)).text == "tok1 "
+    assert (await anext(stream)).text == "tok0 tok1 "  # what came before the bad line
     with pytest.raises(LLMError, match="malformed") as caught:
         await anext(stream)
     assert caught.value.retryable
@@ -182,8 +193,7 @@ async def test_connection_refused_is_retryable() -> None:
 
 async def test_stall_blocks_after_the_first_tokens(provider: Provide) -> None:
     stream = provider("fake-stall").stream(HELLO)
-    texts = [(await anext(stream)).text for _ in range(3)]
-    assert texts == ["tok0 ", "tok1 ", "tok2 "]
+    assert (await anext(stream)).text == "tok0 tok1 tok2 "
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(anext(stream), timeout=0.3)
 

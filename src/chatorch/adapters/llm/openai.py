@@ -95,12 +95,22 @@ class OpenAIProvider:
     async def _stream(self, request: LLMRequest) -> AsyncIterator[Chunk]:
         calls = _ToolCallAssembler(self._label)
         async with self._create(request) as response:
-            async for event in _events(response):
-                if "error" in event:  # an error reported inside a healthy-looking stream
-                    detail = _error_message(event["error"])
-                    raise LLMError(self._scrub(f"{self._label}: {detail}"), retryable=True)
-                for chunk in _chunks(event, calls):
-                    yield chunk
+            async for batch in _batches(response):
+                text: list[str] = []  # consecutive text of one read goes out as one chunk
+                for event in batch:
+                    if "error" in event:  # an error reported inside a healthy-looking stream
+                        detail = _error_message(event["error"])
+                        raise LLMError(self._scrub(f"{self._label}: {detail}"), retryable=True)
+                    for chunk in _chunks(event, calls):
+                        if chunk.text:
+                            text.append(chunk.text)
+                            continue
+                        if text:
+                            yield Chunk(text="".join(text))
+                            text = []
+                        yield chunk
+                if text:
+                    yield Chunk(text="".join(text))
         if calls:  # the server ended without a finish_reason
             yield Chunk(tool_calls=calls.finish())
 
@@ -165,17 +175,36 @@ def retry_after_seconds(header: str | None) -> float | None:
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
-async def _events(response: AsyncAPIResponse[Any]) -> AsyncIterator[dict[str, Any]]:
-    """The JSON objects of an SSE response's ``data:`` lines, up to ``[DONE]``."""
-    async for line in response.iter_lines():
-        if not line.startswith("data:"):
-            continue  # blank separators, comments, event names
-        data = line[5:].strip()
-        if data == "[DONE]":
-            return
-        event = orjson.loads(data)
-        if isinstance(event, dict):
-            yield event
+async def _batches(response: AsyncAPIResponse[Any]) -> AsyncIterator[list[dict[str, Any]]]:
+    """The JSON objects of an SSE response's ``data:`` lines, up to ``[DONE]``, as many
+    at a time as each network read brought.
+
+    A fast server packs many tokens into one read; handing them on together saves
+    every layer above its per-chunk work, while a slow one still streams token by
+    token. A malformed line ends the stream after the events before it.
+    """
+    pending = b""
+    async for data in response.iter_bytes():
+        *lines, pending = (pending + data).split(b"\n")
+        batch: list[dict[str, Any]] = []
+        for line in lines:
+            if not line.startswith(b"data:"):
+                continue  # blank separators, comments, event names
+            payload = line[5:].strip()
+            if payload == b"[DONE]":
+                if batch:
+                    yield batch
+                return
+            try:
+                event = orjson.loads(payload)
+            except orjson.JSONDecodeError:
+                if batch:
+                    yield batch
+                raise
+            if isinstance(event, dict):
+                batch.append(event)
+        if batch:
+            yield batch
 
 
 def _error_message(error: object) -> str:
