@@ -28,6 +28,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from chatorch.adapters.sql import inline_sqlite
 from chatorch.adapters.sql.models import (
     ApiKeyRow,
     AuditRow,
@@ -62,6 +63,7 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 5_000
+SQLITE_POOL_WAIT = 30.0  # s a transaction waits for its turn at the one connection
 # Errors that mean "the database did not answer", whichever layer raised them: sockets
 # and timeouts (OSError covers both), SQLAlchemy's wrappers, pool exhaustion, and
 # asyncpg's own connection errors when they slip past SQLAlchemy's translation.
@@ -646,7 +648,14 @@ def ensure_sqlite_directory(url: URL) -> None:
 
 def _sqlite_engine(url: URL, *, echo: bool) -> AsyncEngine:
     ensure_sqlite_directory(url)
-    engine = create_async_engine(url, echo=echo)
+    engine = create_async_engine(
+        url,
+        echo=echo,
+        async_creator=inline_sqlite.connector(url),
+        pool_size=1,  # one connection, used in turns: see inline_sqlite
+        max_overflow=0,
+        pool_timeout=SQLITE_POOL_WAIT,
+    )
     event.listen(engine.sync_engine, "connect", _configure_sqlite)
     return engine
 
