@@ -57,6 +57,9 @@ def create_app(
         version=__version__,
         summary="Conversational-AI orchestration: Think → Act → Respond, streamed.",
         lifespan=lifespan,
+        # chatorch exports Prometheus metrics; FastAPI's OpenTelemetry hooks, unused,
+        # would still look up the global providers on every request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.streams = events.StreamHub()
     problems.install(app)
