@@ -25,6 +25,7 @@ import psutil
 
 from bench import report
 from bench.backing import backing_services, missing
+from bench.profile import Recording
 from bench.scenarios import SYSTEMS, Target, Upstream, chatorch, chatorch_env, migrate
 from bench.systems import ROOT, Usage, fake_upstream, rss
 
@@ -40,17 +41,31 @@ def _say(text: str) -> None:
 
 
 def load(
-    target: Target, upstream: Upstream, *, concurrency: int, seconds: float, warmup: float
+    target: Target,
+    upstream: Upstream,
+    *,
+    concurrency: int,
+    seconds: float,
+    warmup: float,
+    profile: Path | None = None,
 ) -> dict[str, Any]:
-    """One bounded load run: the figures, with the system's and the upstream's usage."""
+    """One bounded load run: the figures, with the system's and the upstream's usage.
+
+    With ``profile``, py-spy samples the system's first process over the window.
+    """
     argv = [sys.executable, "-m", "bench.load", target.dialect, target.url]
     argv += ["--concurrency", str(concurrency), "--seconds", str(seconds)]
     argv += ["--warmup", str(warmup), "--tokens", str(TOKENS)]
     with _child(argv) as process:
         if _read(process) != "measuring":
             raise RuntimeError("the load generator stopped before measuring")
+        recording = None
+        if profile is not None:
+            recording = Recording(target.servers[0].process.pid, seconds, profile)
         with Usage(target.servers) as system, Usage([upstream.server]) as upstream_use:
             raw = json.loads(_read(process))
+        if recording is not None:
+            _say(recording.wait() or "")
     run = report.figures(raw, cpu_seconds=system.used.cpu_seconds, peak_rss=system.used.peak_rss)
     upstream_cpu = upstream_use.used.cpu_seconds / max(raw["answers"], 1)
     return run | {"upstream_cpu_ms_per_answer": 1000 * upstream_cpu}
@@ -125,6 +140,7 @@ class Plan:
     seconds: float
     warmup: float
     hold: float  # s idle streams are held before they are counted
+    profile: bool = False  # py-spy each system at concurrency 64
 
 
 def measure_systems(plan: Plan, upstream: Upstream, workdir: Path) -> list[dict[str, Any]]:
@@ -140,12 +156,17 @@ def measure_systems(plan: Plan, upstream: Upstream, workdir: Path) -> list[dict[
         with backing as services, system(upstream, workdir, services) as target:
             for concurrency in CONCURRENCY:
                 _say(f"{name}, concurrency {concurrency}: {plan.seconds:g} s")
+                profile = None
+                if plan.profile and concurrency == max(CONCURRENCY):
+                    profile = workdir / f"{name.replace(' ', '-')}-{concurrency}.collapsed"
+                    _say(f"profiling {target.servers[0].name} (py-spy)")
                 run = load(
                     target,
                     upstream,
                     concurrency=concurrency,
                     seconds=plan.seconds,
                     warmup=plan.warmup,
+                    profile=profile,
                 )
                 runs.append({"system": name, "concurrency": concurrency} | run)
     return runs
@@ -169,6 +190,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short runs, 1,000 idle streams")
     parser.add_argument("--only", nargs="+", choices=[*SYSTEMS, "idle"], help="run just these")
+    parser.add_argument(
+        "--profile", action="store_true", help="py-spy each system at concurrency 64"
+    )
     args = parser.parse_args(argv)
     chosen = args.only or [*SYSTEMS, "idle"]
     plan = Plan(
@@ -177,6 +201,7 @@ def main(argv: list[str] | None = None) -> None:
         seconds=3.0 if args.quick else 10.0,
         warmup=1.0 if args.quick else 2.0,
         hold=3.0 if args.quick else 10.0,
+        profile=args.profile,
     )
     with tempfile.TemporaryDirectory(prefix="chatorch-bench-") as tmp:
         workdir = Path(tmp)
@@ -195,7 +220,8 @@ def main(argv: list[str] | None = None) -> None:
         print(report.idle_table(idle))
     print("\nBudget:")
     print("\n".join(str(check) for check in checks))
-    path = _save(runs, idle, checks, plan=plan, quick=args.quick)
+    kind = "-quick" if args.quick else "-partial" if args.only else ""
+    path = _save(runs, idle, checks, plan=plan, kind=kind)
     print(f"\nwrote {path.relative_to(ROOT)}")
 
 
@@ -205,14 +231,15 @@ def _save(
     checks: list[report.Check],
     *,
     plan: Plan,
-    quick: bool,
+    kind: str,
 ) -> Path:
+    """Write the results: ``<date>.json`` for a full run, with a suffix otherwise."""
     now = datetime.datetime.now(datetime.UTC)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{now:%Y-%m-%d}{'-quick' if quick else ''}.json"
+    path = RESULTS / f"{now:%Y-%m-%d}{kind}.json"
     document = {
         "at": now.isoformat(timespec="seconds"),
-        "quick": quick,
+        "kind": kind.lstrip("-") or "full",
         "machine": {
             "cpus": psutil.cpu_count(),
             "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
