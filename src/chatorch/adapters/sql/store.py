@@ -16,19 +16,20 @@ from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar
 from uuid import UUID
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
-from sqlalchemy import ColumnElement, delete, event, insert, select, update
+from sqlalchemy import ColumnElement, CursorResult, Executable, delete, event, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
     create_async_engine,
 )
 
-from chatorch.adapters.sql import inline_sqlite
+from chatorch.adapters.sql import hot, inline_sqlite
 from chatorch.adapters.sql.models import (
     ApiKeyRow,
     AuditRow,
@@ -201,20 +202,6 @@ def _message(row: MessageRow) -> Message:
     )
 
 
-def _message_values(message: Message) -> dict[str, Any]:
-    return {
-        "id": message.id,
-        "chat_id": message.chat_id,
-        "role": message.role.value,
-        "content": message.content,
-        "response_id": message.response_id,
-        "status": message.status.value,
-        "created_at": message.created_at,
-        "meta": message.metadata,
-        "attempts": message.attempts,
-    }
-
-
 def _file(row: FileRow) -> FileMeta:
     return FileMeta(
         id=row.id,
@@ -253,9 +240,15 @@ _CONVERSATION_DESC = (
 class SqlTransaction:
     """One unit of work on an ``AsyncSession``; ``SqlStore.transaction()`` ends it."""
 
-    def __init__(self, session: AsyncSession, backend: Backend) -> None:
+    def __init__(
+        self, session: AsyncSession, connection: AsyncConnection, backend: Backend
+    ) -> None:
         self._session = session
+        self._connection = connection  # the session's, for the prebuilt statements in hot.py
         self._backend = backend
+
+    async def _run(self, statement: Executable, params: dict[str, Any]) -> CursorResult[Any]:
+        return await self._connection.execute(statement, params)
 
     async def _insert_unless_taken(
         self, model: type[Base], values: dict[str, Any], unique: Sequence[str]
@@ -315,12 +308,12 @@ class SqlTransaction:
     async def add_chat(self, chat: Chat) -> None:
         # A plain INSERT: the session's unit of work (add, then flush at commit) cost as
         # much as the rest of the request.
-        await self._session.execute(insert(ChatRow).values(**_chat_values(chat)))
+        await self._run(hot.ADD_CHAT, _chat_values(chat))
 
     @_translated
     async def get_chat(self, chat_id: UUID) -> Chat | None:
-        row = await self._get(ChatRow, chat_id)
-        return None if row is None else _chat(row)
+        row = (await self._run(hot.GET_CHAT, {"b_id": chat_id})).first()
+        return None if row is None else hot.chat_of(row)
 
     @_translated
     async def list_chats(
@@ -335,41 +328,30 @@ class SqlTransaction:
 
     @_translated
     async def add_message(self, message: Message) -> None:
-        values = _message_values(message)
-        if not await self._insert_unless_taken(MessageRow, values, ["response_id", "role"]):
+        statement = hot.ADD_MESSAGE[self._backend]
+        if (await self._run(statement, hot.message_params(message))).first() is None:
             raise DuplicateAnswer(
                 f"turn {message.response_id} already has a {message.role.value} message"
             )
 
     @_translated
     async def get_message(self, message_id: UUID) -> Message | None:
-        row = await self._get(MessageRow, message_id)
-        return None if row is None else _message(row)
+        row = (await self._run(hot.GET_MESSAGE, {"b_id": message_id})).first()
+        return None if row is None else hot.message_of(row)
 
     @_translated
     async def title_chat(self, chat_id: UUID, title: str) -> None:
-        untitled = (ChatRow.id == chat_id) & (ChatRow.title == "")
-        await self._session.execute(update(ChatRow).where(untitled).values(title=title))
+        await self._run(hot.TITLE_CHAT, {"b_id": chat_id, "b_title": title})
 
     @_translated
     async def waits_on_earlier(self, message: Message) -> bool:
-        earlier = (
-            select(MessageRow.id)
-            .where(
-                MessageRow.chat_id == message.chat_id,
-                MessageRow.role == Role.USER.value,
-                MessageRow.status == Status.PENDING.value,
-                MessageRow.response_id < message.response_id,
-            )
-            .limit(1)
-        )
-        return (await self._session.scalar(earlier)) is not None
+        params = {"b_chat": message.chat_id, "b_response": message.response_id}
+        return (await self._run(hot.WAITS_ON_EARLIER, params)).first() is not None
 
     @_translated
     async def get_turn(self, response_id: UUID) -> Sequence[Message]:
-        query = select(MessageRow).where(MessageRow.response_id == response_id)
-        rows = (await self._session.scalars(query.order_by(MessageRow.created_at))).all()
-        return [_message(row) for row in rows]
+        rows = await self._run(hot.TURN, {"b_response": response_id})
+        return [hot.message_of(row) for row in rows]
 
     @_translated
     async def list_messages(self, chat_id: UUID, *, limit: int | None = None) -> Sequence[Message]:
@@ -377,34 +359,22 @@ class SqlTransaction:
 
     @_translated
     async def history_before(self, message: Message, *, limit: int) -> Sequence[Message]:
-        condition = (MessageRow.chat_id == message.chat_id) & (
-            MessageRow.response_id < message.response_id
-        )
-        return await self._latest_messages(condition, limit)
+        params = {"b_chat": message.chat_id, "b_response": message.response_id, "b_limit": limit}
+        rows = (await self._run(hot.HISTORY_BEFORE, params)).all()
+        return [hot.message_of(row) for row in reversed(rows)]
 
     @_translated
     async def start_attempt(self, message_id: UUID) -> int:
         # One statement, so two workers counting at once cannot both read the old value.
-        statement = (
-            update(MessageRow)
-            .where(MessageRow.id == message_id)
-            .values(attempts=MessageRow.attempts + 1)
-            .returning(MessageRow.attempts)
-        )
-        attempts = (await self._session.execute(statement)).scalar_one_or_none()
+        attempts = (await self._run(hot.START_ATTEMPT, {"b_id": message_id})).scalar_one_or_none()
         if attempts is None:
             raise NotFound(f"message {message_id} does not exist")
-        return attempts
+        return int(attempts)
 
     @_translated
     async def set_status(self, message_id: UUID, status: Status) -> None:
-        statement = (
-            update(MessageRow)
-            .where(MessageRow.id == message_id)
-            .values(status=status.value)
-            .returning(MessageRow.id)
-        )
-        if (await self._session.execute(statement)).scalar_one_or_none() is None:
+        params = {"b_id": message_id, "b_status": status.value}
+        if (await self._run(hot.SET_STATUS, params)).scalar_one_or_none() is None:
             raise NotFound(f"message {message_id} does not exist")
 
     @_translated
@@ -581,9 +551,9 @@ class SqlStore:
         async with self._sessions() as session:
             # Connect now, so an unreachable database fails at ``async with``, not later.
             with _connect_errors(self._backend):
-                await session.connection()
+                connection = await session.connection()
             try:
-                yield SqlTransaction(session, self._backend)
+                yield SqlTransaction(session, connection, self._backend)
             except BaseException:
                 await self._rollback(session)
                 raise

@@ -1,0 +1,109 @@
+"""The statements of the message path, built once, run on the transaction's connection.
+
+Every answer runs about a dozen statements. Built per call through the ORM, each paid
+for coercing its expressions, computing its cache key and loading ORM objects — more
+CPU than executing it (docs/performance.md). These are built once, with bound
+parameters, and return plain rows; the store turns rows into entities.
+"""
+
+from typing import Any, cast
+
+from sqlalchemy import Row, Table, bindparam, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.sql.dml import Insert
+
+from chatorch.adapters.sql.models import ChatRow, MessageRow
+from chatorch.domain.entities import Chat, Message, Role, Status
+
+chats = cast(Table, ChatRow.__table__)
+messages = cast(Table, MessageRow.__table__)
+m = messages.c
+
+GET_CHAT = select(chats).where(chats.c.id == bindparam("b_id"))
+ADD_CHAT = insert(chats)
+TITLE_CHAT = (
+    update(chats)
+    .where((chats.c.id == bindparam("b_id")) & (chats.c.title == ""))
+    .values(title=bindparam("b_title"))
+)
+
+GET_MESSAGE = select(messages).where(m.id == bindparam("b_id"))
+TURN = select(messages).where(m.response_id == bindparam("b_response")).order_by(m.created_at)
+WAITS_ON_EARLIER = (
+    select(m.id)
+    .where(
+        m.chat_id == bindparam("b_chat"),
+        m.role == Role.USER.value,
+        m.status == Status.PENDING.value,
+        m.response_id < bindparam("b_response"),
+    )
+    .limit(1)
+)
+# Turns by response_id (UUIDv7, so by time), then question before answer within a
+# turn; id breaks a tie of equal timestamps the same way. Newest first: the caller
+# reverses.
+HISTORY_BEFORE = (
+    select(messages)
+    .where(m.chat_id == bindparam("b_chat"), m.response_id < bindparam("b_response"))
+    .order_by(m.response_id.desc(), m.created_at.desc(), m.id.desc())
+    .limit(bindparam("b_limit"))
+)
+START_ATTEMPT = (
+    update(messages)
+    .where(m.id == bindparam("b_id"))
+    .values(attempts=m.attempts + 1)
+    .returning(m.attempts)
+)
+SET_STATUS = (
+    update(messages)
+    .where(m.id == bindparam("b_id"))
+    .values(status=bindparam("b_status"))
+    .returning(m.id)
+)
+
+
+def _insert_message(dialect_insert: Any) -> Insert:
+    """INSERT … ON CONFLICT (response_id, role) DO NOTHING RETURNING id."""
+    statement: Insert = dialect_insert(messages).on_conflict_do_nothing(
+        index_elements=["response_id", "role"]
+    )
+    return statement.returning(m.id)
+
+
+ADD_MESSAGE = {"sqlite": _insert_message(sqlite_insert), "postgresql": _insert_message(pg_insert)}
+
+
+def chat_of(row: Row[Any]) -> Chat:
+    return Chat(id=row.id, owner_id=row.owner_id, title=row.title, created_at=row.created_at)
+
+
+def message_of(row: Row[Any]) -> Message:
+    values = row._mapping
+    return Message(
+        id=values["id"],
+        chat_id=values["chat_id"],
+        role=Role(values["role"]),
+        content=values["content"],
+        response_id=values["response_id"],
+        status=Status(values["status"]),
+        created_at=values["created_at"],
+        metadata=values["metadata"],
+        attempts=values["attempts"],
+    )
+
+
+def message_params(message: Message) -> dict[str, Any]:
+    """A message as ``messages`` columns (the column ``metadata``, not the attribute)."""
+    return {
+        "id": message.id,
+        "chat_id": message.chat_id,
+        "role": message.role.value,
+        "content": message.content,
+        "response_id": message.response_id,
+        "status": message.status.value,
+        "created_at": message.created_at,
+        "metadata": message.metadata,
+        "attempts": message.attempts,
+        "dispatched_at": None,
+    }
