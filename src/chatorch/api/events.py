@@ -34,6 +34,7 @@ _HEX = "[0-9a-fA-F]"
 EVENT_ID = rf"^{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}:[0-9]{{1,12}}$"
 RETRY_MS = 1_000  # what EventSource waits before reconnecting
 STREAM_CAP_RETRY = 5.0  # s a client over its stream cap is told to wait
+CLOSING_GRACE = 0.05  # s an admission over the cap waits for streams still closing
 _PING = b": ping\n\n"
 
 
@@ -50,8 +51,15 @@ class StreamHub:
         self._open: set[_Open] = set()
         self._per_user: Counter[UUID] = Counter()
 
-    def admit(self, user_id: UUID, *, cap: int) -> None:
-        """Refuse a user one more stream than ``cap`` on this gateway."""
+    async def admit(self, user_id: UUID, *, cap: int) -> None:
+        """Refuse a user one more stream than ``cap`` on this gateway.
+
+        A stream whose client has just left is still being closed for a few turns of
+        the loop; a client that closes one stream and opens the next at once (a page
+        reload) waits that moment rather than being refused.
+        """
+        if self._per_user[user_id] >= cap:
+            await asyncio.sleep(CLOSING_GRACE)
         if self._per_user[user_id] >= cap:
             raise RateLimited(
                 f"you have {cap} event streams open here already; close one first",
@@ -127,7 +135,7 @@ async def stream_events(
     stored = turn[1] if len(turn) > 1 else None
     connection = Connection(chat_id=chat_id, user_id=user.id, pod_id=c.pod_id)
     hub: StreamHub = request.app.state.streams
-    hub.admit(user.id, cap=c.settings.max_streams_per_user)
+    await hub.admit(user.id, cap=c.settings.max_streams_per_user)
     return DetachedStream(
         _sse(c, hub, connection, after=after, only=response_id, stored=stored),
         media_type="text/event-stream",

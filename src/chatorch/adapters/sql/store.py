@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar
 from uuid import UUID
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
+import orjson
 from sqlalchemy import ColumnElement, CursorResult, Executable, delete, event, select, update
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -25,7 +26,6 @@ from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
     AsyncSession,
-    async_sessionmaker,
     create_async_engine,
 )
 
@@ -238,14 +238,33 @@ _CONVERSATION_DESC = (
 
 
 class SqlTransaction:
-    """One unit of work on an ``AsyncSession``; ``SqlStore.transaction()`` ends it."""
+    """One unit of work on a connection; ``SqlStore.transaction()`` ends it."""
 
-    def __init__(
-        self, session: AsyncSession, connection: AsyncConnection, backend: Backend
-    ) -> None:
-        self._session = session
-        self._connection = connection  # the session's, for the prebuilt statements in hot.py
+    def __init__(self, connection: AsyncConnection, backend: Backend) -> None:
+        self._connection = connection  # runs the prebuilt statements (hot.py)
         self._backend = backend
+        self._orm: AsyncSession | None = None
+
+    @property
+    def _session(self) -> AsyncSession:
+        """An ORM session on this transaction's connection, made when first needed.
+
+        The message path runs prebuilt statements on the connection alone: making a
+        session it does not use cost as much as one of its statements.
+        """
+        if self._orm is None:
+            # expire_on_commit=False: entities are built before commit, rows never reused.
+            self._orm = AsyncSession(bind=self._connection, expire_on_commit=False, autoflush=False)
+        return self._orm
+
+    async def _flush(self) -> None:
+        """Write what the session holds, before the transaction commits."""
+        if self._orm is not None:
+            await self._orm.flush()
+
+    async def _close(self) -> None:
+        if self._orm is not None:
+            await self._orm.close()
 
     async def _run(self, statement: Executable, params: dict[str, Any]) -> CursorResult[Any]:
         return await self._connection.execute(statement, params)
@@ -540,30 +559,35 @@ class SqlStore:
     def __init__(self, engine: AsyncEngine, backend: Backend) -> None:
         self._engine = engine
         self._backend = backend
-        # expire_on_commit=False: entities are built before commit, rows are never reused.
-        self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
     def transaction(self) -> AbstractAsyncContextManager[SqlTransaction]:
         return self._transaction()
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[SqlTransaction]:
-        async with self._sessions() as session:
-            # Connect now, so an unreachable database fails at ``async with``, not later.
+        # Connect now, so an unreachable database fails at ``async with``, not later.
+        with _connect_errors(self._backend):
+            connection = await self._engine.connect()
+        transaction = SqlTransaction(connection, self._backend)
+        try:
             with _connect_errors(self._backend):
-                connection = await session.connection()
+                await connection.begin()
             try:
-                yield SqlTransaction(session, connection, self._backend)
+                yield transaction
+                with _driver_errors(self._backend):
+                    await transaction._flush()
+                    await connection.commit()
             except BaseException:
-                await self._rollback(session)
+                await self._rollback(connection)
                 raise
-            with _driver_errors(self._backend):
-                await session.commit()
+        finally:
+            await transaction._close()
+            await connection.close()
 
-    async def _rollback(self, session: AsyncSession) -> None:
+    async def _rollback(self, connection: AsyncConnection) -> None:
         """Roll back, never masking the caller's exception with a second one."""
         try:
-            await session.rollback()
+            await connection.rollback()
         except Exception:
             log.warning("rollback failed; the connection is discarded", exc_info=True)
 
@@ -617,6 +641,14 @@ def ensure_sqlite_directory(url: URL) -> None:
     Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
 
 
+def _json_text(value: Any) -> str:
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+# JSON columns (message metadata, audit details) through orjson, not the json module.
+_JSON_CODEC: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
+
+
 def _sqlite_engine(url: URL, *, echo: bool) -> AsyncEngine:
     ensure_sqlite_directory(url)
     engine = create_async_engine(
@@ -626,6 +658,7 @@ def _sqlite_engine(url: URL, *, echo: bool) -> AsyncEngine:
         pool_size=1,  # one connection, used in turns: see inline_sqlite
         max_overflow=0,
         pool_timeout=SQLITE_POOL_WAIT,
+        **_JSON_CODEC,
     )
     event.listen(engine.sync_engine, "connect", _configure_sqlite)
     return engine
@@ -657,6 +690,7 @@ def _postgres_engine(url: URL, *, echo: bool, connect_timeout: float) -> AsyncEn
         pool_pre_ping=True,  # a restarted server costs one retry, not one failed request
         pool_recycle=1_800,
         connect_args={"timeout": connect_timeout, "command_timeout": 60},
+        **_JSON_CODEC,
     )
 
 
