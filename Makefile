@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 .PHONY: help run test lint fmt migrate lock bench bench-quick check-python clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
 
 check-python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "chatorch needs Python 3.11 or newer")'
@@ -40,7 +40,7 @@ fmt: $(STAMP) ## format and fix what ruff can
 test: lint ## lint, then every test (real services when they run here)
 	$(BIN)/pytest -q -n 2 $(PYTEST_ARGS)
 
-bench: $(STAMP) ## the benchmarks, about 5 minutes; writes bench/results/<date>.json
+bench: $(STAMP) ## the benchmarks, about 6 minutes; writes bench/results/<date>.json
 	$(BIN)/python -m bench
 
 bench-quick: $(STAMP) ## a one-minute smoke run of the benchmarks
