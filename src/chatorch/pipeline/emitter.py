@@ -97,6 +97,7 @@ class Emitter:
             if self.first_token_at is None:
                 self.first_token_at = self._flushed_at
             await self._publish(EventKind.TOKEN, {"text": text})
+            await asyncio.sleep(0)  # let waiting requests (a client's stream) run first
         others = self._pending - {asyncio.current_task()}
         if others:
             await asyncio.gather(*others)
