@@ -101,7 +101,7 @@ def idle_round(upstream: Upstream, workdir: Path, streams: int, *, hold: float) 
 
 @contextlib.contextmanager
 def _child(argv: list[str], *, stdin: bool = False) -> Iterator["subprocess.Popen[str]"]:
-    """A helper process speaking lines on stdout; killed if it outlives its use."""
+    """A helper process speaking lines on stdout; killed if it does not end after use."""
     process = subprocess.Popen(
         argv,
         cwd=ROOT,
@@ -112,9 +112,11 @@ def _child(argv: list[str], *, stdin: bool = False) -> Iterator["subprocess.Pope
     try:
         yield process
     finally:
-        if process.poll() is None:
+        try:
+            process.wait(timeout=5)  # it has printed its last line: let it finish
+        except subprocess.TimeoutExpired:
             process.kill()
-        process.wait(timeout=30)
+            process.wait(timeout=30)
         for pipe in (process.stdout, process.stdin):
             if pipe is not None:
                 pipe.close()

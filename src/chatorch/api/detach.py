@@ -35,11 +35,10 @@ class DetachedStream(Response):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         handoff = scope.get(_HANDOFF)
+        if handoff is None:
+            raise RuntimeError("a DetachedStream needs the DetachedStreams middleware outside")
         start = {"type": "http.response.start", "status": self.status_code}
         await send(start | {"headers": self.raw_headers})
-        if handoff is None:  # no DetachedStreams outside: stream here, as usual
-            await _pump(self._body, receive, send)
-            return
         handoff.append(self._body)
 
 

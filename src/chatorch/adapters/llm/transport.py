@@ -1,8 +1,11 @@
-"""What a failed HTTP exchange with a provider means, in words a person can act on.
+"""What a failed HTTP exchange with a provider means: in words a person can act on,
+and when to try again.
 
 Both SDKs run on httpx2 and, with their aiohttp extra, on aiohttp underneath; a read
 that fails mid-stream reaches us as the bare transport error, unwrapped by the SDK.
 """
+
+import math
 
 import httpx2
 
@@ -29,3 +32,12 @@ def describe(exc: httpx2.TransportError, *, url: str, timeout: float) -> str:
     if isinstance(exc, httpx2.TimeoutException):
         return f"no answer from {url} within {timeout:g} s"
     return f"the connection to {url} broke: {exc!r}"
+
+
+def retry_after_seconds(header: str | None) -> float | None:
+    """A ``Retry-After`` header in seconds, if it is a plain non-negative number."""
+    try:
+        seconds = float(header or "")
+    except ValueError:  # absent, or an HTTP date
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None

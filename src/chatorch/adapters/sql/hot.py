@@ -40,13 +40,14 @@ WAITS_ON_EARLIER = (
     )
     .limit(1)
 )
-# Turns by response_id (UUIDv7, so by time), then question before answer within a
-# turn; id breaks a tie of equal timestamps the same way. Newest first: the caller
-# reverses.
+# Conversation order, newest first (readers reverse it): turns by response_id (UUIDv7,
+# so by time), then question before answer within a turn; id breaks a tie of equal
+# timestamps the same way.
+CONVERSATION_DESC = (m.response_id.desc(), m.created_at.desc(), m.id.desc())
 HISTORY_BEFORE = (
     select(messages)
     .where(m.chat_id == bindparam("b_chat"), m.response_id < bindparam("b_response"))
-    .order_by(m.response_id.desc(), m.created_at.desc(), m.id.desc())
+    .order_by(*CONVERSATION_DESC)
     .limit(bindparam("b_limit"))
 )
 START_ATTEMPT = (

@@ -34,7 +34,6 @@ from chatorch.adapters.sql.models import (
     ApiKeyRow,
     AuditRow,
     Base,
-    ChatRow,
     FileRow,
     IdempotencyKeyRow,
     MessageRow,
@@ -175,10 +174,6 @@ def _user(row: UserRow) -> User:
     return User(id=row.id, name=row.name, created_at=row.created_at)
 
 
-def _chat(row: ChatRow) -> Chat:
-    return Chat(id=row.id, owner_id=row.owner_id, title=row.title, created_at=row.created_at)
-
-
 def _chat_values(chat: Chat) -> dict[str, Any]:
     return {
         "id": chat.id,
@@ -226,15 +221,6 @@ def _file_values(meta: FileMeta) -> dict[str, Any]:
         "sha256": meta.sha256,
         "created_at": meta.created_at,
     }
-
-
-# Conversation order: turns by response_id (UUIDv7, so by time), then question before
-# answer within a turn; id breaks a tie of equal timestamps the same way.
-_CONVERSATION_DESC = (
-    MessageRow.response_id.desc(),
-    MessageRow.created_at.desc(),
-    MessageRow.id.desc(),
-)
 
 
 class SqlTransaction:
@@ -291,7 +277,7 @@ class SqlTransaction:
         self, condition: ColumnElement[bool], limit: int | None
     ) -> Sequence[Message]:
         """The last ``limit`` messages matching ``condition``, in conversation order."""
-        query = select(MessageRow).where(condition).order_by(*_CONVERSATION_DESC).limit(limit)
+        query = select(MessageRow).where(condition).order_by(*hot.CONVERSATION_DESC).limit(limit)
         rows = (await self._session.scalars(query)).all()
         return [_message(row) for row in reversed(rows)]
 
@@ -339,11 +325,12 @@ class SqlTransaction:
         self, owner_id: UUID, *, limit: int, before: UUID | None = None
     ) -> Sequence[Chat]:
         # Ids are UUIDv7, so ordering by id is ordering by creation time.
-        query = select(ChatRow).where(ChatRow.owner_id == owner_id)
+        chats = hot.chats.c
+        query = select(hot.chats).where(chats.owner_id == owner_id)
         if before is not None:
-            query = query.where(ChatRow.id < before)
-        rows = await self._session.scalars(query.order_by(ChatRow.id.desc()).limit(limit))
-        return [_chat(row) for row in rows]
+            query = query.where(chats.id < before)
+        rows = await self._connection.execute(query.order_by(chats.id.desc()).limit(limit))
+        return [hot.chat_of(row) for row in rows]
 
     @_translated
     async def add_message(self, message: Message) -> None:
