@@ -154,11 +154,11 @@ class TestTurnOrder:
         elsewhere = _question(await _chat(store), "other chat")
         await _add(store, first, second, elsewhere)
         async with store.transaction() as tx:
-            assert not await tx.waits_on_earlier(first)
-            assert await tx.waits_on_earlier(second)
-            assert not await tx.waits_on_earlier(elsewhere)
+            assert not await tx.waits_on_earlier(first.chat_id, first.response_id)
+            assert await tx.waits_on_earlier(second.chat_id, second.response_id)
+            assert not await tx.waits_on_earlier(elsewhere.chat_id, elsewhere.response_id)
             await tx.set_status(first.id, Status.COMPLETE)
-            assert not await tx.waits_on_earlier(second)
+            assert not await tx.waits_on_earlier(second.chat_id, second.response_id)
 
 
 class TestOutbox:
@@ -242,15 +242,26 @@ class TestAudit:
         assert events[2].id not in [e.id for e in older]
 
 
-class TestTitles:
+class TestEnterChat:
     async def test_an_untitled_chat_takes_a_title_once(self, store: Store) -> None:
         chat = await _chat(store, title="")
         async with store.transaction() as tx:
-            await tx.title_chat(chat.id, "first")
-            await tx.title_chat(chat.id, "second")
-            titled = await tx.get_chat(chat.id)
-        assert titled is not None
-        assert titled.title == "first"
+            first = await tx.enter_chat(chat.id, chat.owner_id, title="first")
+            second = await tx.enter_chat(chat.id, chat.owner_id, title="second")
+            stored = await tx.get_chat(chat.id)
+        assert first is not None
+        assert second is not None
+        assert first.title == second.title == "first"
+        assert stored == second
+
+    async def test_only_the_owner_enters_and_nobody_retitles(self, store: Store) -> None:
+        chat = await _chat(store, title="")
+        async with store.transaction() as tx:
+            assert await tx.enter_chat(chat.id, new_id(), title="intruder") is None
+            assert await tx.enter_chat(new_id(), chat.owner_id, title="nowhere") is None
+            stored = await tx.get_chat(chat.id)
+        assert stored is not None
+        assert stored.title == ""
 
 
 class TestConversationOrder:
@@ -372,16 +383,22 @@ class TestMessages:
             assert await tx.get_chat(chat.id) is None
             assert await tx.get_message(question.id) is None
 
-    async def test_start_attempt_counts(self, store: Store) -> None:
+    async def test_claim_counts_attempts_while_the_question_is_pending(self, store: Store) -> None:
         chat = await _chat(store)
         question = _question(chat)
         await _add(store, question)
         counts = []
         for _ in range(3):
             async with store.transaction() as tx:
-                counts.append(await tx.start_attempt(question.id))
+                claimed = await tx.claim(question.id)
+            assert claimed is not None
+            assert claimed.content == question.content
+            counts.append(claimed.attempts)
         assert counts == [1, 2, 3]
         async with store.transaction() as tx:
+            await tx.set_status(question.id, Status.COMPLETE)
+            assert await tx.claim(question.id) is None
+            assert await tx.claim(new_id()) is None
             loaded = await tx.get_message(question.id)
         assert loaded is not None
         assert loaded.attempts == 3
@@ -393,7 +410,9 @@ class TestMessages:
 
         async def attempt() -> int:
             async with store.transaction() as tx:
-                return await tx.start_attempt(question.id)
+                claimed = await tx.claim(question.id)
+            assert claimed is not None
+            return claimed.attempts
 
         assert sorted(await asyncio.gather(*(attempt() for _ in range(5)))) == [1, 2, 3, 4, 5]
 

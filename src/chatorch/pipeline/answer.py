@@ -160,13 +160,15 @@ class AnswerPipeline:
         pause, waited = 0.02, 0.0
         while True:
             async with self._store.transaction() as tx:
-                question = await tx.get_message(item.message_id)
-                if question is None or question.status is not Status.PENDING:
-                    return None
-                if waited >= TURN_WAIT_LIMIT or not await tx.waits_on_earlier(question):
-                    attempt = await tx.start_attempt(question.id)
+                if waited >= TURN_WAIT_LIMIT or not await tx.waits_on_earlier(
+                    item.chat_id, item.response_id
+                ):
+                    question = await tx.claim(item.message_id)
+                    if question is None:
+                        return None
                     limit = self._limits.context_messages
-                    return question, attempt, await tx.history_before(question, limit=limit)
+                    history = await tx.history_before(question, limit=limit)
+                    return question, question.attempts, history
             if waited == 0.0:
                 log.info("answer.waiting_for_turn")
             await asyncio.sleep(pause)

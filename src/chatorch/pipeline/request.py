@@ -92,7 +92,8 @@ class RequestProcessor:
         self, user: User, chat_id: UUID, content: str, key: str | None, request_hash: str
     ) -> Submission:
         async with self._store.transaction() as tx:
-            chat = await owned_chat(tx, user, chat_id)
+            if await tx.enter_chat(chat_id, user.id, title=title_from(content)) is None:
+                raise NotFound(f"no chat {chat_id}")
             if key is not None:
                 earlier = await self._replay(tx, user, key, request_hash)
                 if earlier is not None:
@@ -101,8 +102,6 @@ class RequestProcessor:
                 chat_id=chat_id, role=Role.USER, content=content, response_id=new_id()
             )
             await tx.add_message(message)
-            if not chat.title:
-                await tx.title_chat(chat.id, title_from(content))
             if key is not None:
                 result = IdempotentResult(request_hash, 202, {"message_id": str(message.id)})
                 await tx.put_idempotent(user.id, key, result)

@@ -43,8 +43,12 @@ class Transaction(Protocol):
         """Chats of ``owner_id``, newest first, optionally older than ``before``."""
         ...
 
-    async def title_chat(self, chat_id: UUID, title: str) -> None:
-        """Give an untitled chat a title; a chat that has one keeps it."""
+    async def enter_chat(self, chat_id: UUID, owner_id: UUID, *, title: str) -> Chat | None:
+        """The chat if ``owner_id`` owns it, given ``title`` unless it has one already.
+
+        What every submitted message needs from its chat, in one statement; None for
+        a chat that is missing or someone else's.
+        """
         ...
 
     async def add_message(self, message: Message) -> None:
@@ -73,12 +77,13 @@ class Transaction(Protocol):
         """The up to ``limit`` latest messages of the chat's turns before ``message``'s."""
         ...
 
-    async def waits_on_earlier(self, message: Message) -> bool:
-        """True while an earlier user message of the same chat is still unanswered."""
+    async def waits_on_earlier(self, chat_id: UUID, response_id: UUID) -> bool:
+        """True while a user message of the chat before ``response_id`` is unanswered."""
         ...
 
-    async def start_attempt(self, message_id: UUID) -> int:
-        """Count one more attempt at answering a user message; return the new count."""
+    async def claim(self, message_id: UUID) -> Message | None:
+        """Count one more attempt at answering a pending user message; the message, with
+        the new count. None when it is answered, failed or gone: nothing to do."""
         ...
 
     async def set_status(self, message_id: UUID, status: Status) -> None: ...

@@ -8,7 +8,7 @@ parameters, and return plain rows; the store turns rows into entities.
 
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, insert, select, update
+from sqlalchemy import Row, Table, bindparam, case, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.dml import Insert
@@ -22,10 +22,11 @@ m = messages.c
 
 GET_CHAT = select(chats).where(chats.c.id == bindparam("b_id"))
 ADD_CHAT = insert(chats)
-TITLE_CHAT = (
+ENTER_CHAT = (
     update(chats)
-    .where((chats.c.id == bindparam("b_id")) & (chats.c.title == ""))
-    .values(title=bindparam("b_title"))
+    .where((chats.c.id == bindparam("b_id")) & (chats.c.owner_id == bindparam("b_owner")))
+    .values(title=case((chats.c.title == "", bindparam("b_title")), else_=chats.c.title))
+    .returning(*chats.c)
 )
 
 GET_MESSAGE = select(messages).where(m.id == bindparam("b_id"))
@@ -50,11 +51,11 @@ HISTORY_BEFORE = (
     .order_by(*CONVERSATION_DESC)
     .limit(bindparam("b_limit"))
 )
-START_ATTEMPT = (
+CLAIM = (
     update(messages)
-    .where(m.id == bindparam("b_id"))
+    .where((m.id == bindparam("b_id")) & (m.status == Status.PENDING.value))
     .values(attempts=m.attempts + 1)
-    .returning(m.attempts)
+    .returning(*m)
 )
 SET_STATUS = (
     update(messages)

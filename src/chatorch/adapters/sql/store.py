@@ -346,12 +346,14 @@ class SqlTransaction:
         return None if row is None else hot.message_of(row)
 
     @_translated
-    async def title_chat(self, chat_id: UUID, title: str) -> None:
-        await self._run(hot.TITLE_CHAT, {"b_id": chat_id, "b_title": title})
+    async def enter_chat(self, chat_id: UUID, owner_id: UUID, *, title: str) -> Chat | None:
+        params = {"b_id": chat_id, "b_owner": owner_id, "b_title": title}
+        row = (await self._run(hot.ENTER_CHAT, params)).first()
+        return None if row is None else hot.chat_of(row)
 
     @_translated
-    async def waits_on_earlier(self, message: Message) -> bool:
-        params = {"b_chat": message.chat_id, "b_response": message.response_id}
+    async def waits_on_earlier(self, chat_id: UUID, response_id: UUID) -> bool:
+        params = {"b_chat": chat_id, "b_response": response_id}
         return (await self._run(hot.WAITS_ON_EARLIER, params)).first() is not None
 
     @_translated
@@ -370,12 +372,10 @@ class SqlTransaction:
         return [hot.message_of(row) for row in reversed(rows)]
 
     @_translated
-    async def start_attempt(self, message_id: UUID) -> int:
+    async def claim(self, message_id: UUID) -> Message | None:
         # One statement, so two workers counting at once cannot both read the old value.
-        attempts = (await self._run(hot.START_ATTEMPT, {"b_id": message_id})).scalar_one_or_none()
-        if attempts is None:
-            raise NotFound(f"message {message_id} does not exist")
-        return int(attempts)
+        row = (await self._run(hot.CLAIM, {"b_id": message_id})).first()
+        return None if row is None else hot.message_of(row)
 
     @_translated
     async def set_status(self, message_id: UUID, status: Status) -> None:
