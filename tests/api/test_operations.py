@@ -52,6 +52,13 @@ class TestDocs:
         } <= paths
         assert (await client.get("/docs")).status_code == 200
 
+    async def test_openapi_says_how_to_authenticate(self, client: httpx.AsyncClient) -> None:
+        schema = (await client.get("/openapi.json")).json()
+        assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+        submit = schema["paths"]["/v1/chats/{chat_id}/messages"]["post"]
+        assert {"bearer": []} in submit["security"]
+        assert "security" not in schema["paths"]["/healthz"]["get"]
+
     async def test_the_web_page_answers_get_and_head(self, client: httpx.AsyncClient) -> None:
         page = await client.get("/")
         assert page.status_code == 200

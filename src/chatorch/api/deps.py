@@ -7,7 +7,7 @@ replaces its body without touching a router.
 from collections.abc import Awaitable, Callable
 from typing import Annotated
 
-from fastapi import Depends, Header, Query, Request
+from fastapi import Depends, Request
 
 from chatorch.domain.entities import AccessRole, Principal, User
 from chatorch.domain.errors import ChatorchError, Forbidden
@@ -20,19 +20,19 @@ async def container(request: Request) -> Container:
     return found
 
 
-async def current_principal(
-    request: Request,
-    c: Annotated[Container, Depends(container)],
-    authorization: Annotated[str | None, Header()] = None,
-    access_token: Annotated[str | None, Query(include_in_schema=False)] = None,
-) -> Principal:
+async def current_principal(request: Request) -> Principal:
     """Who is asking, from ``Authorization: Bearer …``.
 
     ``?access_token=`` is accepted too, for browsers' EventSource, which cannot set
-    headers; prefer the header everywhere else (URLs end up in logs).
+    headers; prefer the header everywhere else (URLs end up in logs). Both are read
+    off the request: as declared parameters FastAPI would validate them on every
+    request, a tenth of a millisecond for two optional strings. The OpenAPI schema
+    states the scheme instead (``problems.document``).
     """
-    if authorization is None and access_token:
+    authorization = request.headers.get("authorization")
+    if authorization is None and (access_token := request.query_params.get("access_token")):
         authorization = f"Bearer {access_token}"
+    c: Container = request.app.state.container
     return await c.auth.authenticate(
         authorization,
         ip=request.client.host if request.client else "",

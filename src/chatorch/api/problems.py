@@ -143,8 +143,17 @@ _V1_ERRORS = {
 }
 
 
+BEARER = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "an API key (`chatorch keys create`) or an OIDC access token; "
+    "optional unless CHATORCH_AUTH_REQUIRED. Event streams also take `?access_token=`.",
+}
+
+
 def document(app: FastAPI) -> None:
-    """Make the OpenAPI schema say what errors really look like: problem+json."""
+    """Make the OpenAPI schema say what errors really look like: problem+json, and how
+    callers authenticate (``deps.current_principal`` reads the header itself)."""
     generate = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -153,11 +162,13 @@ def document(app: FastAPI) -> None:
         schema = generate()
         schemas = schema.setdefault("components", {}).setdefault("schemas", {})
         schemas["Problem"] = Problem.model_json_schema()
+        schema["components"]["securitySchemes"] = {"bearer": BEARER}
         reference = {"$ref": "#/components/schemas/Problem"}
         for path, operations in schema.get("paths", {}).items():
             if not path.startswith("/v1/"):
                 continue
             for operation in operations.values():
+                operation["security"] = [{"bearer": []}, {}]  # {}: or none, when optional
                 responses = operation.setdefault("responses", {})
                 for status, description in _V1_ERRORS.items():
                     responses[status] = {
