@@ -85,6 +85,7 @@ def _refuse_open_exposure(settings: Settings) -> None:
 async def _serve(settings: Settings, role: "Role") -> None:
     import uvicorn
 
+    from chatorch import gc_tuning
     from chatorch.api.app import create_app
     from chatorch.api.events import StreamHub
     from chatorch.wiring import StartupError, assemble
@@ -115,6 +116,7 @@ async def _serve(settings: Settings, role: "Role") -> None:
     try:
         async with assemble(settings, role=role) as container:
             app = create_app(settings, role=role, container=container)
+            gc_tuning.settle()
             config = uvicorn.Config(
                 app,
                 host=settings.host,
@@ -194,6 +196,7 @@ async def _work(settings: Settings) -> None:
     """A worker with no HTTP port: run until SIGTERM or SIGINT."""
     import signal
 
+    from chatorch import gc_tuning
     from chatorch.wiring import StartupError, assemble
 
     stop = asyncio.Event()
@@ -202,6 +205,7 @@ async def _work(settings: Settings) -> None:
         loop.add_signal_handler(signum, stop.set)
     try:
         async with assemble(settings, role="worker") as container:
+            gc_tuning.settle()
             typer.echo(f"chatorch {__version__} worker {container.pod_id} running", err=True)
             await stop.wait()
     except StartupError as error:
