@@ -10,6 +10,8 @@ import sys
 import orjson
 import structlog
 
+QUIET_AT_INFO = ("httpx", "httpx2")
+
 
 def configure(*, level: str = "info", fmt: str = "json") -> None:
     renderer: structlog.typing.Processor = (
@@ -57,3 +59,8 @@ def _route_standard_logging(*, level: str, fmt: str) -> None:
     root.handlers = [handler]
     root.setLevel(level.upper())
     logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration step
+    # The HTTP clients under the model SDKs log every request at info: a line per model
+    # call that says less than our own, for ~5% of the server's CPU under load
+    # (docs/performance.md). Their warnings still show, and at debug everything does.
+    for name in QUIET_AT_INFO:
+        logging.getLogger(name).setLevel(logging.WARNING if root.level > logging.DEBUG else 0)
