@@ -148,17 +148,30 @@ class TestChats:
 
 
 class TestTurnOrder:
-    async def test_a_question_waits_while_an_earlier_one_is_pending(self, store: Store) -> None:
+    async def test_a_question_is_claimed_in_turn_once_earlier_ones_are_answered(
+        self, store: Store
+    ) -> None:
         chat = await _chat(store)
         first, second = _question(chat, "first"), _question(chat, "second")
         elsewhere = _question(await _chat(store), "other chat")
         await _add(store, first, second, elsewhere)
         async with store.transaction() as tx:
-            assert not await tx.waits_on_earlier(first.chat_id, first.response_id)
-            assert await tx.waits_on_earlier(second.chat_id, second.response_id)
-            assert not await tx.waits_on_earlier(elsewhere.chat_id, elsewhere.response_id)
+            assert await tx.claim(second.id) is None  # first is still pending
+            assert await tx.claim(elsewhere.id) is not None
+            assert await tx.claim(first.id) is not None
             await tx.set_status(first.id, Status.COMPLETE)
-            assert not await tx.waits_on_earlier(second.chat_id, second.response_id)
+            claimed = await tx.claim(second.id)
+        assert claimed is not None
+        assert claimed.attempts == 1  # the refused claim counted nothing
+
+    async def test_out_of_turn_a_question_is_claimed_regardless(self, store: Store) -> None:
+        chat = await _chat(store)
+        first, second = _question(chat, "first"), _question(chat, "second")
+        await _add(store, first, second)
+        async with store.transaction() as tx:
+            claimed = await tx.claim(second.id, in_turn=False)
+        assert claimed is not None
+        assert claimed.id == second.id
 
 
 class TestOutbox:

@@ -160,15 +160,14 @@ class AnswerPipeline:
         pause, waited = 0.02, 0.0
         while True:
             async with self._store.transaction() as tx:
-                if waited >= TURN_WAIT_LIMIT or not await tx.waits_on_earlier(
-                    item.chat_id, item.response_id
-                ):
-                    question = await tx.claim(item.message_id)
-                    if question is None:
-                        return None
+                question = await tx.claim(item.message_id, in_turn=waited < TURN_WAIT_LIMIT)
+                if question is not None:
                     limit = self._limits.context_messages
                     history = await tx.history_before(question, limit=limit)
                     return question, question.attempts, history
+                unclaimed = await tx.get_message(item.message_id)  # answered, or waiting?
+                if unclaimed is None or unclaimed.status is not Status.PENDING:
+                    return None
             if waited == 0.0:
                 log.info("answer.waiting_for_turn")
             await asyncio.sleep(pause)

@@ -77,13 +77,11 @@ class Transaction(Protocol):
         """The up to ``limit`` latest messages of the chat's turns before ``message``'s."""
         ...
 
-    async def waits_on_earlier(self, chat_id: UUID, response_id: UUID) -> bool:
-        """True while a user message of the chat before ``response_id`` is unanswered."""
-        ...
-
-    async def claim(self, message_id: UUID) -> Message | None:
+    async def claim(self, message_id: UUID, *, in_turn: bool = True) -> Message | None:
         """Count one more attempt at answering a pending user message; the message, with
-        the new count. None when it is answered, failed or gone: nothing to do."""
+        the new count. ``in_turn``: only once no earlier user message of its chat is
+        pending. None when nothing was claimed: the message is answered, failed or gone,
+        or (``in_turn``) an earlier one still waits for its answer."""
         ...
 
     async def set_status(self, message_id: UUID, status: Status) -> None: ...

@@ -8,7 +8,7 @@ parameters, and return plain rows; the store turns rows into entities.
 
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, case, insert, select, update
+from sqlalchemy import Row, Table, bindparam, case, exists, insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.dml import Insert
@@ -31,16 +31,6 @@ ENTER_CHAT = (
 
 GET_MESSAGE = select(messages).where(m.id == bindparam("b_id"))
 TURN = select(messages).where(m.response_id == bindparam("b_response")).order_by(m.created_at)
-WAITS_ON_EARLIER = (
-    select(m.id)
-    .where(
-        m.chat_id == bindparam("b_chat"),
-        m.role == Role.USER.value,
-        m.status == Status.PENDING.value,
-        m.response_id < bindparam("b_response"),
-    )
-    .limit(1)
-)
 # Conversation order, newest first (readers reverse it): turns by response_id (UUIDv7,
 # so by time), then question before answer within a turn; id breaks a tie of equal
 # timestamps the same way.
@@ -56,6 +46,15 @@ CLAIM = (
     .where((m.id == bindparam("b_id")) & (m.status == Status.PENDING.value))
     .values(attempts=m.attempts + 1)
     .returning(*m)
+)
+_earlier = messages.alias("earlier")
+CLAIM_IN_TURN = CLAIM.where(
+    ~exists().where(
+        _earlier.c.chat_id == m.chat_id,
+        _earlier.c.role == Role.USER.value,
+        _earlier.c.status == Status.PENDING.value,
+        _earlier.c.response_id < m.response_id,
+    )
 )
 SET_STATUS = (
     update(messages)

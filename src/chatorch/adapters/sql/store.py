@@ -352,11 +352,6 @@ class SqlTransaction:
         return None if row is None else hot.chat_of(row)
 
     @_translated
-    async def waits_on_earlier(self, chat_id: UUID, response_id: UUID) -> bool:
-        params = {"b_chat": chat_id, "b_response": response_id}
-        return (await self._run(hot.WAITS_ON_EARLIER, params)).first() is not None
-
-    @_translated
     async def get_turn(self, response_id: UUID) -> Sequence[Message]:
         rows = await self._run(hot.TURN, {"b_response": response_id})
         return [hot.message_of(row) for row in rows]
@@ -372,9 +367,10 @@ class SqlTransaction:
         return [hot.message_of(row) for row in reversed(rows)]
 
     @_translated
-    async def claim(self, message_id: UUID) -> Message | None:
+    async def claim(self, message_id: UUID, *, in_turn: bool = True) -> Message | None:
         # One statement, so two workers counting at once cannot both read the old value.
-        row = (await self._run(hot.CLAIM, {"b_id": message_id})).first()
+        statement = hot.CLAIM_IN_TURN if in_turn else hot.CLAIM
+        row = (await self._run(statement, {"b_id": message_id})).first()
         return None if row is None else hot.message_of(row)
 
     @_translated
