@@ -343,17 +343,26 @@ class TestMessages:
         for moment in (loaded.created_at, owner.created_at, stored_chat.created_at):
             assert moment.utcoffset() == timedelta(0)
 
-    async def test_a_turn_is_its_question_then_its_answer(self, store: Store) -> None:
+    async def test_a_turn_is_its_chat_then_its_question_then_its_answer(self, store: Store) -> None:
         chat = await _chat(store)
         question = _question(chat)
         await _add(store, question)
         async with store.transaction() as tx:
-            assert await tx.get_turn(question.response_id) == [question]
-            assert await tx.get_turn(new_id()) == []
+            assert await tx.chat_turn(chat.id, question.response_id) == (chat, [question])
+            assert await tx.chat_turn(chat.id, new_id()) == (chat, [])
         answer = _answer(question)
         await _add(store, answer)
         async with store.transaction() as tx:
-            assert await tx.get_turn(question.response_id) == [question, answer]
+            found = await tx.chat_turn(chat.id, question.response_id)
+        assert found == (chat, [question, answer])
+
+    async def test_a_turn_of_another_chat_or_no_chat_is_not_found(self, store: Store) -> None:
+        chat, other = await _chat(store), await _chat(store)
+        question = _question(chat)
+        await _add(store, question)
+        async with store.transaction() as tx:
+            assert await tx.chat_turn(other.id, question.response_id) == (other, [])
+            assert await tx.chat_turn(new_id(), question.response_id) == (None, [])
 
     async def test_a_second_answer_is_refused_and_the_first_kept(self, store: Store) -> None:
         chat = await _chat(store)

@@ -10,7 +10,7 @@ headers) resumes after that event, with nothing repeated and nothing skipped.
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator, Awaitable, Sequence
 from typing import Annotated
 from uuid import UUID
 
@@ -24,7 +24,7 @@ from chatorch.api.ordering import Sequencer
 from chatorch.domain.entities import Connection, Message, Status
 from chatorch.domain.errors import InvalidInput, NotFound, RateLimited, RegistryUnavailable
 from chatorch.domain.events import Cursor, EventKind, StreamEvent
-from chatorch.pipeline.request import owned_chat
+from chatorch.pipeline.request import owned
 from chatorch.wiring import Container
 
 log = structlog.get_logger(__name__)
@@ -127,10 +127,14 @@ async def stream_events(
     last_event_id_query: Annotated[str, Query(alias="last_event_id", pattern=EVENT_ID)] = "",
 ) -> DetachedStream:
     after = _cursor(last_event_id or last_event_id_query, response_id)
+    turn: Sequence[Message] = []
     async with c.store.transaction() as tx:
-        await owned_chat(tx, user, chat_id)
-        turn = await tx.get_turn(response_id) if response_id is not None else []
-    if response_id is not None and (not turn or turn[0].chat_id != chat_id):
+        if response_id is None:
+            chat = await tx.get_chat(chat_id)
+        else:
+            chat, turn = await tx.chat_turn(chat_id, response_id)
+    owned(chat, user, chat_id)
+    if response_id is not None and not turn:
         raise NotFound(f"no response {response_id} in chat {chat_id}")
     stored = turn[1] if len(turn) > 1 else None
     connection = Connection(chat_id=chat_id, user_id=user.id, pod_id=c.pod_id)

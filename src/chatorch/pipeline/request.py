@@ -92,8 +92,7 @@ class RequestProcessor:
         self, user: User, chat_id: UUID, content: str, key: str | None, request_hash: str
     ) -> Submission:
         async with self._store.transaction() as tx:
-            if await tx.enter_chat(chat_id, user.id, title=title_from(content)) is None:
-                raise NotFound(f"no chat {chat_id}")
+            owned(await tx.enter_chat(chat_id, user.id, title=title_from(content)), user, chat_id)
             if key is not None:
                 earlier = await self._replay(tx, user, key, request_hash)
                 if earlier is not None:
@@ -162,8 +161,11 @@ async def dispatch(store: Store, bus: Bus, message: Message, *, mark: bool = Tru
 
 
 async def owned_chat(tx: Transaction, user: User, chat_id: UUID) -> Chat:
+    return owned(await tx.get_chat(chat_id), user, chat_id)
+
+
+def owned(chat: Chat | None, user: User, chat_id: UUID) -> Chat:
     """The chat if ``user`` owns it; a chat of someone else's is as absent as none."""
-    chat = await tx.get_chat(chat_id)
     if chat is None or chat.owner_id != user.id:
         raise NotFound(f"no chat {chat_id}")
     return chat

@@ -62,8 +62,12 @@ class Transaction(Protocol):
 
     async def get_message(self, message_id: UUID) -> Message | None: ...
 
-    async def get_turn(self, response_id: UUID) -> Sequence[Message]:
-        """The turn's question and, once stored, its answer, in that order."""
+    async def chat_turn(
+        self, chat_id: UUID, response_id: UUID
+    ) -> tuple[Chat | None, Sequence[Message]]:
+        """The chat, and the turn's question and (once stored) answer in that order, in
+        one read: what an event stream for one response checks first. No messages when
+        the turn is not in that chat; (None, []) when the chat does not exist."""
         ...
 
     async def list_messages(self, chat_id: UUID, *, limit: int | None = None) -> Sequence[Message]:

@@ -30,7 +30,22 @@ ENTER_CHAT = (
 )
 
 GET_MESSAGE = select(messages).where(m.id == bindparam("b_id"))
-TURN = select(messages).where(m.response_id == bindparam("b_response")).order_by(m.created_at)
+# A chat with the messages of one of its turns; no message columns when it has none.
+CHAT_TURN = (
+    select(
+        chats.c.owner_id.label("chat_owner_id"),
+        chats.c.title.label("chat_title"),
+        chats.c.created_at.label("chat_created_at"),
+        messages,
+    )
+    .select_from(
+        chats.outerjoin(
+            messages, (m.chat_id == chats.c.id) & (m.response_id == bindparam("b_response"))
+        )
+    )
+    .where(chats.c.id == bindparam("b_chat"))
+    .order_by(m.created_at)
+)
 # Conversation order, newest first (readers reverse it): turns by response_id (UUIDv7,
 # so by time), then question before answer within a turn; id breaks a tie of equal
 # timestamps the same way.

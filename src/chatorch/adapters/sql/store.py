@@ -352,9 +352,22 @@ class SqlTransaction:
         return None if row is None else hot.chat_of(row)
 
     @_translated
-    async def get_turn(self, response_id: UUID) -> Sequence[Message]:
-        rows = await self._run(hot.TURN, {"b_response": response_id})
-        return [hot.message_of(row) for row in rows]
+    async def chat_turn(
+        self, chat_id: UUID, response_id: UUID
+    ) -> tuple[Chat | None, Sequence[Message]]:
+        rows = (
+            await self._run(hot.CHAT_TURN, {"b_chat": chat_id, "b_response": response_id})
+        ).all()
+        if not rows:
+            return None, []
+        first = rows[0]
+        chat = Chat(
+            id=chat_id,
+            owner_id=first.chat_owner_id,
+            title=first.chat_title,
+            created_at=first.chat_created_at,
+        )
+        return chat, [hot.message_of(row) for row in rows if row.id is not None]
 
     @_translated
     async def list_messages(self, chat_id: UUID, *, limit: int | None = None) -> Sequence[Message]:
