@@ -71,6 +71,9 @@ CLAIM_IN_TURN = CLAIM.where(
         _earlier.c.response_id < m.response_id,
     )
 )
+MARK_DISPATCHED = (
+    update(messages).where(m.id == bindparam("b_id")).values(dispatched_at=bindparam("b_at"))
+)
 SET_STATUS = (
     update(messages)
     .where(m.id == bindparam("b_id"))

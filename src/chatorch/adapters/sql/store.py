@@ -17,7 +17,7 @@ from uuid import UUID
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
 import orjson
-from sqlalchemy import ColumnElement, CursorResult, Executable, delete, event, select, update
+from sqlalchemy import ColumnElement, CursorResult, Executable, delete, event, select
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -407,8 +407,7 @@ class SqlTransaction:
 
     @_translated
     async def mark_dispatched(self, message_id: UUID) -> None:
-        mark = update(MessageRow).where(MessageRow.id == message_id).values(dispatched_at=utcnow())
-        await self._session.execute(mark)
+        await self._run(hot.MARK_DISPATCHED, {"b_id": message_id, "b_at": utcnow()})
 
     @_translated
     async def undispatched(self, *, older_than: float, limit: int) -> Sequence[Message]:
