@@ -1,6 +1,6 @@
 """The statements of the message path, built once, run on the transaction's connection.
 
-Every answer runs about a dozen statements. Built per call through the ORM, each paid
+Every answer runs eight statements. Built per call through the ORM, each paid
 for coercing its expressions, computing its cache key and loading ORM objects — more
 CPU than executing it (docs/performance.md). These are built once, with bound
 parameters, and return plain rows; the store turns rows into entities.
