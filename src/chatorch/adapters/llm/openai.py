@@ -5,22 +5,20 @@ Works with api.openai.com and with local servers that speak the same protocol
 from their streamed fragments, and every SDK exception becomes an ``LLMError`` that
 says whether retrying may help — without ever repeating the API key.
 
-The SDK sends the request (its ``post``, over aiohttp) and raises its errors; the streamed
-events are read raw and decoded with orjson. Building the SDK's pydantic model for every
-chunk cost more CPU than all the rest of an answer (docs/performance.md).
+The SDK sends the request (its ``post``, over aiohttp) and raises its errors; the stream
+is read raw (``sse``).
 """
 
 import json
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import httpx2
 import openai
-import orjson
 from openai import AsyncOpenAI, DefaultAioHttpClient
 from openai.types.chat import (
     ChatCompletionAssistantMessageParam,
@@ -29,11 +27,10 @@ from openai.types.chat import (
     ChatCompletionMessageParam,
 )
 
-from chatorch.adapters.llm import transport
+from chatorch.adapters.llm import sse, transport
 from chatorch.domain.errors import LLMError
 from chatorch.domain.llm import Chunk, LLMRequest, ToolCall, ToolSpec, Turn, Usage
 
-_JSON = {"Content-Type": "application/json"}
 _NO_KEY = "not-needed"  # local servers ignore the key, but the SDK insists on one
 
 
@@ -94,36 +91,22 @@ class OpenAIProvider:
     async def _stream(self, request: LLMRequest) -> AsyncIterator[Chunk]:
         calls = _ToolCallAssembler(self._label)
         async with self._create(request) as response:
-            async for batch in _batches(response):
-                text: list[str] = []  # consecutive text of one read goes out as one chunk
-                for event in batch:
-                    if "error" in event:  # an error reported inside a healthy-looking stream
-                        detail = _error_message(event["error"])
-                        raise LLMError(self._scrub(f"{self._label}: {detail}"), retryable=True)
-                    for chunk in _chunks(event, calls):
-                        if chunk.text:
-                            text.append(chunk.text)
-                            continue
-                        if text:
-                            yield Chunk(text="".join(text))
-                            text = []
-                        yield chunk
-                if text:
-                    yield Chunk(text="".join(text))
+            async for batch in sse.data_batches(response):
+                # the text of one read goes out as one chunk
+                for chunk in sse.joined(self._chunks(batch, calls)):
+                    yield chunk
         if calls:  # the server ended without a finish_reason
             yield Chunk(tool_calls=calls.finish())
 
-    @asynccontextmanager
-    async def _create(self, request: LLMRequest) -> AsyncIterator[httpx2.Response]:
-        """The streamed HTTP response to one request, through the SDK's ``post``.
+    def _chunks(self, batch: list[dict[str, Any]], calls: "_ToolCallAssembler") -> Iterator[Chunk]:
+        for event in batch:
+            if "error" in event:  # an error reported inside a healthy-looking stream
+                detail = _error_message(event["error"])
+                raise LLMError(self._scrub(f"{self._label}: {detail}"), retryable=True)
+            yield from _chunks(event, calls)
 
-        ``chat.completions.create`` walks every parameter against the SDK's TypedDicts
-        and JSON-encodes the body in Python: 1.1 ms of CPU per call for a body that is
-        already plain JSON (docs/performance.md). ``post`` keeps what the SDK is for
-        here (base URL, auth, headers, timeouts, status errors as ``APIStatusError``)
-        and sends the body as orjson made it. The messages are still built as
-        ``ChatCompletionMessageParam``, so mypy checks their shape.
-        """
+    def _create(self, request: LLMRequest) -> AbstractAsyncContextManager[httpx2.Response]:
+        # The messages are built as ChatCompletionMessageParam, so mypy checks their shape.
         body: dict[str, object] = {
             "model": self._model,
             "messages": [to_message(t) for t in request.turns],
@@ -137,19 +120,7 @@ class OpenAIProvider:
         if request.max_tokens is not None:
             # api.openai.com wants the newer name; local servers know the older one.
             body["max_completion_tokens" if self._official else "max_tokens"] = request.max_tokens
-        sent = self._client.post(
-            "/chat/completions",
-            cast_to=httpx2.Response,  # the response itself, unread: we read the stream
-            content=orjson.dumps(body),
-            options={"headers": _JSON},
-            stream=True,
-            stream_cls=openai.AsyncStream[Any],
-        )
-        response = cast(httpx2.Response, await sent)
-        try:
-            yield response
-        finally:
-            await response.aclose()
+        return sse.posted(self._client.post, "/chat/completions", body, openai.AsyncStream[Any])
 
     def _error(self, exc: openai.APIError) -> LLMError:
         if isinstance(exc.__cause__, httpx2.TransportError):  # timeouts included
@@ -187,38 +158,6 @@ class OpenAIProvider:
     def _scrub(self, text: str) -> str:
         """Remove the API key from anything a server echoed back."""
         return text.replace(self._api_key, "***") if self._api_key else text
-
-
-async def _batches(response: httpx2.Response) -> AsyncIterator[list[dict[str, Any]]]:
-    """The JSON objects of an SSE response's ``data:`` lines, up to ``[DONE]``, as many
-    at a time as each network read brought.
-
-    A fast server packs many tokens into one read; handing them on together saves
-    every layer above its per-chunk work, while a slow one still streams token by
-    token. A malformed line ends the stream after the events before it.
-    """
-    pending = b""
-    async for data in response.aiter_bytes():
-        *lines, pending = (pending + data).split(b"\n")
-        batch: list[dict[str, Any]] = []
-        for line in lines:
-            if not line.startswith(b"data:"):
-                continue  # blank separators, comments, event names
-            payload = line[5:].strip()
-            if payload == b"[DONE]":
-                if batch:
-                    yield batch
-                return
-            try:
-                event = orjson.loads(payload)
-            except orjson.JSONDecodeError:
-                if batch:
-                    yield batch
-                raise
-            if isinstance(event, dict):
-                batch.append(event)
-        if batch:
-            yield batch
 
 
 def _error_message(error: object) -> str:
