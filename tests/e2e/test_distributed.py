@@ -164,14 +164,15 @@ class TestFaults:
     ) -> None:
         with ExitStack() as stack:
             upstream = stack.enter_context(fake_openai())
-            llm = "openai:fake-slow-150-tokens-40"  # 6 s: time to start a second worker
+            llm = "openai:fake-slow-150-tokens-40"  # 6 s
             settings = {**shared, "llm": llm, "openai_base_url": upstream, "ack_wait": "2"}
             gateway = stack.enter_context(chatorch(tmp_path, role="gateway", **settings))
             doomed = stack.enter_context(chatorch(tmp_path, role="worker", **settings))
             accepted = asyncio.run(_ask(gateway.url, "tell me a story"))
             before = asyncio.run(read_stream(gateway.url, accepted["events_url"], count=5))
-            stack.enter_context(chatorch(tmp_path, role="worker", **settings))
+            # Killed before its replacement starts, however slowly the machine starts it.
             doomed.kill()
+            stack.enter_context(chatorch(tmp_path, role="worker", **settings))
             after = asyncio.run(
                 read_stream(gateway.url, accepted["events_url"], after=before[-1].id)
             )
