@@ -265,7 +265,7 @@ class _MessageAssembler:
         if kind == "content_block_start":
             return self._start(event)
         if kind == "message_start":
-            started = event.get("message", {}).get("usage") or {}
+            started = (event.get("message") or {}).get("usage") or {}
             self._usage = Usage(_input_tokens(started), started.get("output_tokens") or 0)
         elif kind == "message_delta":
             final = event.get("usage") or {}
@@ -279,7 +279,8 @@ class _MessageAssembler:
     def _start(self, event: dict[str, Any]) -> Iterable[Chunk]:
         block = event.get("content_block") or {}
         if block.get("type") == "tool_use":
-            self._calls[event.get("index", 0)] = _PartialCall(block["id"], block["name"])
+            call = _PartialCall(block.get("id") or "", block.get("name") or "")
+            self._calls[event.get("index", 0)] = call  # unnamed: refused when finished
         elif block.get("type") == "text" and block.get("text"):
             return (Chunk(text=block["text"]),)
         return ()
