@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Callable
 import httpx
 import pytest
 
-from chatorch.adapters.llm.anthropic import AnthropicProvider, to_messages
+from chatorch.adapters.llm.anthropic import AnthropicProvider, _MessageAssembler, to_messages
 from chatorch.domain.errors import LLMError
 from chatorch.domain.llm import Chunk, LLMRequest, ToolCall, Turn, Usage
 from chatorch.services.tools import builtin_tools
@@ -252,3 +252,18 @@ async def test_fake_refuses_requests_without_a_key_or_version(fake: FakeAnthropi
     assert anonymous.json()["error"]["type"] == "authentication_error"
     assert unversioned.status_code == 400
     assert answered.json()["content"][0]["text"].startswith("tok0 tok1")
+
+
+def test_a_tool_call_without_a_name_is_refused_not_crashed_on() -> None:
+    """What a half-compatible server might send: tool_use with neither id nor name."""
+    message = _MessageAssembler("anthropic m")
+    events = [
+        {"type": "message_start", "message": None},
+        {"type": "content_block_start", "index": 0, "content_block": {"type": "tool_use"}},
+        {"type": "content_block_delta", "index": 0, "delta": {"type": "input_json_delta"}},
+    ]
+    for event in events:
+        assert list(message.feed(event)) == []
+    with pytest.raises(LLMError, match="malformed tool input for an unnamed tool") as caught:
+        list(message.feed({"type": "message_stop"}))
+    assert caught.value.retryable
