@@ -62,5 +62,6 @@ def _route_standard_logging(*, level: str, fmt: str) -> None:
     # The HTTP clients under the model SDKs log every request at info: a line per model
     # call that says less than our own, for ~5% of the server's CPU under load
     # (docs/performance.md). Their warnings still show, and at debug everything does.
+    quiet = logging.WARNING if root.level > logging.DEBUG else logging.NOTSET
     for name in QUIET_AT_INFO:
-        logging.getLogger(name).setLevel(logging.WARNING if root.level > logging.DEBUG else 0)
+        logging.getLogger(name).setLevel(quiet)

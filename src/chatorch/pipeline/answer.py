@@ -118,7 +118,8 @@ class AnswerPipeline:
         started = await self._start_in_turn(item)
         if started is None:
             return  # answered by an earlier delivery, or erased since
-        question, attempt, history = started
+        question, history = started
+        attempt = question.attempts  # counting this one
         emitter = await self._emitter(item, attempt)
         record = _Record(attempt=attempt)
         if attempt > self._limits.max_attempts:
@@ -150,7 +151,7 @@ class AnswerPipeline:
             attempt=attempt,
         )
 
-    async def _start_in_turn(self, item: WorkItem) -> tuple[Message, int, Sequence[Message]] | None:
+    async def _start_in_turn(self, item: WorkItem) -> tuple[Message, Sequence[Message]] | None:
         """Count an attempt once every earlier question of the chat is answered.
 
         An earlier question may be in the hands of another worker: wait for it, with
@@ -164,7 +165,7 @@ class AnswerPipeline:
                 if question is not None:
                     limit = self._limits.context_messages
                     history = await tx.history_before(question, limit=limit)
-                    return question, question.attempts, history
+                    return question, history
                 unclaimed = await tx.get_message(item.message_id)  # answered, or waiting?
                 if unclaimed is None or unclaimed.status is not Status.PENDING:
                     return None

@@ -171,9 +171,8 @@ class AnthropicProvider:
 
     def _event_error(self, error: object) -> LLMError:
         """Mid-stream failures (overloaded, api_error) are transient; bad requests are not."""
-        error = error if isinstance(error, dict) else {"message": str(error)}
-        kind = str(error.get("type") or "error")
-        text = str(error.get("message") or error)[:500]
+        kind = str(error.get("type") or "error") if isinstance(error, dict) else "error"
+        text = sse.error_text(error)
         detail = f"{self._label}: {kind} in the stream from {self._url}: {text}"
         return LLMError(self._scrub(detail), retryable=kind not in _FINAL_ERRORS)
 

@@ -101,7 +101,7 @@ class OpenAIProvider:
     def _chunks(self, batch: list[dict[str, Any]], calls: "_ToolCallAssembler") -> Iterator[Chunk]:
         for event in batch:
             if "error" in event:  # an error reported inside a healthy-looking stream
-                detail = _error_message(event["error"])
+                detail = sse.error_text(event["error"])
                 raise LLMError(self._scrub(f"{self._label}: {detail}"), retryable=True)
             yield from _chunks(event, calls)
 
@@ -158,12 +158,6 @@ class OpenAIProvider:
     def _scrub(self, text: str) -> str:
         """Remove the API key from anything a server echoed back."""
         return text.replace(self._api_key, "***") if self._api_key else text
-
-
-def _error_message(error: object) -> str:
-    if isinstance(error, dict):
-        return str(error.get("message") or error)[:500]
-    return str(error)[:500]
 
 
 def _chunks(event: dict[str, Any], calls: "_ToolCallAssembler") -> Iterable[Chunk]:

@@ -78,6 +78,13 @@ async def data_batches(response: httpx2.Response) -> AsyncIterator[list[dict[str
             yield batch
 
 
+def error_text(error: object) -> str:
+    """What an error event inside a stream says: its ``message``, or all of it."""
+    if isinstance(error, dict):
+        return str(error.get("message") or error)[:500]
+    return str(error)[:500]
+
+
 def joined(chunks: Iterable[Chunk]) -> Iterator[Chunk]:
     """``chunks`` with each run of consecutive text chunks as one; text that came
     before an error is handed on before the error is raised."""
