@@ -160,7 +160,9 @@ class AnswerPipeline:
         """
         pause, waited = 0.02, 0.0
         while True:
-            async with self._store.transaction() as tx:
+            # Not waiting for the disk: the attempt count guards against questions that
+            # crash the process, and those leave the operating system's cache intact.
+            async with self._store.transaction(durable=False) as tx:
                 question = await tx.claim(item.message_id, in_turn=waited < TURN_WAIT_LIMIT)
                 if question is not None:
                     limit = self._limits.context_messages

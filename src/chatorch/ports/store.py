@@ -159,8 +159,12 @@ class Transaction(Protocol):
 
 
 class Store(Protocol):
-    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
+    def transaction(self, *, durable: bool = True) -> AbstractAsyncContextManager[Transaction]:
         """Open a unit of work: commit when the block ends, roll back if it raises.
+
+        The block ends once what it wrote is on disk. ``durable=False`` lets it end as
+        soon as the commit is made, for a write that only needs to survive a crash of
+        this process, not of the machine; the next durable commit covers it.
 
         Raises:
             StoreUnavailable: the database did not answer.

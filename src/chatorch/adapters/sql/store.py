@@ -30,6 +30,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from chatorch.adapters.sql import hot, inline_sqlite
+from chatorch.adapters.sql.group_commit import GroupCommit
 from chatorch.adapters.sql.models import (
     ApiKeyRow,
     AuditRow,
@@ -551,19 +552,23 @@ class SqlStore:
     nothing here depends on that, as every read-then-write is settled by a constraint.
     """
 
-    def __init__(self, engine: AsyncEngine, backend: Backend) -> None:
+    def __init__(
+        self, engine: AsyncEngine, backend: Backend, commits: GroupCommit | None = None
+    ) -> None:
         self._engine = engine
         self._backend = backend
+        self._commits = commits  # SQLite's: makes commits durable after the fact
 
-    def transaction(self) -> AbstractAsyncContextManager[SqlTransaction]:
-        return self._transaction()
+    def transaction(self, *, durable: bool = True) -> AbstractAsyncContextManager[SqlTransaction]:
+        return self._transaction(durable)
 
     @asynccontextmanager
-    async def _transaction(self) -> AsyncIterator[SqlTransaction]:
+    async def _transaction(self, durable: bool) -> AsyncIterator[SqlTransaction]:
         # Connect now, so an unreachable database fails at ``async with``, not later.
         with _connect_errors(self._backend):
             connection = await self._engine.connect()
         transaction = SqlTransaction(connection, self._backend)
+        wrote = False
         try:
             with _connect_errors(self._backend):
                 await connection.begin()
@@ -571,6 +576,7 @@ class SqlStore:
                 yield transaction
                 with _driver_errors(self._backend):
                     await transaction._flush()
+                    wrote = self._commits is not None and _sqlite_wrote(connection)
                     await connection.commit()
             except BaseException:
                 await self._rollback(connection)
@@ -578,6 +584,10 @@ class SqlStore:
         finally:
             await transaction._close()
             await connection.close()
+        if wrote and durable:
+            assert self._commits is not None
+            with _driver_errors(self._backend):
+                await self._commits.durable()  # with the connection free for others
 
     async def _rollback(self, connection: AsyncConnection) -> None:
         """Roll back, never masking the caller's exception with a second one."""
@@ -610,9 +620,9 @@ async def connect(url: str, *, echo: bool = False, connect_timeout: float = 5.0)
     parsed = make_url(url)
     backend = backend_of(parsed)
     if backend == "sqlite":
-        engine = _sqlite_engine(parsed, echo=echo)
-    else:
-        engine = _postgres_engine(parsed, echo=echo, connect_timeout=connect_timeout)
+        commits = GroupCommit()
+        return SqlStore(_sqlite_engine(parsed, echo=echo, commits=commits), backend, commits)
+    engine = _postgres_engine(parsed, echo=echo, connect_timeout=connect_timeout)
     return SqlStore(engine, backend)
 
 
@@ -644,7 +654,14 @@ def _json_text(value: Any) -> str:
 _JSON_CODEC: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
 
 
-def _sqlite_engine(url: URL, *, echo: bool) -> AsyncEngine:
+def _sqlite_wrote(connection: AsyncConnection) -> bool:
+    """Whether the transaction wrote: the driver begins one only before a first write."""
+    proxied = connection.sync_connection
+    driver = proxied.connection.driver_connection if proxied is not None else None
+    return driver is not None and bool(driver.in_transaction)
+
+
+def _sqlite_engine(url: URL, *, echo: bool, commits: GroupCommit) -> AsyncEngine:
     ensure_sqlite_directory(url)
     engine = create_async_engine(
         url,
@@ -655,22 +672,27 @@ def _sqlite_engine(url: URL, *, echo: bool) -> AsyncEngine:
         pool_timeout=SQLITE_POOL_WAIT,
         **_JSON_CODEC,
     )
-    event.listen(engine.sync_engine, "connect", _configure_sqlite)
+    event.listen(engine.sync_engine, "connect", functools.partial(_configure_sqlite, commits))
     return engine
 
 
-def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+def _configure_sqlite(commits: GroupCommit, dbapi_connection: Any, _record: Any) -> None:
     """Per connection: WAL so readers never block the writer, foreign keys enforced (off
     by default in SQLite), and a busy timeout so a second writer waits instead of failing.
 
-    ``synchronous`` stays FULL: with WAL, NORMAL could lose the last commits on power
-    loss, and a stored message must survive that.
+    ``synchronous=NORMAL``: a commit writes the log without syncing it, and the store
+    waits for ``commits`` to sync it instead, many commits to one fsync (ADR 0010). A
+    database with no file of its own (in memory) has nothing to sync.
     """
     cursor = dbapi_connection.cursor()
     try:
         cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA database_list")
+        file = next((row[2] for row in cursor.fetchall() if row[1] == "main"), "")
+        commits.database = Path(file) if file else None
     finally:
         cursor.close()
 

@@ -1,0 +1,118 @@
+"""SQLite's group commit: a write is on disk when its transaction's block ends, and
+writers that commit together share one fsync of the log (ADR 0010)."""
+
+import asyncio
+import errno
+import os
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import pytest
+
+from chatorch.adapters.sql.migrate import upgrade
+from chatorch.adapters.sql.store import SqlStore, connect
+from chatorch.domain.entities import Chat, User
+from chatorch.domain.errors import StoreUnavailable
+
+
+class Fsyncs:
+    """Every ``os.fsync`` of the write-ahead log: when it started and ended."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.log: list[tuple[float, float]] = []
+        real: Callable[[int], None] = os.fsync
+
+        def fsync(descriptor: int) -> None:
+            started = time.monotonic()
+            real(descriptor)
+            if os.readlink(f"/proc/self/fd/{descriptor}").endswith("-wal"):
+                self.log.append((started, time.monotonic()))
+
+        monkeypatch.setattr(os, "fsync", fsync)
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    path = tmp_path / "chatorch.db"
+    upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+async def store(database: Path) -> AsyncIterator[SqlStore]:
+    store = await connect(f"sqlite+aiosqlite:///{database}")
+    yield store
+    await store.close()
+
+
+@pytest.fixture
+def fsyncs(monkeypatch: pytest.MonkeyPatch) -> Fsyncs:
+    return Fsyncs(monkeypatch)
+
+
+@pytest.fixture
+async def owner(store: SqlStore) -> User:
+    async with store.transaction() as tx:
+        return await tx.ensure_user("ada")
+
+
+def _titles_on_disk(database: Path) -> set[str]:
+    """The chats' titles, read by a connection of its own."""
+    with sqlite3.connect(database) as connection:
+        return {title for (title,) in connection.execute("SELECT title FROM chats")}
+
+
+async def test_writers_that_commit_together_share_an_fsync(
+    store: SqlStore, owner: User, fsyncs: Fsyncs, database: Path
+) -> None:
+    fsyncs.log.clear()
+
+    async def write(n: int) -> tuple[float, float]:
+        async with store.transaction() as tx:
+            await tx.add_chat(Chat(owner_id=owner.id, title=f"chat {n}"))
+            committing = time.monotonic()
+        return committing, time.monotonic()
+
+    windows = await asyncio.gather(*(write(n) for n in range(20)))
+
+    assert 1 <= len(fsyncs.log) < 20
+    for committing, ended in windows:  # each block ended after an fsync begun after it
+        assert any(committing <= start and end <= ended for start, end in fsyncs.log)
+    assert _titles_on_disk(database) == {f"chat {n}" for n in range(20)}
+
+
+async def test_a_transaction_that_only_reads_syncs_nothing(
+    store: SqlStore, owner: User, fsyncs: Fsyncs
+) -> None:
+    fsyncs.log.clear()
+    async with store.transaction() as tx:
+        assert await tx.get_user(owner.id) == owner
+    assert fsyncs.log == []
+
+
+async def test_a_write_that_need_not_wait_for_the_disk_is_committed_at_once(
+    store: SqlStore, owner: User, fsyncs: Fsyncs, database: Path
+) -> None:
+    fsyncs.log.clear()
+    async with store.transaction(durable=False) as tx:
+        await tx.add_chat(Chat(owner_id=owner.id, title="attempt counted"))
+    assert fsyncs.log == []
+    assert _titles_on_disk(database) == {"attempt counted"}  # committed, seen by others
+
+    async with store.transaction() as tx:  # the next durable write syncs both
+        await tx.add_chat(Chat(owner_id=owner.id, title="answer"))
+    assert len(fsyncs.log) == 1
+
+
+async def test_a_disk_that_fails_the_fsync_fails_the_transaction(
+    store: SqlStore, owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def failing(descriptor: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", failing)
+    with pytest.raises(StoreUnavailable, match="Input/output error"):
+        async with store.transaction() as tx:
+            await tx.add_chat(Chat(owner_id=owner.id, title="not confirmed"))
