@@ -1,6 +1,7 @@
-"""The ``Store`` port on SQLAlchemy 2 async: SQLite (aiosqlite) or PostgreSQL (asyncpg).
+"""The ``Store`` port on SQLAlchemy 2: PostgreSQL (asyncpg, the async engine) or SQLite
+(``sqlite3`` on the loop's thread, the synchronous engine behind ``inline_sqlite``).
 
-Every method runs inside one ``AsyncSession`` that ``SqlStore.transaction()`` commits or
+Every method runs inside one transaction that ``SqlStore.transaction()`` commits or
 rolls back; nothing else commits. Driver exceptions never leave this module: losing the
 database becomes ``StoreUnavailable``, and the two uniqueness rules callers rely on become
 ``DuplicateAnswer`` and ``DuplicateKey``.
@@ -17,7 +18,16 @@ from uuid import UUID
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
 import orjson
-from sqlalchemy import ColumnElement, CursorResult, Executable, delete, event, select
+from sqlalchemy import (
+    ColumnElement,
+    CursorResult,
+    Executable,
+    create_engine,
+    delete,
+    event,
+    select,
+    text,
+)
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -29,8 +39,9 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from chatorch.adapters.sql import hot, inline_sqlite
+from chatorch.adapters.sql import hot
 from chatorch.adapters.sql.group_commit import GroupCommit
+from chatorch.adapters.sql.inline_sqlite import InlineConnection, InlineEngine, InlineSession
 from chatorch.adapters.sql.models import (
     ApiKeyRow,
     AuditRow,
@@ -227,21 +238,25 @@ def _file_values(meta: FileMeta) -> dict[str, Any]:
 class SqlTransaction:
     """One unit of work on a connection; ``SqlStore.transaction()`` ends it."""
 
-    def __init__(self, connection: AsyncConnection, backend: Backend) -> None:
+    def __init__(self, connection: AsyncConnection | InlineConnection, backend: Backend) -> None:
         self._connection = connection  # runs the prebuilt statements (hot.py)
         self._backend = backend
-        self._orm: AsyncSession | None = None
+        self._orm: AsyncSession | InlineSession | None = None
 
     @property
-    def _session(self) -> AsyncSession:
+    def _session(self) -> AsyncSession | InlineSession:
         """An ORM session on this transaction's connection, made when first needed.
 
         The message path runs prebuilt statements on the connection alone: making a
         session it does not use cost as much as one of its statements.
         """
         if self._orm is None:
-            # expire_on_commit=False: entities are built before commit, rows never reused.
-            self._orm = AsyncSession(bind=self._connection, expire_on_commit=False, autoflush=False)
+            if isinstance(self._connection, InlineConnection):
+                self._orm = self._connection.session()
+            else:  # expire_on_commit=False: entities are built before commit, rows never reused
+                self._orm = AsyncSession(
+                    bind=self._connection, expire_on_commit=False, autoflush=False
+                )
         return self._orm
 
     async def _flush(self) -> None:
@@ -553,7 +568,10 @@ class SqlStore:
     """
 
     def __init__(
-        self, engine: AsyncEngine, backend: Backend, commits: GroupCommit | None = None
+        self,
+        engine: AsyncEngine | InlineEngine,
+        backend: Backend,
+        commits: GroupCommit | None = None,
     ) -> None:
         self._engine = engine
         self._backend = backend
@@ -576,7 +594,7 @@ class SqlStore:
                 yield transaction
                 with _driver_errors(self._backend):
                     await transaction._flush()
-                    wrote = self._commits is not None and _sqlite_wrote(connection)
+                    wrote = isinstance(connection, InlineConnection) and connection.wrote
                     await connection.commit()
             except BaseException:
                 await self._rollback(connection)
@@ -589,7 +607,7 @@ class SqlStore:
             with _driver_errors(self._backend):
                 await self._commits.durable()  # with the connection free for others
 
-    async def _rollback(self, connection: AsyncConnection) -> None:
+    async def _rollback(self, connection: AsyncConnection | InlineConnection) -> None:
         """Roll back, never masking the caller's exception with a second one."""
         try:
             await connection.rollback()
@@ -598,8 +616,11 @@ class SqlStore:
 
     async def ping(self) -> None:
         with _connect_errors(self._backend):
-            async with self._engine.connect() as connection:
-                await connection.exec_driver_sql("SELECT 1")
+            connection = await self._engine.connect()
+            try:
+                await connection.execute(text("SELECT 1"))
+            finally:
+                await connection.close()
 
     async def close(self) -> None:
         await self._engine.dispose()
@@ -654,26 +675,18 @@ def _json_text(value: Any) -> str:
 _JSON_CODEC: dict[str, Any] = {"json_serializer": _json_text, "json_deserializer": orjson.loads}
 
 
-def _sqlite_wrote(connection: AsyncConnection) -> bool:
-    """Whether the transaction wrote: the driver begins one only before a first write."""
-    proxied = connection.sync_connection
-    driver = proxied.connection.driver_connection if proxied is not None else None
-    return driver is not None and bool(driver.in_transaction)
-
-
-def _sqlite_engine(url: URL, *, echo: bool, commits: GroupCommit) -> AsyncEngine:
+def _sqlite_engine(url: URL, *, echo: bool, commits: GroupCommit) -> InlineEngine:
+    """SQLAlchemy's synchronous engine on the standard library's driver (inline_sqlite)."""
     ensure_sqlite_directory(url)
-    engine = create_async_engine(
-        url,
+    engine = create_engine(
+        url.set(drivername="sqlite"),
         echo=echo,
-        async_creator=inline_sqlite.connector(url),
         pool_size=1,  # one connection, used in turns: see inline_sqlite
         max_overflow=0,
-        pool_timeout=SQLITE_POOL_WAIT,
         **_JSON_CODEC,
     )
-    event.listen(engine.sync_engine, "connect", functools.partial(_configure_sqlite, commits))
-    return engine
+    event.listen(engine, "connect", functools.partial(_configure_sqlite, commits))
+    return InlineEngine(engine, wait=SQLITE_POOL_WAIT)
 
 
 def _configure_sqlite(commits: GroupCommit, dbapi_connection: Any, _record: Any) -> None:
