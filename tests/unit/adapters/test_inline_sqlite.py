@@ -8,6 +8,7 @@ import pytest
 
 from chatorch.adapters.sql import store as sql_store
 from chatorch.adapters.sql.migrate import upgrade
+from chatorch.domain.entities import User
 from chatorch.domain.errors import StoreUnavailable
 from chatorch.ports.store import Store
 
@@ -53,9 +54,14 @@ async def test_no_turn_within_the_limit_is_a_clear_unavailable(store: Store) -> 
 
 
 async def test_a_failed_transaction_gives_its_turn_back(store: Store) -> None:
-    with pytest.raises(RuntimeError):
+    added: list[User] = []
+
+    async def add_then_fail() -> None:
         async with store.transaction() as tx:
-            bob = await tx.ensure_user("bob")
+            added.append(await tx.ensure_user("bob"))
             raise RuntimeError("the caller failed")
+
+    with pytest.raises(RuntimeError):
+        await add_then_fail()
     async with store.transaction() as tx:  # at once, not after the 0.2 s limit
-        assert await tx.get_user(bob.id) is None  # rolled back
+        assert await tx.get_user(added[0].id) is None  # rolled back
