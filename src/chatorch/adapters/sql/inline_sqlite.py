@@ -35,13 +35,15 @@ class InlineEngine:
 
     async def connect(self) -> "InlineConnection":
         """The connection, once it is this caller's turn; ``close()`` gives it back."""
-        try:
-            async with asyncio.timeout(self._wait):
-                await self._turn.acquire()
-        except TimeoutError:
-            raise sa_exc.TimeoutError(
-                f"no turn at the connection within {self._wait:g} s"
-            ) from None
+        if self._turn.locked():  # else acquiring cannot wait, and needs no deadline
+            try:
+                async with asyncio.timeout(self._wait):
+                    await self._turn.acquire()
+            except TimeoutError:
+                detail = f"no turn at the connection within {self._wait:g} s"
+                raise sa_exc.TimeoutError(detail) from None
+        else:
+            await self._turn.acquire()
         try:
             return InlineConnection(self.sync.connect(), self._turn)
         except BaseException:
