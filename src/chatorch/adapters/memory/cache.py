@@ -4,6 +4,8 @@ import time
 from collections import OrderedDict
 from typing import Any
 
+from chatorch.domain.events import compact
+
 
 class InMemoryCache:
     def __init__(self, *, max_entries: int = 10_000) -> None:
@@ -22,7 +24,7 @@ class InMemoryCache:
         return value
 
     async def set(self, key: str, value: bytes, *, ttl: float) -> None:
-        self._entries[key] = (time.monotonic() + ttl, value)
+        self._entries[key] = (time.monotonic() + ttl, compact(value))
         self._entries.move_to_end(key)
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)

@@ -1,0 +1,50 @@
+"""What the in-process adapters hold costs memory in proportion to its size.
+
+orjson returns its output in a 4 KB buffer; held as is, every 300-byte event in the
+in-process event log, and every cached entry, would cost 4 KB.
+"""
+
+import tracemalloc
+from collections.abc import Iterator
+from uuid import uuid4
+
+import orjson
+import pytest
+
+from chatorch.adapters.memory.bus import InMemoryBus
+from chatorch.adapters.memory.cache import InMemoryCache
+from chatorch.domain.events import EventKind, StreamEvent
+
+HELD = 2_000
+
+
+@pytest.fixture
+def traced() -> Iterator[None]:
+    tracemalloc.start()
+    yield
+    tracemalloc.stop()
+
+
+def _grown_since(before: int) -> float:
+    """Bytes allocated and still held since ``before``, per held item."""
+    return (tracemalloc.get_traced_memory()[0] - before) / HELD
+
+
+async def test_the_event_log_holds_an_event_in_about_its_size(traced: None) -> None:
+    bus = InMemoryBus()
+    chat_id, response_id = uuid4(), uuid4()
+    before = tracemalloc.get_traced_memory()[0]
+    for seq in range(HELD):
+        await bus.publish(StreamEvent(EventKind.TOKEN, chat_id, response_id, seq, {"text": "ok"}))
+    assert _grown_since(before) < 1_024  # the event, its entry and its ~150 bytes of JSON
+    logged = await bus.logged(chat_id, response_id, after_seq=-1)
+    assert [event.seq for event in logged] == list(range(HELD))
+
+
+async def test_the_cache_holds_a_value_in_about_its_size(traced: None) -> None:
+    cache = InMemoryCache()
+    before = tracemalloc.get_traced_memory()[0]
+    for n in range(HELD):
+        await cache.set(f"key {n}", orjson.dumps({"n": n}), ttl=60)
+    assert _grown_since(before) < 1_024
+    assert await cache.get("key 7") == b'{"n":7}'
