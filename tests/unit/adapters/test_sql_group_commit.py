@@ -116,3 +116,39 @@ async def test_a_disk_that_fails_the_fsync_fails_the_transaction(
     with pytest.raises(StoreUnavailable, match="Input/output error"):
         async with store.transaction() as tx:
             await tx.add_chat(Chat(owner_id=owner.id, title="not confirmed"))
+
+
+def test_a_loop_closing_mid_fsync_leaves_the_store_usable(
+    database: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = os.fsync
+
+    def slow(descriptor: int) -> None:
+        time.sleep(0.2)
+        real(descriptor)
+
+    async def write(store: SqlStore, title: str) -> None:
+        async with store.transaction() as tx:
+            owner = await tx.ensure_user("ada")
+            await tx.add_chat(Chat(owner_id=owner.id, title=title))
+
+    async def leave_while_syncing(store: SqlStore) -> None:
+        first = asyncio.create_task(write(store, "first"))
+        await asyncio.sleep(0.1)  # its fsync runs
+        second = asyncio.create_task(write(store, "second"))  # waits for the next one
+        await asyncio.sleep(0.05)
+        assert not first.done()
+        assert not second.done()
+        # returning ends the loop, which cancels both and the fsync they wait for
+
+    store = asyncio.run(connect(f"sqlite+aiosqlite:///{database}"))
+    monkeypatch.setattr(os, "fsync", slow)
+    asyncio.run(leave_while_syncing(store))
+    monkeypatch.setattr(os, "fsync", real)
+
+    async def later() -> None:
+        await asyncio.wait_for(write(store, "later"), timeout=5)
+        await store.close()
+
+    asyncio.run(later())
+    assert _titles_on_disk(database) == {"first", "second", "later"}

@@ -41,6 +41,7 @@ class GroupCommit:
 
     async def _flush(self) -> None:
         """fsync for as long as commits wait; each fsync takes every waiter so far."""
+        batch = None
         try:
             while (batch := self._pending) is not None:
                 self._pending = None
@@ -52,7 +53,12 @@ class GroupCommit:
                 else:
                     batch.set_result(None)
         finally:
-            self._flusher = None
+            # Cancelled (its loop is closing): its waiters go with it, and the next
+            # commit, on whatever loop, starts afresh.
+            for waiting in (batch, self._pending):
+                if waiting is not None:
+                    waiting.cancel()
+            self._pending = self._flusher = None
 
     def _fsync_log(self) -> None:
         """fsync the write-ahead log, and its directory entry once per log file.
