@@ -50,6 +50,7 @@ class TestStartup:
         for url, setting in [
             ("mysql://nowhere/db", "CHATORCH_DATABASE_URL"),
             ("postgresql+asyncpg://nobody@127.0.0.1:1/none", "CHATORCH_DATABASE_URL"),
+            ("sqlite+aiosqlite:///:memory:", "CHATORCH_DATABASE_URL"),
             ("nats://127.0.0.1:1", "CHATORCH_BUS_URL"),
         ]:
             result = subprocess.run(

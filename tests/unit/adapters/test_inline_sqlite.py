@@ -65,3 +65,16 @@ async def test_a_failed_transaction_gives_its_turn_back(store: Store) -> None:
         await add_then_fail()
     async with store.transaction() as tx:  # at once, not after the 0.2 s limit
         assert await tx.get_user(added[0].id) is None  # rolled back
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite+aiosqlite://",
+        "sqlite+aiosqlite:///:memory:",
+        "sqlite+aiosqlite:///file:x?mode=memory&uri=true",
+    ],
+)
+async def test_an_in_memory_database_is_refused_with_the_reason(url: str) -> None:
+    with pytest.raises(ValueError, match="in-memory SQLite database cannot hold chatorch's data"):
+        await sql_store.connect(url)

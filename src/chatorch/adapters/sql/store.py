@@ -640,6 +640,12 @@ async def connect(url: str, *, echo: bool = False, connect_timeout: float = 5.0)
     """
     parsed = make_url(url)
     backend = backend_of(parsed)
+    if backend == "sqlite" and _in_memory(parsed):
+        raise ValueError(
+            "an in-memory SQLite database cannot hold chatorch's data: the migrations and"
+            " the server would each get an empty one of their own; name a file, such as"
+            " sqlite+aiosqlite:///./data/chatorch.db"
+        )
     if backend == "sqlite":
         commits = GroupCommit()
         return SqlStore(_sqlite_engine(parsed, echo=echo, commits=commits), backend, commits)
@@ -655,6 +661,10 @@ def backend_of(url: URL) -> Backend:
     if name == "postgresql":
         return "postgresql"
     raise ValueError(f"unsupported database {name!r}; use sqlite+aiosqlite or postgresql+asyncpg")
+
+
+def _in_memory(url: URL) -> bool:
+    return url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
 
 
 def ensure_sqlite_directory(url: URL) -> None:
