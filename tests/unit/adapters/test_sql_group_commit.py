@@ -20,14 +20,15 @@ from chatorch.domain.errors import StoreUnavailable
 class Fsyncs:
     """Every ``os.fsync`` of the write-ahead log: when it started and ended."""
 
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, database: Path) -> None:
         self.log: list[tuple[float, float]] = []
         real: Callable[[int], None] = os.fsync
+        wal = database.with_name(database.name + "-wal")
 
         def fsync(descriptor: int) -> None:
             started = time.monotonic()
             real(descriptor)
-            if os.readlink(f"/proc/self/fd/{descriptor}").endswith("-wal"):
+            if wal.exists() and os.fstat(descriptor).st_ino == wal.stat().st_ino:
                 self.log.append((started, time.monotonic()))
 
         monkeypatch.setattr(os, "fsync", fsync)
@@ -48,8 +49,8 @@ async def store(database: Path) -> AsyncIterator[SqlStore]:
 
 
 @pytest.fixture
-def fsyncs(monkeypatch: pytest.MonkeyPatch) -> Fsyncs:
-    return Fsyncs(monkeypatch)
+def fsyncs(monkeypatch: pytest.MonkeyPatch, database: Path) -> Fsyncs:
+    return Fsyncs(monkeypatch, database)
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ class GroupCommit:
     """Makes committed writes durable, many commits to one fsync of the log."""
 
     def __init__(self) -> None:
-        self.database: Path | None = None  # set on connect; None for an in-memory database
+        self.database: Path | None = None  # the database file, once a connection names it
         self._pending: asyncio.Future[None] | None = None  # the fsync the next waiters share
         self._flusher: asyncio.Task[None] | None = None
         self._synced_log: int | None = None  # the log file whose directory entry is synced

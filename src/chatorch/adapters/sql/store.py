@@ -704,8 +704,7 @@ def _configure_sqlite(commits: GroupCommit, dbapi_connection: Any, _record: Any)
     by default in SQLite), and a busy timeout so a second writer waits instead of failing.
 
     ``synchronous=NORMAL``: a commit writes the log without syncing it, and the store
-    waits for ``commits`` to sync it instead, many commits to one fsync (ADR 0010). A
-    database with no file of its own (in memory) has nothing to sync.
+    waits for ``commits`` to sync it instead, many commits to one fsync (ADR 0010).
     """
     cursor = dbapi_connection.cursor()
     try:
