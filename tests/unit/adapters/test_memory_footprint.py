@@ -1,4 +1,5 @@
-"""What the in-process adapters hold costs memory in proportion to its size.
+"""What the in-process adapters hold costs memory in proportion to its size, and the
+event log holds a bounded number of events.
 
 orjson returns its output in a 4 KB buffer; held as is, every 300-byte event in the
 in-process event log, and every cached entry, would cost 4 KB.
@@ -6,7 +7,7 @@ in-process event log, and every cached entry, would cost 4 KB.
 
 import tracemalloc
 from collections.abc import Iterator
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import orjson
 import pytest
@@ -48,3 +49,26 @@ async def test_the_cache_holds_a_value_in_about_its_size(traced: None) -> None:
         await cache.set(f"key {n}", orjson.dumps({"n": n}), ttl=60)
     assert _grown_since(before) < 1_024
     assert await cache.get("key 7") == b'{"n":7}'
+
+
+async def test_the_event_log_forgets_the_quietest_chats_beyond_its_total() -> None:
+    bus = InMemoryBus(log_events_total=10)
+    first, second, third = uuid4(), uuid4(), uuid4()
+    responses = {chat: uuid4() for chat in (first, second, third)}
+
+    async def publish(chat: UUID, seqs: range) -> None:
+        for seq in seqs:
+            await bus.publish(StreamEvent(EventKind.TOKEN, chat, responses[chat], seq, {}))
+
+    await publish(first, range(4))
+    await publish(second, range(4))
+    await publish(first, range(4, 5))  # the first chat speaks again: now the second is quietest
+    await publish(third, range(4))  # 13 events: over the total
+
+    async def held(chat: UUID) -> list[int]:
+        return [e.seq for e in await bus.logged(chat, responses[chat], after_seq=-1)]
+
+    assert await held(second) == []
+    assert await held(first) == [0, 1, 2, 3, 4]
+    assert await held(third) == [0, 1, 2, 3]
+    assert bus.describe()["events_logged"] == 9

@@ -2,7 +2,7 @@
 
 import asyncio
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -15,6 +15,7 @@ from chatorch.domain.events import Cursor, StreamEvent, WorkItem
 
 DEDUPE_WINDOW = 120.0  # s: as long as JetStream's default duplicate window
 SUBSCRIBER_BACKLOG = 10_000  # events a slow subscriber may lag before it is cut off
+LOG_EVENTS_TOTAL = 100_000  # events the log holds in all: about 60 MB
 PRUNE_EVERY = 60.0  # s between sweeps for quiet chats' logs
 _CLOSED = b""  # end-of-stream marker: no real message encodes to empty bytes
 
@@ -56,13 +57,22 @@ class _Delivery:
 
 
 class InMemoryBus:
-    def __init__(self, *, log_seconds: float = 600.0, log_events_per_chat: int = 20_000) -> None:
+    def __init__(
+        self,
+        *,
+        log_seconds: float = 600.0,
+        log_events_per_chat: int = 20_000,
+        log_events_total: int = LOG_EVENTS_TOTAL,
+    ) -> None:
         self._work: asyncio.Queue[tuple[bytes, int]] = asyncio.Queue()
         self._seen: dict[UUID, float] = {}
-        self._logs: dict[UUID, deque[_Logged]] = {}
+        # Each chat's events, the chat that published last at the end: quietest first.
+        self._logs: OrderedDict[UUID, deque[_Logged]] = OrderedDict()
+        self._logged = 0  # events in all the logs
         self._live: Fanout[UUID] = Fanout(limit=SUBSCRIBER_BACKLOG)
         self._log_seconds = log_seconds
         self._log_events = log_events_per_chat
+        self._log_total = log_events_total
         self._closed = False
         self._pruned_at = time.monotonic()
 
@@ -105,18 +115,31 @@ class InMemoryBus:
         log = self._logs.get(event.chat_id)
         if log is None:
             log = self._logs[event.chat_id] = deque(maxlen=self._log_events)
+        else:
+            self._logs.move_to_end(event.chat_id)
+        if len(log) == self._log_events:
+            self._logged -= 1  # the append pushes the oldest out
         log.append(_Logged(now, event, raw))
+        self._logged += 1
         while log and now - log[0].at > self._log_seconds:
             log.popleft()
-        if now - self._pruned_at > PRUNE_EVERY:
+            self._logged -= 1
+        if self._logged > self._log_total or now - self._pruned_at > PRUNE_EVERY:
             self._prune(now)
         self._live.deliver(event.chat_id, raw)
 
     def _prune(self, now: float) -> None:
-        """Forget the logs of chats that have been quiet longer than the log keeps events."""
+        """Forget the logs of the quietest chats: those quiet longer than the log keeps
+        events, and more while the logs hold more than ``log_events_total`` events. A
+        stream of an answered response then ends with the stored answer (api/events.py).
+        """
         self._pruned_at = now
-        for chat_id in [c for c, log in self._logs.items() if now - log[-1].at > self._log_seconds]:
-            del self._logs[chat_id]
+        while self._logs:
+            log = next(iter(self._logs.values()))
+            if now - log[-1].at <= self._log_seconds and self._logged <= self._log_total:
+                break  # the rest published more recently
+            self._logs.popitem(last=False)
+            self._logged -= len(log)
 
     @asynccontextmanager
     async def subscribe(
@@ -169,4 +192,9 @@ class InMemoryBus:
         self._live.close()
 
     def describe(self) -> dict[str, Any]:
-        return {"backend": "memory", "queued": self._work.qsize(), "chats_logged": len(self._logs)}
+        return {
+            "backend": "memory",
+            "queued": self._work.qsize(),
+            "chats_logged": len(self._logs),
+            "events_logged": self._logged,
+        }
