@@ -72,3 +72,12 @@ async def test_the_event_log_forgets_the_quietest_chats_beyond_its_total() -> No
     assert await held(first) == [0, 1, 2, 3, 4]
     assert await held(third) == [0, 1, 2, 3]
     assert bus.describe()["events_logged"] == 9
+
+
+async def test_one_chat_longer_than_the_total_keeps_its_latest_events() -> None:
+    bus = InMemoryBus(log_events_total=3)
+    chat_id, response_id = uuid4(), uuid4()
+    for seq in range(5):
+        await bus.publish(StreamEvent(EventKind.TOKEN, chat_id, response_id, seq, {}))
+    logged = await bus.logged(chat_id, response_id, after_seq=-1)
+    assert [event.seq for event in logged] == [2, 3, 4]

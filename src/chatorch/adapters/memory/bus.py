@@ -71,7 +71,7 @@ class InMemoryBus:
         self._logged = 0  # events in all the logs
         self._live: Fanout[UUID] = Fanout(limit=SUBSCRIBER_BACKLOG)
         self._log_seconds = log_seconds
-        self._log_events = log_events_per_chat
+        self._log_events = min(log_events_per_chat, log_events_total)  # one chat fits
         self._log_total = log_events_total
         self._closed = False
         self._pruned_at = time.monotonic()
