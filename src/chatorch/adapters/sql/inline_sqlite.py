@@ -25,6 +25,10 @@ from sqlalchemy.orm import Session
 
 T = TypeVar("T")
 
+# The store's ORM sessions, async or not. expire_on_commit=False: entities are built
+# before commit, rows never reused.
+SESSION_OPTIONS: dict[str, Any] = {"expire_on_commit": False, "autoflush": False}
+
 
 class InlineEngine:
     """Lends the one connection to one transaction at a time."""
@@ -90,8 +94,7 @@ class InlineConnection:
         return self.sync.execute(statement, parameters)
 
     def session(self) -> "InlineSession":
-        # expire_on_commit=False: entities are built before commit, rows never reused.
-        return InlineSession(Session(bind=self.sync, expire_on_commit=False, autoflush=False))
+        return InlineSession(Session(bind=self.sync, **SESSION_OPTIONS))
 
 
 class InlineSession:

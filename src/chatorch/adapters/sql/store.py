@@ -41,7 +41,12 @@ from sqlalchemy.ext.asyncio import (
 
 from chatorch.adapters.sql import hot
 from chatorch.adapters.sql.group_commit import GroupCommit
-from chatorch.adapters.sql.inline_sqlite import InlineConnection, InlineEngine, InlineSession
+from chatorch.adapters.sql.inline_sqlite import (
+    SESSION_OPTIONS,
+    InlineConnection,
+    InlineEngine,
+    InlineSession,
+)
 from chatorch.adapters.sql.models import (
     ApiKeyRow,
     AuditRow,
@@ -253,10 +258,8 @@ class SqlTransaction:
         if self._orm is None:
             if isinstance(self._connection, InlineConnection):
                 self._orm = self._connection.session()
-            else:  # expire_on_commit=False: entities are built before commit, rows never reused
-                self._orm = AsyncSession(
-                    bind=self._connection, expire_on_commit=False, autoflush=False
-                )
+            else:
+                self._orm = AsyncSession(bind=self._connection, **SESSION_OPTIONS)
         return self._orm
 
     async def _flush(self) -> None:
