@@ -171,6 +171,26 @@ async def test_auth_error_is_final_and_hides_the_key(provider: Provide) -> None:
     assert API_KEY not in str(error)
 
 
+async def test_an_error_page_that_is_not_json_is_quoted(provider: Provide) -> None:
+    error = await failure(provider("fake-error-502"))  # a proxy's page, not the API's JSON
+    assert error.retryable
+    assert "HTTP 502 from http://127.0.0.1:" in error.detail
+    assert "Bad gateway" in error.detail
+
+
+async def test_every_call_carries_the_sdks_key_and_client_headers(
+    provider: Provide, fake: FakeOpenAI
+) -> None:
+    made = provider("fake")
+    for _ in range(2):  # worked out once, sent with every call
+        await collect(made, HELLO)
+    for headers in list(fake.headers)[-2:]:
+        assert headers["Authorization"] == f"Bearer {API_KEY}"
+        assert headers["Content-Type"] == "application/json"
+        assert headers["User-Agent"].startswith("AsyncOpenAI/Python")
+        assert "OpenAI-Organization" not in headers  # not set, so not sent
+
+
 async def test_malformed_chunk_is_an_llm_error(provider: Provide) -> None:
     stream = provider("fake-malformed").stream(HELLO)
     assert (await anext(stream)).text == "tok0 tok1 "  # what came before the bad line

@@ -5,8 +5,8 @@ Works with api.openai.com and with local servers that speak the same protocol
 from their streamed fragments, and every SDK exception becomes an ``LLMError`` that
 says whether retrying may help — without ever repeating the API key.
 
-The SDK sends the request (its ``post``, over aiohttp) and raises its errors; the stream
-is read raw (``sse``).
+The SDK works out the URL and headers once and its HTTP client (aiohttp underneath)
+sends each call (``endpoint``); the stream is read raw (``sse``).
 """
 
 import json
@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx2
-import openai
 from openai import AsyncOpenAI, DefaultAioHttpClient
 from openai.types.chat import (
     ChatCompletionAssistantMessageParam,
@@ -28,6 +27,7 @@ from openai.types.chat import (
 )
 
 from chatorch.adapters.llm import sse, transport
+from chatorch.adapters.llm.endpoint import Endpoint
 from chatorch.domain.errors import LLMError
 from chatorch.domain.llm import Chunk, LLMRequest, ToolCall, ToolSpec, Turn, Usage
 
@@ -49,13 +49,15 @@ class OpenAIProvider:
         api_key = api_key or os.environ.get("OPENAI_API_KEY")
         self._api_key = api_key or ""
         self._timeout = timeout
+        http = DefaultAioHttpClient(timeout=timeout)
         self._client = AsyncOpenAI(
             base_url=base_url,
             api_key=api_key or _NO_KEY,
             timeout=timeout,
             max_retries=0,
-            http_client=DefaultAioHttpClient(timeout=timeout),
+            http_client=http,
         )
+        self._endpoint = Endpoint.of(self._client, http, "/chat/completions")
         self._official = self._client.base_url.host == "api.openai.com"
         self._url = str(self._client.base_url).rstrip("/")
 
@@ -71,10 +73,10 @@ class OpenAIProvider:
         try:
             async for chunk in self._stream(request):
                 yield chunk
-        except openai.APIError as exc:
-            raise self._error(exc) from exc
-        except httpx2.TransportError as exc:  # a failing stream read comes unwrapped
-            raise self._transport_error(exc) from exc
+        except (transport.StatusFailure, httpx2.TransportError) as exc:
+            raise transport.failure(
+                exc, label=self._label, url=self._url, timeout=self._timeout, scrub=self._scrub
+            ) from exc
         except json.JSONDecodeError as exc:
             raise LLMError(
                 self._scrub(f"{self._label}: malformed stream chunk from {self._url}: {exc}"),
@@ -92,18 +94,44 @@ class OpenAIProvider:
         calls = _ToolCallAssembler(self._label)
         async with self._create(request) as response:
             async for batch in sse.data_batches(response):
-                # the text of one read goes out as one chunk
-                for chunk in sse.joined(self._chunks(batch, calls)):
+                for chunk in self._chunks(batch, calls):
                     yield chunk
         if calls:  # the server ended without a finish_reason
             yield Chunk(tool_calls=calls.finish())
 
     def _chunks(self, batch: list[dict[str, Any]], calls: "_ToolCallAssembler") -> Iterator[Chunk]:
-        for event in batch:
-            if "error" in event:  # an error reported inside a healthy-looking stream
-                detail = sse.error_text(event["error"])
-                raise LLMError(self._scrub(f"{self._label}: {detail}"), retryable=True)
-            yield from _chunks(event, calls)
+        """The chunks of one read's events: its text as one chunk, tool calls (assembled
+        in ``calls``) at ``finish_reason``, usage at the end.
+
+        Text is gathered as strings, not a chunk per token: a fast server sends dozens
+        of events per read. Text that came before a failure goes out before it is raised.
+        """
+        text: list[str] = []
+        try:
+            for event in batch:
+                if "error" in event:  # an error reported inside a healthy-looking stream
+                    detail = sse.error_text(event["error"])
+                    raise LLMError(self._scrub(f"{self._label}: {detail}"), retryable=True)
+                for choice in event.get("choices") or ():
+                    delta = choice.get("delta")
+                    if not delta:
+                        continue
+                    if content := delta.get("content"):
+                        text.append(content)
+                    if tool_calls := delta.get("tool_calls"):
+                        calls.add(tool_calls)
+                    if choice.get("finish_reason") is not None and calls:
+                        finished = calls.finish()
+                        yield from _said(text)
+                        yield Chunk(tool_calls=finished)
+                if usage := event.get("usage"):
+                    yield from _said(text)
+                    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+                    yield Chunk(usage=Usage(prompt or 0, completion or 0))
+        except Exception:
+            yield from _said(text)
+            raise
+        yield from _said(text)
 
     def _create(self, request: LLMRequest) -> AbstractAsyncContextManager[httpx2.Response]:
         # The messages are built as ChatCompletionMessageParam, so mypy checks their shape.
@@ -120,65 +148,19 @@ class OpenAIProvider:
         if request.max_tokens is not None:
             # api.openai.com wants the newer name; local servers know the older one.
             body["max_completion_tokens" if self._official else "max_tokens"] = request.max_tokens
-        return sse.posted(self._client.post, "/chat/completions", body, openai.AsyncStream[Any])
-
-    def _error(self, exc: openai.APIError) -> LLMError:
-        if isinstance(exc.__cause__, httpx2.TransportError):  # timeouts included
-            return self._transport_error(exc.__cause__)
-        if isinstance(exc, openai.APITimeoutError):
-            detail = f"no answer from {self._url} within {self._timeout:g} s"
-            return LLMError(self._scrub(f"{self._label}: {detail}"), retryable=True)
-        if isinstance(exc, openai.APIConnectionError):
-            cause = exc.__cause__ or exc.message
-            detail = f"cannot reach {self._url}: {cause}"
-            return LLMError(self._scrub(f"{self._label}: {detail}"), retryable=True)
-        if isinstance(exc, openai.APIStatusError):
-            return self._status_error(exc)
-        # An error event inside an otherwise healthy stream: usually transient.
-        return LLMError(self._scrub(f"{self._label}: {exc.message}"), retryable=True)
-
-    def _transport_error(self, exc: httpx2.TransportError) -> LLMError:
-        detail = transport.describe(exc, url=self._url, timeout=self._timeout)
-        return LLMError(self._scrub(f"{self._label}: {detail}"), retryable=True)
-
-    def _status_error(self, exc: openai.APIStatusError) -> LLMError:
-        status = exc.status_code
-        body = exc.body
-        message = body.get("message") if isinstance(body, dict) else None
-        text = str(message or exc.message)[:500]
-        detail = f"{self._label}: HTTP {status} from {self._url}: {text}"
-        retry_after = None
-        if status == 429:
-            retry_after = transport.retry_after_seconds(exc.response.headers.get("retry-after"))
-            if retry_after is not None:
-                detail += f" (retry after {retry_after:g} s)"
-        retryable = status in (408, 409, 429) or status >= 500
-        return LLMError(self._scrub(detail), retryable=retryable, retry_after=retry_after)
+        return self._endpoint.streamed(body)
 
     def _scrub(self, text: str) -> str:
         """Remove the API key from anything a server echoed back."""
         return text.replace(self._api_key, "***") if self._api_key else text
 
 
-def _chunks(event: dict[str, Any], calls: "_ToolCallAssembler") -> Iterable[Chunk]:
-    """The domain chunks in one streamed event.
-
-    Tool-call fragments go to ``calls``; the whole calls come out at ``finish_reason``.
-    """
-    for choice in event.get("choices") or ():
-        delta = choice.get("delta")
-        if not delta:
-            continue
-        if content := delta.get("content"):
-            yield Chunk(text=content)
-        if tool_calls := delta.get("tool_calls"):
-            calls.add(tool_calls)
-        if choice.get("finish_reason") is not None and calls:
-            yield Chunk(tool_calls=calls.finish())
-    if usage := event.get("usage"):
-        yield Chunk(
-            usage=Usage(usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
-        )
+def _said(text: list[str]) -> Iterator[Chunk]:
+    """The text gathered so far as one chunk, if there is any; ``text`` is emptied."""
+    if text:
+        joined = "".join(text)
+        text.clear()
+        yield Chunk(text=joined)
 
 
 def to_message(turn: Turn) -> ChatCompletionMessageParam:

@@ -1,49 +1,17 @@
 """Reading a model's streamed answer raw: SSE ``data:`` lines in, JSON objects out.
 
 Both model SDKs would build a pydantic model for every event; for a streamed answer
-that cost more CPU than all the rest of it (docs/performance.md). The providers let
-their SDK send the request and raise its errors, and read the stream here, with
-orjson, handing on what one network read brought at once.
+that cost more CPU than all the rest of it (docs/performance.md). The providers read
+the stream here, with orjson, handing on what one network read brought at once.
 """
 
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
-from contextlib import asynccontextmanager
-from typing import Any, cast
+from collections.abc import AsyncIterator, Iterable, Iterator
+from typing import Any
 
 import httpx2
 import orjson
 
 from chatorch.domain.llm import Chunk
-
-_JSON_CONTENT = {"Content-Type": "application/json"}
-
-
-@asynccontextmanager
-async def posted(
-    post: Callable[..., Awaitable[object]], path: str, body: dict[str, object], stream_cls: type
-) -> AsyncIterator[httpx2.Response]:
-    """The unread response to ``body`` sent with an SDK client's ``post``; closed after.
-
-    The SDK's typed ``create`` would walk every parameter against its TypedDicts and
-    encode the body in Python, about a millisecond of CPU per call for a body that is
-    already plain JSON (docs/performance.md). ``post`` keeps what the SDK is for here —
-    base URL, auth and version headers, timeouts, HTTP errors as its ``APIStatusError``
-    — and sends the body as orjson made it. ``cast_to=httpx2.Response`` asks for the
-    response itself, unread; ``stream_cls`` only satisfies the signature.
-    """
-    sent = post(
-        path,
-        cast_to=httpx2.Response,
-        content=orjson.dumps(body),
-        options={"headers": _JSON_CONTENT},
-        stream=True,
-        stream_cls=stream_cls,
-    )
-    response = cast(httpx2.Response, await sent)
-    try:
-        yield response
-    finally:
-        await response.aclose()
 
 
 async def data_batches(response: httpx2.Response) -> AsyncIterator[list[dict[str, Any]]]:
