@@ -30,8 +30,9 @@ async def current_principal(request: Request) -> Principal:
     states the scheme instead (``problems.document``).
     """
     authorization = request.headers.get("authorization")
-    if authorization is None and (access_token := request.query_params.get("access_token")):
-        authorization = f"Bearer {access_token}"
+    asked = b"access_token" in request.scope.get("query_string", b"")  # parse only then
+    if authorization is None and asked and (token := request.query_params.get("access_token")):
+        authorization = f"Bearer {token}"
     c: Container = request.app.state.container
     return await c.auth.authenticate(
         authorization,
@@ -40,8 +41,12 @@ async def current_principal(request: Request) -> Principal:
     )
 
 
-async def current_user(principal: Annotated[Principal, Depends(current_principal)]) -> User:
-    return principal.user
+async def current_user(request: Request) -> User:
+    """The user asking. Not ``Depends(current_principal)``: each dependency FastAPI
+    resolves costs about as much per request as the work it wraps here. A route
+    takes this or a role check (``OperatorDep``, ``AdminDep``), never both, or it
+    would authenticate twice."""
+    return (await current_principal(request)).user
 
 
 def role_at_least(role: AccessRole) -> Callable[[Principal], Awaitable[Principal]]:
