@@ -5,8 +5,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, event, text
 
 from chatorch.adapters.sql import store as sql_store
+from chatorch.adapters.sql.inline_sqlite import InlineEngine
 from chatorch.adapters.sql.migrate import upgrade
 from chatorch.domain.entities import User
 from chatorch.domain.errors import StoreUnavailable
@@ -78,3 +80,35 @@ async def test_a_failed_transaction_gives_its_turn_back(store: Store) -> None:
 async def test_an_in_memory_database_is_refused_with_the_reason(url: str) -> None:
     with pytest.raises(ValueError, match="in-memory SQLite database cannot hold chatorch's data"):
         await sql_store.connect(url)
+
+
+async def test_transactions_share_one_checked_out_connection(tmp_path: Path) -> None:
+    engine = InlineEngine(create_engine(f"sqlite:///{tmp_path / 'one.db'}"), wait=1)
+    checkouts: list[object] = []
+    event.listen(engine.sync, "checkout", lambda *_: checkouts.append(1))
+    try:
+        for number in range(3):
+            connection = await engine.connect()
+            await connection.begin()
+            assert (await connection.execute(text(f"SELECT {number}"))).scalar() == number
+            await connection.commit()
+            await connection.close()
+    finally:
+        await engine.dispose()
+    assert len(checkouts) == 1  # not one pool checkout (and reset) per transaction
+
+
+async def test_a_connection_broken_mid_transaction_is_replaced(tmp_path: Path) -> None:
+    engine = InlineEngine(create_engine(f"sqlite:///{tmp_path / 'one.db'}"), wait=1)
+    try:
+        broken = await engine.connect()
+        await broken.begin()
+        broken.sync.invalidate()  # what a driver error that loses the connection does
+        await broken.close()  # the store's rollback failed too; it closes all the same
+        fresh = await engine.connect()
+        await fresh.begin()  # the broken one: "…already initialized a SQLAlchemy Transaction"
+        assert (await fresh.execute(text("SELECT 1"))).scalar() == 1
+        await fresh.commit()
+        await fresh.close()
+    finally:
+        await engine.dispose()

@@ -10,9 +10,11 @@ PostgreSQL.
 
 The engine holds one connection, and transactions take turns at it (an asyncio lock,
 which waits without blocking the loop): a second connection would wait *on* the loop
-for the first one's write lock. A commit does not fsync here; ``group_commit`` does,
-off the loop. Another process writing to the same file (the CLI) makes the loop wait
-for its lock, at most the busy timeout.
+for the first one's write lock. The connection stays checked out between turns:
+taking it from the pool and giving it back cost more than a short transaction. A
+commit does not fsync here; ``group_commit`` does, off the loop. Another process
+writing to the same file (the CLI) makes the loop wait for its lock, at most the busy
+timeout.
 """
 
 import asyncio
@@ -37,6 +39,7 @@ class InlineEngine:
         self.sync = engine
         self._wait = wait  # s a transaction waits for its turn
         self._turn = asyncio.Lock()
+        self._held: Connection | None = None  # between turns, unless a turn went wrong
 
     async def connect(self) -> "InlineConnection":
         """The connection, once it is this caller's turn; ``close()`` gives it back."""
@@ -50,23 +53,38 @@ class InlineEngine:
         else:
             await self._turn.acquire()
         try:
-            return InlineConnection(self.sync.connect(), self._turn)
+            if self._held is None:
+                self._held = self.sync.connect()
+            return InlineConnection(self._held, self)
         except BaseException:
             self._turn.release()
             raise
 
+    def give_back(self, connection: Connection) -> None:
+        """End a turn. A connection left in a transaction (its rollback failed) or
+        invalidated by its driver goes back to the pool, which resets or replaces it."""
+        try:
+            if connection.invalidated or connection.in_transaction():
+                self._held = None
+                connection.close()
+        finally:
+            self._turn.release()
+
     async def dispose(self) -> None:
+        if self._held is not None:
+            self._held.close()
+            self._held = None
         self.sync.dispose()
 
 
 class InlineConnection:
     """``AsyncConnection``'s methods the store uses, over a synchronous ``Connection``."""
 
-    __slots__ = ("_turn", "sync")
+    __slots__ = ("_engine", "sync")
 
-    def __init__(self, connection: Connection, turn: asyncio.Lock) -> None:
+    def __init__(self, connection: Connection, engine: InlineEngine) -> None:
         self.sync = connection
-        self._turn = turn
+        self._engine = engine
 
     @property
     def wrote(self) -> bool:
@@ -83,10 +101,7 @@ class InlineConnection:
         self.sync.rollback()
 
     async def close(self) -> None:
-        try:
-            self.sync.close()
-        finally:
-            self._turn.release()
+        self._engine.give_back(self.sync)
 
     async def execute(
         self, statement: Executable, parameters: Mapping[str, Any] | None = None
