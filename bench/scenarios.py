@@ -64,7 +64,10 @@ def chatorch_env(upstream: Upstream, **settings: str) -> dict[str, str]:
     env |= {
         "CHATORCH_LLM": "openai:fake",
         "CHATORCH_OPENAI_BASE_URL": upstream.url,
-        "CHATORCH_RATE_MESSAGES": "100000000/minute",
+        # Every virtual user is the one local user: over a minute, its moving window
+        # would hold some 20,000 entries, each hit shifting them all, a cost no real
+        # user's window (at most its limit, 60 by default) has.
+        "CHATORCH_RATE_MESSAGES": "100000/second",
         "CHATORCH_MAX_STREAMS_PER_USER": "100000",
     }
     return env | {f"CHATORCH_{key.upper()}": value for key, value in settings.items()}
