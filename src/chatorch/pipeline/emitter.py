@@ -98,6 +98,7 @@ class Emitter:
                 self.first_token_at = self._flushed_at
             await self._publish(EventKind.TOKEN, {"text": text})
             await asyncio.sleep(0)  # let waiting requests (a client's stream) run first
-        others = self._pending - {asyncio.current_task()}
-        if others:
-            await asyncio.gather(*others)
+        if self._pending:  # seldom: only while a timer's flush runs
+            others = self._pending - {asyncio.current_task()}
+            if others:
+                await asyncio.gather(*others)
