@@ -93,6 +93,9 @@ async def test_transactions_share_one_checked_out_connection(tmp_path: Path) -> 
             assert (await connection.execute(text(f"SELECT {number}"))).scalar() == number
             await connection.commit()
             await connection.close()
+            probe = await engine.connect()  # as a readiness ping: a read, no begin
+            assert (await probe.execute(text("SELECT 1"))).scalar() == 1
+            await probe.close()  # what the read began is rolled back; the next begin works
     finally:
         await engine.dispose()
     assert len(checkouts) == 1  # not one pool checkout (and reset) per transaction

@@ -2,7 +2,7 @@
 
 Works with api.anthropic.com and with local servers that speak the same protocol:
 text is streamed as it arrives, ``tool_use`` blocks are assembled from their
-``input_json_delta`` fragments, and every SDK exception becomes an ``LLMError`` that
+``input_json_delta`` fragments, and every failure becomes an ``LLMError`` that
 says whether retrying may help — without ever repeating the API key.
 
 The SDK works out the URL and headers once and its HTTP client (aiohttp underneath)

@@ -2,7 +2,7 @@
 
 Works with api.openai.com and with local servers that speak the same protocol
 (Ollama, vLLM, llama.cpp): text is streamed as it arrives, tool calls are assembled
-from their streamed fragments, and every SDK exception becomes an ``LLMError`` that
+from their streamed fragments, and every failure becomes an ``LLMError`` that
 says whether retrying may help — without ever repeating the API key.
 
 The SDK works out the URL and headers once and its HTTP client (aiohttp underneath)

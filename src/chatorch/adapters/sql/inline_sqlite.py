@@ -61,10 +61,17 @@ class InlineEngine:
             raise
 
     def give_back(self, connection: Connection) -> None:
-        """End a turn. A connection left in a transaction (its rollback failed) or
-        invalidated by its driver goes back to the pool, which resets or replaces it."""
+        """End a turn. What the turn left begun (a read outside ``begin``, as ``ping``
+        makes) is rolled back, as the pool's reset would; a connection its driver
+        invalidated, or that cannot roll back, goes back to the pool, which replaces it."""
         try:
-            if connection.invalidated or connection.in_transaction():
+            broken = connection.invalidated
+            if not broken and connection.in_transaction():
+                try:
+                    connection.rollback()
+                except sa_exc.SQLAlchemyError:
+                    broken = True
+            if broken:
                 self._held = None
                 connection.close()
         finally:
