@@ -33,7 +33,6 @@ class TestRateLimiter:
     async def test_allows_up_to_the_limit_then_refuses(self, limiter: RateLimiter) -> None:
         decisions = [await limiter.hit("3/minute", "alice") for _ in range(4)]
         assert [d.allowed for d in decisions] == [True, True, True, False]
-        assert [d.remaining for d in decisions] == [2, 1, 0, 0]
         assert all(d.retry_after == 0 for d in decisions[:3])
         refused = decisions[3]
         assert 0 < refused.retry_after <= 60
@@ -42,17 +41,17 @@ class TestRateLimiter:
         for _ in range(3):
             assert (await limiter.hit("3/minute", "alice")).allowed
         assert not (await limiter.hit("3/minute", "alice")).allowed
-        bob = await limiter.hit("3/minute", "bob")
-        assert bob.allowed
-        assert bob.remaining == 2
+        for _ in range(3):
+            assert (await limiter.hit("3/minute", "bob")).allowed
+        assert not (await limiter.hit("3/minute", "bob")).allowed
 
     async def test_rules_are_counted_apart(self, limiter: RateLimiter) -> None:
         for _ in range(3):
             assert (await limiter.hit("3/minute", "alice")).allowed
         assert not (await limiter.hit("3/minute", "alice")).allowed
-        hourly = await limiter.hit("5/hour", "alice")
-        assert hourly.allowed
-        assert hourly.remaining == 4
+        for _ in range(5):
+            assert (await limiter.hit("5/hour", "alice")).allowed
+        assert not (await limiter.hit("5/hour", "alice")).allowed
 
 
 class TestSharedServer:
@@ -68,7 +67,7 @@ class TestSharedServer:
                 assert (await one.hit("3/minute", "alice")).allowed
                 refused = await other.hit("3/minute", "alice")
                 assert not refused.allowed
-                assert refused.remaining == 0
+                assert 0 < refused.retry_after <= 60
             finally:
                 await one.close()
                 await other.close()

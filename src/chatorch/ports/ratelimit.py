@@ -6,9 +6,10 @@ from typing import Protocol
 
 @dataclass(frozen=True, slots=True)
 class Decision:
+    """Whether a hit is allowed; when not, how long until one would be."""
+
     allowed: bool
     retry_after: float  # s until the next hit would be allowed (0 when allowed)
-    remaining: int
 
 
 class RateLimiter(Protocol):

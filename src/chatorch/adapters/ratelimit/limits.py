@@ -46,9 +46,12 @@ class LimitsRateLimiter:
         return item
 
     async def hit(self, rule: str, key: str) -> Decision:
+        """Count the hit; only a refusal asks the storage for the window (on Redis, a
+        second round trip), to say when to come back."""
         item = self._rule(rule)
         try:
-            allowed = await self._strategy.hit(item, key)
+            if await self._strategy.hit(item, key):
+                return Decision(allowed=True, retry_after=0.0)
             stats = await self._strategy.get_window_stats(item, key)
         except (StorageError, OSError, TimeoutError) as failure:
             cause = failure.storage_error if isinstance(failure, StorageError) else failure
@@ -57,13 +60,10 @@ class LimitsRateLimiter:
                 rule=rule,
                 error=f"{type(cause).__name__}: {cause}",
             )
-            return Decision(allowed=True, retry_after=0.0, remaining=item.amount)
-        remaining = max(0, stats.remaining)
-        if allowed:
-            return Decision(allowed=True, retry_after=0.0, remaining=remaining)
+            return Decision(allowed=True, retry_after=0.0)
         # Whole seconds, as HTTP's Retry-After wants them; never 0 for a refusal.
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
-        return Decision(allowed=False, retry_after=float(retry_after), remaining=remaining)
+        return Decision(allowed=False, retry_after=float(retry_after))
 
     async def close(self) -> None:
         if self._client is not None:
