@@ -75,7 +75,7 @@ def describe(exc: httpx2.TransportError, *, url: str, timeout: float) -> str:
 
 
 def failure(
-    exc: "StatusFailure | httpx2.TransportError",
+    exc: StatusFailure | httpx2.TransportError,
     *,
     label: str,
     url: str,
