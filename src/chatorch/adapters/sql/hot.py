@@ -3,7 +3,8 @@
 Every answer runs eight statements. Built per call through the ORM, each paid
 for coercing its expressions, computing its cache key and loading ORM objects — more
 CPU than executing it (docs/performance.md). These are built once, with bound
-parameters, and return plain rows; the store turns rows into entities.
+parameters, and return plain rows; the store turns rows into entities. On SQLite
+they run on the driver itself, compiled once (``prepared``, ADR 0012).
 """
 
 from typing import Any, cast
@@ -98,17 +99,16 @@ def chat_of(row: Row[Any]) -> Chat:
 
 
 def message_of(row: Row[Any]) -> Message:
-    values = row._mapping
     return Message(
-        id=values["id"],
-        chat_id=values["chat_id"],
-        role=Role(values["role"]),
-        content=values["content"],
-        response_id=values["response_id"],
-        status=Status(values["status"]),
-        created_at=values["created_at"],
-        metadata=values["metadata"],
-        attempts=values["attempts"],
+        id=row.id,
+        chat_id=row.chat_id,
+        role=Role(row.role),
+        content=row.content,
+        response_id=row.response_id,
+        status=Status(row.status),
+        created_at=row.created_at,
+        metadata=row.metadata,
+        attempts=row.attempts,
     )
 
 

@@ -25,6 +25,8 @@ from sqlalchemy import Connection, CursorResult, Engine, Executable, Result, Sca
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.orm import Session
 
+from chatorch.adapters.sql.prepared import PreparedStatements, Rows, Statement
+
 T = TypeVar("T")
 
 # The store's ORM sessions, async or not. expire_on_commit=False: entities are built
@@ -40,6 +42,8 @@ class InlineEngine:
         self._wait = wait  # s a transaction waits for its turn
         self._turn = asyncio.Lock()
         self._held: Connection | None = None  # between turns, unless a turn went wrong
+        # Echo logs statements as SQLAlchemy runs them: then every one goes through it.
+        self.prepared = None if engine.echo else PreparedStatements(engine.dialect)
 
     async def connect(self) -> "InlineConnection":
         """The connection, once it is this caller's turn; ``close()`` gives it back."""
@@ -114,6 +118,20 @@ class InlineConnection:
         self, statement: Executable, parameters: Mapping[str, Any] | None = None
     ) -> CursorResult[Any]:
         return self.sync.execute(statement, parameters)
+
+    async def run(
+        self, statement: Statement, parameters: Mapping[str, Any]
+    ) -> Rows | CursorResult[Any]:
+        """One of the message path's prebuilt statements (``hot``), on the driver itself."""
+        prepared = self._engine.prepared
+        if prepared is None:
+            return self.sync.execute(statement, parameters)
+        try:
+            return prepared.run(self.sync.connection.driver_connection, statement, parameters)
+        except sa_exc.DBAPIError as error:
+            if error.connection_invalidated:
+                self.sync.invalidate(error)
+            raise
 
     def session(self) -> "InlineSession":
         return InlineSession(Session(bind=self.sync, **SESSION_OPTIONS))

@@ -21,7 +21,6 @@ import orjson
 from sqlalchemy import (
     ColumnElement,
     CursorResult,
-    Executable,
     create_engine,
     delete,
     event,
@@ -57,6 +56,7 @@ from chatorch.adapters.sql.models import (
     SecretRow,
     UserRow,
 )
+from chatorch.adapters.sql.prepared import Rows, Statement
 from chatorch.domain.entities import (
     AccessRole,
     ApiKey,
@@ -271,7 +271,10 @@ class SqlTransaction:
         if self._orm is not None:
             await self._orm.close()
 
-    async def _run(self, statement: Executable, params: dict[str, Any]) -> CursorResult[Any]:
+    async def _run(self, statement: Statement, params: dict[str, Any]) -> Rows | CursorResult[Any]:
+        """One of ``hot``'s statements: on SQLite, straight on the driver (``prepared``)."""
+        if isinstance(self._connection, InlineConnection):
+            return await self._connection.run(statement, params)
         return await self._connection.execute(statement, params)
 
     async def _insert_unless_taken(
