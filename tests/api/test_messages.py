@@ -120,6 +120,7 @@ class TestBadInput:
             (b'{"content": "hi", "extra": 1}', JSON, 422, "invalid_input", "extra"),
             (b"content=hi", {"content-type": "text/plain"}, 415, "unsupported_media_type", "json"),
             (b'{"content": "hi"}', {}, 415, "unsupported_media_type", "json"),
+            (b"", JSON, 422, "invalid_input", "body: field required"),
         ],
     )
     async def test_refused_with_a_problem_and_nothing_stored(
@@ -171,4 +172,7 @@ class TestBadInput:
             headers={"Idempotency-Key": "k" * 256},
         )
         assert response.status_code == 422
+        assert (
+            "idempotency-key: string should have at most 255" in response.json()["detail"].lower()
+        )
         assert await _history(client, chat_id) == []

@@ -52,6 +52,34 @@ class TestDocs:
         } <= paths
         assert (await client.get("/docs")).status_code == 200
 
+    async def test_openapi_lists_what_each_message_path_route_reads(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        paths = (await client.get("/openapi.json")).json()["paths"]
+
+        def reads(path: str, method: str) -> set[tuple[str, str, bool]]:
+            listed = paths[path][method]["parameters"]
+            return {(p["in"], p["name"], p["required"]) for p in listed}
+
+        submit = paths["/v1/chats/{chat_id}/messages"]["post"]
+        assert reads("/v1/chats/{chat_id}/messages", "post") == {
+            ("path", "chat_id", True),
+            ("header", "idempotency-key", False),
+        }
+        body = submit["requestBody"]
+        assert body["required"] is True
+        assert body["content"]["application/json"]["schema"]["required"] == ["content"]
+        assert submit["responses"]["202"]["content"]["application/json"]["schema"] == {
+            "$ref": "#/components/schemas/Accepted"
+        }
+        assert reads("/v1/chats/{chat_id}/events", "get") == {
+            ("path", "chat_id", True),
+            ("query", "response_id", False),
+            ("query", "last_event_id", False),
+            ("header", "last-event-id", False),
+        }
+        assert paths["/v1/chats"]["post"]["requestBody"]["required"] is False
+
     async def test_openapi_says_how_to_authenticate(self, client: httpx.AsyncClient) -> None:
         schema = (await client.get("/openapi.json")).json()
         assert schema["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"

@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from chatorch import __version__
 from chatorch.api import admin, chats, events, health, messages, problems, web
 from chatorch.api.detach import DetachedStreams
+from chatorch.api.direct import add_direct
 from chatorch.domain.errors import RegistryUnavailable
 from chatorch.domain.ids import new_id
 from chatorch.settings import Settings
@@ -82,7 +83,8 @@ def create_app(
     if settings.metrics_port is None:  # else /metrics lives on its own port only
         app.include_router(health.metrics_router)
     if role != "worker":  # a worker's port is for probes and metrics only
-        for router in (chats.router, messages.router, events.router, admin.router, web.router):
+        add_direct(app, chats.direct_router, messages.direct_router, events.direct_router)
+        for router in (chats.router, messages.router, admin.router, web.router):
             app.include_router(router)
         app.mount("/static", web.static_files(), name="static")
     return app

@@ -3,28 +3,31 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
-from chatorch.api.deps import ContainerDep, UserDep, json_body
+from chatorch.api import direct
+from chatorch.api.deps import ContainerDep, UserDep, container_of, current_user
 from chatorch.api.schemas import ChatOut, NewChat
 from chatorch.pipeline.request import owned_chat
 
 router = APIRouter(prefix="/v1/chats", tags=["chats"])
+direct_router = direct.router("/v1/chats", tags=["chats"])
 
 
-@router.post(
+@direct_router.post(
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=ChatOut,
-    dependencies=[Depends(json_body)],
+    openapi_extra=direct.documented(body=NewChat),
 )
-async def create_chat(
-    c: ContainerDep, user: UserDep, response: Response, body: NewChat | None = None
-) -> ChatOut:
+async def create_chat(request: Request) -> Response:
     """Start a chat; the body (``{"title": …}``) may be left out."""
-    chat = await c.processor.create_chat(user, title=body.title if body else "")
-    response.headers["Location"] = f"/v1/chats/{chat.id}"
-    return ChatOut.of(chat)
+    user = await current_user(request)
+    body = await direct.body(request, NewChat)
+    chat = await container_of(request).processor.create_chat(user, title=body.title if body else "")
+    return direct.json_response(
+        ChatOut.of(chat), status.HTTP_201_CREATED, {"Location": f"/v1/chats/{chat.id}"}
+    )
 
 
 @router.get("", response_model=list[ChatOut])

@@ -14,10 +14,14 @@ from chatorch.domain.errors import ChatorchError, Forbidden
 from chatorch.wiring import Container
 
 
-async def container(request: Request) -> Container:
-    # async, as every dependency here: FastAPI runs a plain ``def`` in a thread pool.
+def container_of(request: Request) -> Container:
     found: Container = request.app.state.container
     return found
+
+
+async def container(request: Request) -> Container:
+    # async, as every dependency here: FastAPI runs a plain ``def`` in a thread pool.
+    return container_of(request)
 
 
 async def current_principal(request: Request) -> Principal:
@@ -33,8 +37,7 @@ async def current_principal(request: Request) -> Principal:
     asked = b"access_token" in request.scope.get("query_string", b"")  # parse only then
     if authorization is None and asked and (token := request.query_params.get("access_token")):
         authorization = f"Bearer {token}"
-    c: Container = request.app.state.container
-    return await c.auth.authenticate(
+    return await container_of(request).auth.authenticate(
         authorization,
         ip=request.client.host if request.client else "",
         request_id=getattr(request.state, "request_id", ""),
@@ -72,6 +75,11 @@ async def json_body(request: Request) -> None:
         "transfer-encoding" not in request.headers
     ):
         return  # no body at all: the route says whether it needs one
+    require_json(request)
+
+
+def require_json(request: Request) -> None:
+    """Refuse a body that is not JSON, saying what it is instead."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
         raise UnsupportedMediaType(

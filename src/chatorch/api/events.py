@@ -11,15 +11,17 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Sequence
-from typing import Annotated
 from uuid import UUID
 
 import orjson
 import structlog
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import Request
+from pydantic import BaseModel, Field
 
-from chatorch.api.deps import ContainerDep, UserDep
+from chatorch.api import direct
+from chatorch.api.deps import container_of, current_user
 from chatorch.api.detach import DetachedStream
+from chatorch.api.messages import ChatPath
 from chatorch.api.ordering import Sequencer
 from chatorch.domain.entities import Connection, Message, Status
 from chatorch.domain.errors import InvalidInput, NotFound, RateLimited, RegistryUnavailable
@@ -28,7 +30,7 @@ from chatorch.pipeline.request import owned
 from chatorch.wiring import Container
 
 log = structlog.get_logger(__name__)
-router = APIRouter(tags=["events"])
+direct_router = direct.router(tags=["events"])
 
 _HEX = "[0-9a-fA-F]"
 EVENT_ID = rf"^{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}:[0-9]{{1,12}}$"
@@ -109,24 +111,36 @@ def frame(event: StreamEvent) -> bytes:
     )
 
 
-@router.get(
+class EventsQuery(BaseModel):
+    response_id: UUID | None = Field(None, description="replay and follow one response")
+    last_event_id: str = Field(
+        "",
+        pattern=EVENT_ID,
+        description="resume after this event (for clients without headers)",
+    )
+
+
+class EventsHeaders(BaseModel):
+    last_event_id: str = Field(
+        "", alias="last-event-id", pattern=EVENT_ID, description="resume after this event"
+    )
+
+
+@direct_router.get(
     "/v1/chats/{chat_id}/events",
     response_class=DetachedStream,
     status_code=200,
     responses={200: {"content": {"text/event-stream": {}}, "description": "SSE stream"}},
+    openapi_extra=direct.documented(path=ChatPath, query=EventsQuery, header=EventsHeaders),
 )
-async def stream_events(
-    chat_id: UUID,
-    c: ContainerDep,
-    user: UserDep,
-    request: Request,
-    response_id: Annotated[UUID | None, Query(description="replay and follow one response")] = None,
-    last_event_id: Annotated[
-        str, Header(pattern=EVENT_ID, description="resume after this event")
-    ] = "",
-    last_event_id_query: Annotated[str, Query(alias="last_event_id", pattern=EVENT_ID)] = "",
-) -> DetachedStream:
-    after = _cursor(last_event_id or last_event_id_query, response_id)
+async def stream_events(request: Request) -> DetachedStream:
+    user = await current_user(request)
+    c = container_of(request)
+    chat_id = direct.parameters(request, "path", ChatPath).chat_id
+    query = direct.parameters(request, "query", EventsQuery)
+    last_event_id = direct.parameters(request, "header", EventsHeaders).last_event_id
+    response_id = query.response_id
+    after = _cursor(last_event_id or query.last_event_id, response_id)
     turn: Sequence[Message] = []
     async with c.store.transaction() as tx:
         if response_id is None:

@@ -3,46 +3,58 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
+from pydantic import BaseModel, Field
 
-from chatorch.api.deps import ContainerDep, UserDep, json_body
+from chatorch.api import direct
+from chatorch.api.deps import ContainerDep, UserDep, container_of, current_user
 from chatorch.api.schemas import Accepted, MessageOut, NewMessage
-from chatorch.domain.errors import InvalidInput
 from chatorch.pipeline.request import owned_chat
 
 router = APIRouter(prefix="/v1/chats/{chat_id}/messages", tags=["messages"])
+direct_router = direct.router("/v1/chats/{chat_id}/messages", tags=["messages"])
 
 MAX_KEY_CHARS = 255
 
 
-@router.post(
+class ChatPath(BaseModel):
+    chat_id: UUID
+
+
+class SubmitHeaders(BaseModel):
+    idempotency_key: str | None = Field(
+        None,
+        alias="idempotency-key",
+        min_length=1,
+        max_length=MAX_KEY_CHARS,
+        description="a repeat with the same key returns the first answer, not a second",
+    )
+
+
+@direct_router.post(
     "",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=Accepted,
-    dependencies=[Depends(json_body)],
+    openapi_extra=direct.documented(body=NewMessage, path=ChatPath, header=SubmitHeaders),
 )
-async def submit(
-    chat_id: UUID,
-    body: NewMessage,
-    c: ContainerDep,
-    user: UserDep,
-    response: Response,
-    idempotency_key: Annotated[str | None, Header()] = None,
-) -> Accepted:
+async def submit(request: Request) -> Response:
     """Accept a message; its answer streams on ``events_url``."""
-    if idempotency_key is not None and not 0 < len(idempotency_key) <= MAX_KEY_CHARS:
-        raise InvalidInput(f"Idempotency-Key must have 1 to {MAX_KEY_CHARS} characters")
-    submission = await c.processor.submit(
-        user, chat_id, body.content, idempotency_key=idempotency_key
+    user = await current_user(request)
+    chat_id = direct.parameters(request, "path", ChatPath).chat_id
+    key = direct.parameters(request, "header", SubmitHeaders).idempotency_key
+    body = direct.required(await direct.body(request, NewMessage))
+    submission = await container_of(request).processor.submit(
+        user, chat_id, body.content, idempotency_key=key
     )
     message = submission.message
-    if submission.replayed:
-        response.headers["Idempotent-Replayed"] = "true"
     events_url = f"/v1/chats/{chat_id}/events?response_id={message.response_id}"
-    response.headers["Location"] = events_url
-    return Accepted(
+    headers = {"Location": events_url}
+    if submission.replayed:
+        headers["Idempotent-Replayed"] = "true"
+    accepted = Accepted(
         message=MessageOut.of(message), response_id=message.response_id, events_url=events_url
     )
+    return direct.json_response(accepted, status.HTTP_202_ACCEPTED, headers)
 
 
 @router.get("", response_model=list[MessageOut])

@@ -135,7 +135,7 @@ def test_a_driver_error_is_the_error_sqlalchemy_raises(
     chat = sql_store._chat_values(Chat(owner_id=OWNER, title=""))
     driver = connection.connection.driver_connection
     prepared.run(driver, hot.ADD_CHAT, chat)
-    with pytest.raises(sa_exc.IntegrityError, match="UNIQUE constraint failed: chats.id"):
+    with pytest.raises(sa_exc.IntegrityError, match=r"UNIQUE constraint failed: chats\.id"):
         prepared.run(driver, hot.ADD_CHAT, chat)
 
 
