@@ -199,6 +199,16 @@ async def test_malformed_chunk_is_an_llm_error(provider: Provide) -> None:
     assert caught.value.retryable
 
 
+async def test_a_connection_cut_mid_stream_is_retryable(provider: Provide) -> None:
+    stream = provider("fake-cut").stream(HELLO)
+    assert (await anext(stream)).text == "tok0 tok1 "  # what came before the cut
+    with pytest.raises(
+        LLMError, match=r"the connection to http://127\.0\.0\.1:\d+/v1 broke"
+    ) as cut:
+        await anext(stream)
+    assert cut.value.retryable
+
+
 async def test_connection_refused_is_retryable() -> None:
     provider = OpenAIProvider(
         model="m", base_url="http://127.0.0.1:1/v1", api_key=API_KEY, timeout=2

@@ -5,8 +5,8 @@ Works with api.openai.com and with local servers that speak the same protocol
 from their streamed fragments, and every failure becomes an ``LLMError`` that
 says whether retrying may help — without ever repeating the API key.
 
-The SDK works out the URL and headers once and its HTTP client (aiohttp underneath)
-sends each call (``endpoint``); the stream is read raw (``sse``).
+The SDK works out the URL and headers once; each call goes out on aiohttp
+(``endpoint``); the stream is read raw (``sse``).
 """
 
 import json
@@ -17,8 +17,8 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx2
-from openai import AsyncOpenAI, DefaultAioHttpClient
+import aiohttp
+from openai import AsyncOpenAI
 from openai.types.chat import (
     ChatCompletionAssistantMessageParam,
     ChatCompletionFunctionToolParam,
@@ -49,15 +49,13 @@ class OpenAIProvider:
         api_key = api_key or os.environ.get("OPENAI_API_KEY")
         self._api_key = api_key or ""
         self._timeout = timeout
-        http = DefaultAioHttpClient(timeout=timeout)
         self._client = AsyncOpenAI(
             base_url=base_url,
             api_key=api_key or _NO_KEY,
             timeout=timeout,
             max_retries=0,
-            http_client=http,
         )
-        self._endpoint = Endpoint.of(self._client, http, "/chat/completions")
+        self._endpoint = Endpoint.of(self._client, "/chat/completions", timeout=timeout)
         self._official = self._client.base_url.host == "api.openai.com"
         self._url = str(self._client.base_url).rstrip("/")
 
@@ -73,7 +71,7 @@ class OpenAIProvider:
         try:
             async for chunk in self._stream(request):
                 yield chunk
-        except (transport.StatusFailure, httpx2.TransportError) as exc:
+        except (transport.StatusFailure, *transport.TransportError) as exc:
             raise transport.failure(
                 exc, label=self._label, url=self._url, timeout=self._timeout, scrub=self._scrub
             ) from exc
@@ -84,6 +82,7 @@ class OpenAIProvider:
             ) from exc
 
     async def close(self) -> None:
+        await self._endpoint.close()
         await self._client.close()
 
     @property
@@ -133,7 +132,7 @@ class OpenAIProvider:
             raise
         yield from _said(text)
 
-    def _create(self, request: LLMRequest) -> AbstractAsyncContextManager[httpx2.Response]:
+    def _create(self, request: LLMRequest) -> AbstractAsyncContextManager[aiohttp.ClientResponse]:
         # The messages are built as ChatCompletionMessageParam, so mypy checks their shape.
         body: dict[str, object] = {
             "model": self._model,

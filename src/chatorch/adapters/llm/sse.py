@@ -8,13 +8,13 @@ the stream here, with orjson, handing on what one network read brought at once.
 from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import Any
 
-import httpx2
+import aiohttp
 import orjson
 
 from chatorch.domain.llm import Chunk
 
 
-async def data_batches(response: httpx2.Response) -> AsyncIterator[list[dict[str, Any]]]:
+async def data_batches(response: aiohttp.ClientResponse) -> AsyncIterator[list[dict[str, Any]]]:
     """The JSON objects of an SSE response's ``data:`` lines, up to ``[DONE]`` or the
     end, as many at a time as each network read brought.
 
@@ -23,7 +23,7 @@ async def data_batches(response: httpx2.Response) -> AsyncIterator[list[dict[str
     event. A malformed line ends the stream after the events before it.
     """
     pending = b""
-    async for data in response.aiter_bytes():
+    async for data in response.content.iter_any():
         *lines, pending = (pending + data).split(b"\n")
         batch: list[dict[str, Any]] = []
         for line in lines:

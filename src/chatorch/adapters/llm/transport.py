@@ -1,15 +1,14 @@
 """What a failed HTTP exchange with a provider means: in words a person can act on,
 and when to try again.
 
-Calls go over the SDK's HTTP client (httpx2 on aiohttp, ``endpoint``): a failed
-connection or read arrives as httpx2's transport error, an error status as a
-:class:`StatusFailure`.
+Calls go over aiohttp (``endpoint``): a failed connection or read arrives as one of
+its client errors or a timeout, an error status as a :class:`StatusFailure`.
 """
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
-import httpx2
+import aiohttp
 import orjson
 
 from chatorch.domain.errors import LLMError
@@ -25,20 +24,22 @@ class StatusFailure(Exception):
         self.retry_after = retry_after
 
     @classmethod
-    def of(cls, response: httpx2.Response) -> "StatusFailure":
-        """From a read error response: its ``error.message`` (both APIs put it there),
-        else its text; ``Retry-After`` only where it asks to slow down (429)."""
+    def of(
+        cls, status: int, body: bytes, *, reason: str | None, headers: Mapping[str, str]
+    ) -> "StatusFailure":
+        """From an error response: its ``error.message`` (both APIs put it there), else
+        its text; ``Retry-After`` only where it asks to slow down (429)."""
         try:
-            body = orjson.loads(response.content)
+            parsed = orjson.loads(body)
         except orjson.JSONDecodeError:
-            body = None
-        error = body.get("error", body) if isinstance(body, dict) else None
+            parsed = None
+        error = parsed.get("error", parsed) if isinstance(parsed, dict) else None
         message = error.get("message") if isinstance(error, dict) else None
-        text = str(message or response.text or response.reason_phrase)[:500]
+        text = message or body.decode(errors="replace").strip() or reason or ""
         retry_after = None
-        if response.status_code == 429:
-            retry_after = retry_after_seconds(response.headers.get("retry-after"))
-        return cls(response.status_code, text, retry_after=retry_after)
+        if status == 429:
+            retry_after = retry_after_seconds(headers.get("retry-after"))
+        return cls(status, str(text)[:500], retry_after=retry_after)
 
     @property
     def retryable(self) -> bool:
@@ -50,39 +51,29 @@ class StatusFailure(Exception):
         return said if self.retry_after is None else f"{said} (retry after {self.retry_after:g} s)"
 
 
-def root_cause(exc: BaseException) -> BaseException:
-    while exc.__cause__ is not None:
-        exc = exc.__cause__
-    return exc
+# What a failed exchange raises, besides an error status: aiohttp's client errors, and
+# timeouts (a connect or read timeout is both a client error and a TimeoutError).
+TransportError = (aiohttp.ClientError, TimeoutError)
 
 
-def refused(exc: BaseException) -> bool:
-    """True when ``exc`` comes from a socket error that is not a timeout.
-
-    The aiohttp transport reports a refused connection as a connect *timeout*; the
-    original error at the bottom of the chain tells the two apart.
-    """
-    cause = root_cause(exc)
-    return isinstance(cause, OSError) and not isinstance(cause, TimeoutError)
-
-
-def describe(exc: httpx2.TransportError, *, url: str, timeout: float) -> str:
-    if refused(exc) or isinstance(exc, httpx2.ConnectError):
-        return f"cannot reach {url}: {root_cause(exc)}"
-    if isinstance(exc, httpx2.TimeoutException):
+def describe(exc: BaseException, *, url: str, timeout: float) -> str:
+    if isinstance(exc, aiohttp.ClientConnectorError):  # refused, no route, unknown host
+        return f"cannot reach {url}: {exc.os_error}"
+    if isinstance(exc, TimeoutError):
         return f"no answer from {url} within {timeout:g} s"
     return f"the connection to {url} broke: {exc!r}"
 
 
 def failure(
-    exc: StatusFailure | httpx2.TransportError,
+    exc: BaseException,
     *,
     label: str,
     url: str,
     timeout: float,
     scrub: Callable[[str], str],
 ) -> LLMError:
-    """The ``LLMError`` for a call that failed: what happened, where, and whether to retry.
+    """The ``LLMError`` for a call that failed (a ``StatusFailure`` or a
+    ``TransportError``): what happened, where, and whether to retry.
 
     ``scrub`` removes the API key from what a server may have echoed back.
     """
