@@ -4,6 +4,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from uuid import UUID
 
+import nats
 import pytest
 
 from chatorch.adapters.memory.bus import InMemoryBus
@@ -194,3 +195,21 @@ class TestEventStream:
             await bus.publish(event)
             (got,) = await _take(events, 1)
         assert got == event
+
+
+async def test_an_unreadable_event_on_nats_is_skipped_not_fatal_to_the_streams() -> None:
+    async with nats_namespace() as namespace:
+        bus = await NatsBus.connect(NATS_URL, namespace=namespace, log_seconds=60)
+        other = await nats.connect(NATS_URL)
+        try:
+            chat, response = new_id(), new_id()
+            async with bus.subscribe(chat) as events:
+                subject = f"{namespace}.events.{chat}.{response}"
+                await other.publish(subject, b'{"kind": "token", "not": "an event"}')
+                await other.flush()
+                await bus.publish(_token(chat, response, 0))
+                (got,) = await _take(events, 1)
+            assert got == _token(chat, response, 0)
+        finally:
+            await other.close()
+            await bus.close()

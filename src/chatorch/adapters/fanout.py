@@ -17,7 +17,7 @@ Key = TypeVar("Key", bound=Hashable)
 
 
 class Mailbox:
-    """One stream's undelivered events (raw JSON), oldest first.
+    """One stream's undelivered events, oldest first.
 
     A subscriber that falls ``limit`` events behind is closed: its stream ends and the
     client resumes from the event log with ``Last-Event-ID``, rather than this process
@@ -26,19 +26,19 @@ class Mailbox:
 
     __slots__ = ("_closed", "_items", "_limit", "_waiter")
 
-    def __init__(self, limit: int, history: Iterable[bytes] = ()) -> None:
-        self._items: list[bytes] = list(history)  # a replay, not held to the limit
+    def __init__(self, limit: int, history: Iterable[StreamEvent] = ()) -> None:
+        self._items: list[StreamEvent] = list(history)  # a replay, not held to the limit
         self._waiter: asyncio.Future[None] | None = None
         self._closed = False
         self._limit = limit
 
-    def put(self, raw: bytes) -> None:
+    def put(self, event: StreamEvent) -> None:
         if self._closed:
             return
         if len(self._items) >= self._limit:
             self.close()
             return
-        self._items.append(raw)
+        self._items.append(event)
         self._wake()
 
     def close(self) -> None:
@@ -61,7 +61,7 @@ class Mailbox:
                 await self._waiter
             finally:
                 self._waiter = None
-        return StreamEvent.from_json(self._items.pop(0))
+        return self._items.pop(0)
 
 
 class Fanout(Generic[Key]):
@@ -71,7 +71,7 @@ class Fanout(Generic[Key]):
         self._boxes: dict[Key, set[Mailbox]] = {}
         self._limit = limit
 
-    def open(self, key: Key, history: Iterable[bytes] = ()) -> Mailbox:
+    def open(self, key: Key, history: Iterable[StreamEvent] = ()) -> Mailbox:
         """A mailbox for ``key``'s events, starting with ``history`` (replayed events)."""
         box = Mailbox(self._limit, history)
         self._boxes.setdefault(key, set()).add(box)
@@ -84,9 +84,13 @@ class Fanout(Generic[Key]):
             if not boxes:
                 del self._boxes[key]
 
-    def deliver(self, key: Key, raw: bytes) -> None:
+    def watched(self, key: Key) -> bool:
+        """Whether a stream here is open on ``key``: else its events need no decoding."""
+        return key in self._boxes
+
+    def deliver(self, key: Key, event: StreamEvent) -> None:
         for box in self._boxes.get(key, ()):
-            box.put(raw)
+            box.put(event)
 
     def close(self) -> None:
         """End every open stream (the bus is closing)."""

@@ -11,8 +11,8 @@ from chatorch.domain.ids import new_id
 CHAT, RESPONSE = new_id(), new_id()
 
 
-def raw(seq: int) -> bytes:
-    return StreamEvent(EventKind.TOKEN, CHAT, RESPONSE, seq, {"text": f"t{seq}"}).to_json()
+def event(seq: int) -> StreamEvent:
+    return StreamEvent(EventKind.TOKEN, CHAT, RESPONSE, seq, {"text": f"t{seq}"})
 
 
 async def drain(box: object) -> list[int]:
@@ -22,25 +22,35 @@ async def drain(box: object) -> list[int]:
 async def test_each_open_mailbox_gets_its_chats_events_once() -> None:
     fanout: Fanout[str] = Fanout(limit=10)
     first, second, other = fanout.open("a"), fanout.open("a"), fanout.open("b")
-    fanout.deliver("a", raw(0))
-    fanout.deliver("a", raw(1))
+    fanout.deliver("a", event(0))
+    fanout.deliver("a", event(1))
     fanout.close()
     assert await drain(first) == [0, 1]
     assert await drain(second) == [0, 1]
     assert await drain(other) == []
 
 
+def test_a_chat_is_watched_while_a_mailbox_is_open_on_it() -> None:
+    fanout: Fanout[str] = Fanout(limit=10)
+    assert not fanout.watched("a")
+    box = fanout.open("a")
+    assert fanout.watched("a")
+    assert not fanout.watched("b")
+    fanout.release("a", box)
+    assert not fanout.watched("a")
+
+
 async def test_a_subscriber_behind_by_the_limit_is_cut_off_not_buffered_forever() -> None:
     fanout: Fanout[str] = Fanout(limit=3)
     slow = fanout.open("a")
     for seq in range(5):
-        fanout.deliver("a", raw(seq))
+        fanout.deliver("a", event(seq))
     assert await drain(slow) == [0, 1, 2]  # then it ends: the client resumes from the log
 
 
 async def test_a_replay_longer_than_the_limit_is_kept_whole() -> None:
     fanout: Fanout[str] = Fanout(limit=2)
-    box = fanout.open("a", [raw(seq) for seq in range(5)])
+    box = fanout.open("a", [event(seq) for seq in range(5)])
     box.close()
     assert await drain(box) == [0, 1, 2, 3, 4]
 
@@ -53,10 +63,10 @@ async def test_a_cancelled_wait_loses_nothing_and_released_boxes_get_nothing() -
     waiting.cancel()
     with pytest.raises(asyncio.CancelledError):
         await waiting
-    fanout.deliver("a", raw(7))
+    fanout.deliver("a", event(7))
     assert (await anext(box)).seq == 7
     fanout.release("a", box)
-    fanout.deliver("a", raw(8))
+    fanout.deliver("a", event(8))
     assert len(fanout) == 0
     box.close()
     assert await drain(box) == []

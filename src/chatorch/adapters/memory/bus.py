@@ -24,7 +24,6 @@ _CLOSED = b""  # end-of-stream marker: no real message encodes to empty bytes
 class _Logged:
     at: float  # monotonic s
     event: StreamEvent
-    raw: bytes
 
 
 @dataclass(slots=True)
@@ -110,7 +109,6 @@ class InMemoryBus:
             yield _Delivery(raw, count, self)
 
     async def publish(self, event: StreamEvent) -> None:
-        raw = event.to_json()
         now = time.monotonic()
         log = self._logs.get(event.chat_id)
         if log is None:
@@ -119,14 +117,14 @@ class InMemoryBus:
             self._logs.move_to_end(event.chat_id)
         if len(log) == self._log_events:
             self._logged -= 1  # the append pushes the oldest out
-        log.append(_Logged(now, event, raw))
+        log.append(_Logged(now, event))
         self._logged += 1
         while log and now - log[0].at > self._log_seconds:
             log.popleft()
             self._logged -= 1
         if self._logged > self._log_total or now - self._pruned_at > PRUNE_EVERY:
             self._prune(now)
-        self._live.deliver(event.chat_id, raw)
+        self._live.deliver(event.chat_id, event)
 
     def _prune(self, now: float) -> None:
         """Forget the logs of the quietest chats: those quiet longer than the log keeps
@@ -146,7 +144,7 @@ class InMemoryBus:
         self, chat_id: UUID, *, after: Cursor | None = None
     ) -> AsyncIterator[AsyncIterator[StreamEvent]]:
         # Replay and subscription happen in one step of the loop, so nothing falls between.
-        box = self._live.open(chat_id, (logged.raw for logged in self._replay(chat_id, after)))
+        box = self._live.open(chat_id, (logged.event for logged in self._replay(chat_id, after)))
         try:
             yield box
         finally:

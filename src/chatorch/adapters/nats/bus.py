@@ -297,8 +297,16 @@ class NatsBus:
             )
 
     async def _route(self, message: Msg) -> None:
+        """Decoded once for all the streams open on its chat here, and only if any are."""
         chat = message.subject.rsplit(".", 2)[1]  # <ns>.events.<chat_id>.<response_id>
-        self._live.deliver(chat, message.data)
+        if not self._live.watched(chat):
+            return
+        try:
+            event = StreamEvent.from_json(message.data)
+        except (ValueError, KeyError, TypeError) as error:
+            log.warning("event.unreadable", subject=message.subject, error=repr(error)[:200])
+            return
+        self._live.deliver(chat, event)
 
     async def logged(
         self, chat_id: UUID, response_id: UUID, *, after_seq: int
