@@ -9,11 +9,11 @@ database becomes ``StoreUnavailable``, and the two uniqueness rules callers rely
 
 import functools
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Sequence
-from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from collections.abc import Callable, Coroutine, Sequence
+from contextlib import AbstractAsyncContextManager
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, Literal, NoReturn, ParamSpec, TypeVar
 from uuid import UUID
 
 import asyncpg  # type: ignore[import-untyped,unused-ignore]
@@ -96,29 +96,24 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
 )
 
 
-@contextmanager
-def _driver_errors(backend: Backend) -> Iterator[None]:
-    """Turn a lost or unreachable database into ``StoreUnavailable``, whatever the driver."""
-    try:
-        yield
-    except _UNAVAILABLE as error:
-        raise StoreUnavailable(f"{backend} database unavailable: {_brief(error)}") from error
-    except sa_exc.DBAPIError as error:
-        if not error.connection_invalidated:
-            raise
-        raise StoreUnavailable(f"{backend} connection lost: {_brief(error)}") from error
+def _unavailable(error: BaseException, backend: Backend) -> StoreUnavailable | None:
+    """The ``StoreUnavailable`` a lost or unreachable database means, whatever the
+    driver said it with; None for any other error, which goes on as it is."""
+    if isinstance(error, _UNAVAILABLE):
+        return StoreUnavailable(f"{backend} database unavailable: {_brief(error)}")
+    if isinstance(error, sa_exc.DBAPIError) and error.connection_invalidated:
+        return StoreUnavailable(f"{backend} connection lost: {_brief(error)}")
+    return None
 
 
-@contextmanager
-def _connect_errors(backend: Backend) -> Iterator[None]:
+def _unusable(error: BaseException, backend: Backend) -> StoreUnavailable | None:
     """While only connecting, any failure means no usable database: wrong credentials, a
     missing database or a server still starting are all "unavailable" to the caller.
     """
-    with _driver_errors(backend):
-        try:
-            yield
-        except sa_exc.SQLAlchemyError as error:
-            raise StoreUnavailable(f"{backend} database unusable: {_brief(error)}") from error
+    found = _unavailable(error, backend)
+    if found is None and isinstance(error, sa_exc.SQLAlchemyError):
+        return StoreUnavailable(f"{backend} database unusable: {_brief(error)}")
+    return found
 
 
 def _brief(error: BaseException) -> str:
@@ -132,12 +127,20 @@ def _brief(error: BaseException) -> str:
 def _translated(
     method: Callable[Concatenate["SqlTransaction", P], Coroutine[Any, Any, T]],
 ) -> Callable[Concatenate["SqlTransaction", P], Coroutine[Any, Any, T]]:
-    """Wrap a ``SqlTransaction`` method in ``_driver_errors`` for its backend."""
+    """A ``SqlTransaction`` method whose lost database is ``StoreUnavailable``.
+
+    Plain ``try``, not a context manager: this wraps every statement of every answer.
+    """
 
     @functools.wraps(method)
     async def wrapper(self: "SqlTransaction", /, *args: P.args, **kwargs: P.kwargs) -> T:
-        with _driver_errors(self._backend):
+        try:
             return await method(self, *args, **kwargs)
+        except Exception as error:
+            unavailable = _unavailable(error, self._backend)
+            if unavailable is None:
+                raise
+            raise unavailable from error
 
     return wrapper
 
@@ -584,34 +587,7 @@ class SqlStore:
         self._commits = commits  # SQLite's: makes commits durable after the fact
 
     def transaction(self, *, durable: bool = True) -> AbstractAsyncContextManager[SqlTransaction]:
-        return self._transaction(durable)
-
-    @asynccontextmanager
-    async def _transaction(self, durable: bool) -> AsyncIterator[SqlTransaction]:
-        # Connect now, so an unreachable database fails at ``async with``, not later.
-        with _connect_errors(self._backend):
-            connection = await self._engine.connect()
-        transaction = SqlTransaction(connection, self._backend)
-        wrote = False
-        try:
-            with _connect_errors(self._backend):
-                await connection.begin()
-            try:
-                yield transaction
-                with _driver_errors(self._backend):
-                    await transaction._flush()
-                    wrote = isinstance(connection, InlineConnection) and connection.wrote
-                    await connection.commit()
-            except BaseException:
-                await self._rollback(connection)
-                raise
-        finally:
-            await transaction._close()
-            await connection.close()
-        if wrote and durable:
-            assert self._commits is not None
-            with _driver_errors(self._backend):
-                await self._commits.durable()  # with the connection free for others
+        return _Unit(self, durable)
 
     async def _rollback(self, connection: AsyncConnection | InlineConnection) -> None:
         """Roll back, never masking the caller's exception with a second one."""
@@ -621,18 +597,95 @@ class SqlStore:
             log.warning("rollback failed; the connection is discarded", exc_info=True)
 
     async def ping(self) -> None:
-        with _connect_errors(self._backend):
+        try:
             connection = await self._engine.connect()
             try:
                 await connection.execute(text("SELECT 1"))
             finally:
                 await connection.close()
+        except Exception as error:
+            unusable = _unusable(error, self._backend)
+            if unusable is None:
+                raise
+            raise unusable from error
 
     async def close(self) -> None:
         await self._engine.dispose()
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self._backend}
+
+
+class _Unit:
+    """One ``SqlStore.transaction()``: commits when its block ends, rolls back when it
+    raises, and gives the connection back either way. A plain class, not a generator
+    context manager: every answer runs five of these.
+
+    Connecting happens on entry, so an unreachable database fails at ``async with``.
+    A durable SQLite write waits for its fsync after the connection is given back.
+    """
+
+    __slots__ = ("_connection", "_durable", "_store", "_transaction")
+
+    def __init__(self, store: SqlStore, durable: bool) -> None:
+        self._store = store
+        self._durable = durable
+        self._connection: AsyncConnection | InlineConnection | None = None
+        self._transaction: SqlTransaction | None = None
+
+    async def __aenter__(self) -> SqlTransaction:
+        store = self._store
+        try:
+            connection = await store._engine.connect()
+        except Exception as error:
+            _reraise(error, _unusable(error, store._backend))
+        try:
+            await connection.begin()
+        except BaseException as error:
+            await connection.close()
+            if isinstance(error, Exception):
+                _reraise(error, _unusable(error, store._backend))
+            raise
+        self._connection = connection
+        self._transaction = SqlTransaction(connection, store._backend)
+        return self._transaction
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, _: object
+    ) -> None:
+        store, connection, transaction = self._store, self._connection, self._transaction
+        assert connection is not None
+        assert transaction is not None
+        wrote = False
+        try:
+            if error is not None:
+                await store._rollback(connection)
+                return  # the block's own error goes on
+            try:
+                await transaction._flush()
+                wrote = isinstance(connection, InlineConnection) and connection.wrote
+                await connection.commit()
+            except BaseException as failure:
+                await store._rollback(connection)
+                if isinstance(failure, Exception):
+                    _reraise(failure, _unavailable(failure, store._backend))
+                raise
+        finally:
+            await transaction._close()
+            await connection.close()
+        if wrote and self._durable:
+            assert store._commits is not None
+            try:
+                await store._commits.durable()  # with the connection free for others
+            except Exception as failure:
+                _reraise(failure, _unavailable(failure, store._backend))
+
+
+def _reraise(error: Exception, translated: StoreUnavailable | None) -> NoReturn:
+    """Raise ``error``'s translation, caused by it; or ``error`` itself when it has none."""
+    if translated is None:
+        raise error
+    raise translated from error
 
 
 async def connect(url: str, *, echo: bool = False, connect_timeout: float = 5.0) -> SqlStore:
