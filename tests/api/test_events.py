@@ -2,12 +2,15 @@
 
 import asyncio
 import json
+from pathlib import Path
+from typing import Any
 
 import httpx
 from httpx_sse import aconnect_sse
 
+from chatorch.api.app import create_app
 from chatorch.domain.ids import new_id
-from tests.api.conftest import Event, ask, new_chat, read_events, text_of
+from tests.api.conftest import Event, ask, new_chat, read_events, settings_for, text_of
 
 
 class TestAnswerStream:
@@ -132,3 +135,58 @@ class TestChatStream:
             assert conn["chat_id"] == chat_id
         await asyncio.sleep(0.1)  # the server notices the client left
         assert (await client.get("/v1/admin/connections")).json() == {"total": 0, "pods": {}}
+
+
+class TestEndOfStream:
+    async def test_the_last_event_and_the_end_of_the_body_leave_in_one_message(
+        self, tmp_path: Path
+    ) -> None:
+        """One socket write fewer per answer: ``done`` carries ``more_body: False``."""
+        app = create_app(settings_for(tmp_path))
+        async with app.router.lifespan_context(app):
+            chat = json.loads((await _asgi(app, "POST", "/v1/chats", b"{}"))[-1]["body"])
+            path = f"/v1/chats/{chat['id']}/messages"
+            accepted = json.loads(
+                (await _asgi(app, "POST", path, b'{"content": "hi"}'))[-1]["body"]
+            )
+            path, _, query = accepted["events_url"].partition("?")
+            for _ in range(2):  # live, then replayed once answered
+                sent = await _asgi(app, "GET", path, query=query.encode())
+                bodies = [m for m in sent if m["type"] == "http.response.body"]
+                assert b"event: done" in bodies[-1]["body"]
+                assert bodies[-1]["more_body"] is False
+                assert all(m["more_body"] for m in bodies[:-1])
+
+
+async def _asgi(
+    app: Any, method: str, path: str, body: bytes = b"", *, query: bytes = b""
+) -> list[dict[str, Any]]:
+    """One request straight to the ASGI app; every message it sent back."""
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query,
+        "root_path": "",
+        "headers": [(b"host", b"test"), (b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    requests = [{"type": "http.request", "body": body, "more_body": False}]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        if requests:
+            return requests.pop()
+        await asyncio.Event().wait()  # the client stays until the response ends
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await asyncio.wait_for(app(scope, receive, send), timeout=10)
+    return sent

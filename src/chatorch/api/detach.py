@@ -20,6 +20,11 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 _HANDOFF = "chatorch.detached"  # scope key: a list the route puts its body into
 
 
+class Last(bytes):
+    """A body chunk after which the response ends: sent with the end of the body, in
+    one write, instead of an empty chunk of its own."""
+
+
 class DetachedStream(Response):
     """A streamed response whose body the outer :class:`DetachedStreams` sends."""
 
@@ -61,7 +66,8 @@ class DetachedStreams:
 
 
 async def _pump(body: AsyncIterator[bytes], receive: Receive, send: Send) -> None:
-    """Send ``body`` to its end, or until the client leaves (which cancels the body)."""
+    """Send ``body`` to its end (or its :class:`Last` chunk), or until the client leaves
+    (which cancels the body)."""
     streaming = asyncio.current_task()
     assert streaming is not None
 
@@ -72,7 +78,10 @@ async def _pump(body: AsyncIterator[bytes], receive: Receive, send: Send) -> Non
     watch.add_done_callback(client_left)
     try:
         async for chunk in body:
-            await send({"type": "http.response.body", "body": chunk, "more_body": True})
+            last = isinstance(chunk, Last)
+            await send({"type": "http.response.body", "body": chunk, "more_body": not last})
+            if last:
+                return  # the body is closed below
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     except asyncio.CancelledError:
         if not watch.done() or watch.cancelled():

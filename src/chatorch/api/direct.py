@@ -10,6 +10,7 @@ the same problem handlers — but its handler is the endpoint itself, an
 helpers here, which fail the way FastAPI would (``RequestValidationError``).
 """
 
+import functools
 from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
@@ -52,15 +53,16 @@ def parameters(request: Request, where: str, model: type[M]) -> M:
 
     A header field names its header by its alias (``idempotency-key``).
     """
-    values: Mapping[str, Any]
+    values: dict[str, Any]
     if where == "path":
         values = request.path_params
     elif where == "query":
-        values = request.query_params
+        values = dict(request.query_params)
     else:
-        values = {name: request.headers[name] for name in _names(model) if name in request.headers}
+        headers = request.headers
+        values = {name: headers[name] for name in _names(model) if name in headers}
     try:
-        return model.model_validate(dict(values))
+        return model.model_validate(values)
     except ValidationError as error:
         raise _invalid(error, where) from None
 
@@ -117,8 +119,9 @@ def documented(*, body: type[BaseModel] | None = None, **where: type[BaseModel])
     return extra
 
 
-def _names(model: type[BaseModel]) -> list[str]:
-    return [field.alias or name for name, field in model.model_fields.items()]
+@functools.cache
+def _names(model: type[BaseModel]) -> tuple[str, ...]:
+    return tuple(field.alias or name for name, field in model.model_fields.items())
 
 
 def _invalid(error: ValidationError, where: str) -> RequestValidationError:

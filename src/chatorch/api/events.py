@@ -20,7 +20,7 @@ from pydantic import BaseModel, Field
 
 from chatorch.api import direct
 from chatorch.api.deps import container_of, current_user
-from chatorch.api.detach import DetachedStream
+from chatorch.api.detach import DetachedStream, Last
 from chatorch.api.messages import ChatPath
 from chatorch.api.ordering import Sequencer
 from chatorch.domain.entities import Connection, Message, Status
@@ -212,17 +212,17 @@ async def _sse(
                 if stored is not None:
                     ending = await _ending_of_answered(c, stored, after)
                     if ending is not None:
-                        for chunk in ending:
-                            yield chunk
+                        yield Last(b"".join(ending))
                         return
                 sequencer = Sequencer(after=after)
                 while not hub.draining:
                     for item in await _next_ready(c, stream, events, sequencer):
                         if only is not None and item.response_id != only:
                             continue
-                        yield frame(item)
                         if only is not None and item.terminal:
+                            yield Last(frame(item))
                             return
+                        yield frame(item)
                     if stream.ping:
                         stream.ping = False
                         yield _PING

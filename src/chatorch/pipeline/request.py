@@ -76,7 +76,7 @@ class RequestProcessor:
     ) -> Submission:
         self._check_content(content)
         await self._check_rate(user)
-        request_hash = _hash(chat_id, content)
+        request_hash = "" if idempotency_key is None else _hash(chat_id, content)
         try:
             return await self._accept(user, chat_id, content, idempotency_key, request_hash)
         except DuplicateKey:
