@@ -138,10 +138,9 @@ class TestChatStream:
 
 
 class TestEndOfStream:
-    async def test_the_last_event_and_the_end_of_the_body_leave_in_one_message(
-        self, tmp_path: Path
-    ) -> None:
-        """One socket write fewer per answer: ``done`` carries ``more_body: False``."""
+    async def test_a_response_stream_makes_few_writes(self, tmp_path: Path) -> None:
+        """Each chunk is a socket write: ``retry`` goes with the first event, events that
+        are ready together go together, and ``done`` carries the end of the body."""
         app = create_app(settings_for(tmp_path))
         async with app.router.lifespan_context(app):
             chat = json.loads((await _asgi(app, "POST", "/v1/chats", b"{}"))[-1]["body"])
@@ -156,10 +155,25 @@ class TestEndOfStream:
                 assert b"event: done" in bodies[-1]["body"]
                 assert bodies[-1]["more_body"] is False
                 assert all(m["more_body"] for m in bodies[:-1])
+            assert bodies[0]["body"].startswith(b"retry: 1000\n\nid: ")  # with the first event
+            first = bodies[0]["body"].split(b"\n")[2].removeprefix(b"id: ")
+            # What has arrived by the time the stream reads goes out as one chunk.
+            after_first = ((b"last-event-id", first),)
+            sent = await _asgi(app, "GET", path, query=query.encode(), headers=after_first)
+            (only,) = [m for m in sent if m["type"] == "http.response.body"]
+            assert only["body"].count(b"\nevent: ") >= 3  # the rest of the answer, done included
+            assert b"event: done" in only["body"]
+            assert only["more_body"] is False
 
 
 async def _asgi(
-    app: Any, method: str, path: str, body: bytes = b"", *, query: bytes = b""
+    app: Any,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    *,
+    query: bytes = b"",
+    headers: tuple[tuple[bytes, bytes], ...] = (),
 ) -> list[dict[str, Any]]:
     """One request straight to the ASGI app; every message it sent back."""
     scope = {
@@ -172,7 +186,7 @@ async def _asgi(
         "raw_path": path.encode(),
         "query_string": query,
         "root_path": "",
-        "headers": [(b"host", b"test"), (b"content-type", b"application/json")],
+        "headers": [(b"host", b"test"), (b"content-type", b"application/json"), *headers],
         "client": ("127.0.0.1", 1),
         "server": ("127.0.0.1", 80),
     }

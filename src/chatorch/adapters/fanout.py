@@ -52,6 +52,10 @@ class Mailbox:
     def __aiter__(self) -> "Mailbox":
         return self
 
+    def ready(self) -> list[StreamEvent]:
+        items, self._items = self._items, []
+        return items
+
     async def __anext__(self) -> StreamEvent:
         while not self._items:
             if self._closed:

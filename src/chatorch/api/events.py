@@ -27,6 +27,7 @@ from chatorch.domain.entities import Connection, Message, Status
 from chatorch.domain.errors import InvalidInput, NotFound, RateLimited, RegistryUnavailable
 from chatorch.domain.events import Cursor, EventKind, StreamEvent
 from chatorch.pipeline.request import owned
+from chatorch.ports.bus import Subscription
 from chatorch.wiring import Container
 
 log = structlog.get_logger(__name__)
@@ -201,31 +202,47 @@ async def _sse(
     only: UUID | None,
     stored: Message | None,
 ) -> AsyncIterator[bytes]:
-    """One client's stream: registered while open, ended early when the gateway drains."""
+    """One client's stream: registered while open, ended early when the gateway drains.
+
+    What is ready goes out as one chunk. A chat's stream opens with ``retry:`` at once,
+    its sign of life; a response's stream sends it with its first events, one write
+    fewer, as does its last event with the end of the body (``Last``).
+    """
     await _registry_call(c.registry.register(connection, ttl=3 * c.settings.heartbeat_seconds))
     c.metrics.streams_open.inc()
+    opening = b"retry: %d\n\n" % RETRY_MS
     try:
-        yield b"retry: %d\n\n" % RETRY_MS
+        if only is None:
+            yield opening
+            opening = b""
         stream = hub.open(connection.chat_id, connection.user_id)
         try:
             async with c.bus.subscribe(connection.chat_id, after=after) as events:
                 if stored is not None:
                     ending = await _ending_of_answered(c, stored, after)
                     if ending is not None:
-                        yield Last(b"".join(ending))
+                        yield Last(opening + b"".join(ending))
                         return
                 sequencer = Sequencer(after=after)
                 while not hub.draining:
+                    frames = [opening] if opening else []
+                    ended = False
                     for item in await _next_ready(c, stream, events, sequencer):
                         if only is not None and item.response_id != only:
                             continue
+                        frames.append(frame(item))
                         if only is not None and item.terminal:
-                            yield Last(frame(item))
-                            return
-                        yield frame(item)
+                            ended = True
+                            break
+                    if ended:
+                        yield Last(b"".join(frames))
+                        return
                     if stream.ping:
                         stream.ping = False
-                        yield _PING
+                        frames.append(_PING)
+                    if frames:
+                        yield b"".join(frames)
+                        opening = b""
         finally:
             hub.close(stream)
     except StopAsyncIteration:
@@ -253,9 +270,10 @@ async def _ending_of_answered(
 
 
 async def _next_ready(
-    c: Container, stream: "_Open", events: AsyncIterator[StreamEvent], sequencer: Sequencer
+    c: Container, stream: "_Open", events: Subscription, sequencer: Sequencer
 ) -> list[StreamEvent]:
-    """Wait for the next event (or a gap's deadline, or the heartbeat); return what is ready."""
+    """Wait for the next event (or a gap's deadline, or the heartbeat); return it and
+    every other event that has arrived meanwhile, in order."""
     deadline = sequencer.next_deadline()
     if deadline is None:
         wait = c.settings.heartbeat_seconds
@@ -269,7 +287,10 @@ async def _next_ready(
         return await _fill_gaps(c, stream.chat_id, sequencer)
     finally:
         stream.wait = None  # only a wait in progress may be cut short by a drain
-    return sequencer.push(event)
+    ready = sequencer.push(event)
+    for more in events.ready():
+        ready.extend(sequencer.push(more))
+    return ready
 
 
 async def _registry_call(call: Awaitable[None]) -> None:

@@ -8,6 +8,22 @@ from uuid import UUID
 from chatorch.domain.events import Cursor, StreamEvent, WorkItem
 
 
+class Subscription(Protocol):
+    """A chat's events, one at a time as they come, or all that have come at once."""
+
+    def __aiter__(self) -> "Subscription": ...
+
+    async def __anext__(self) -> StreamEvent: ...
+
+    def ready(self) -> list[StreamEvent]:
+        """The events that have arrived and not been taken, in order, without waiting.
+
+        A stream sends them in one write with the event it waited for. An adapter that
+        cannot tell returns none; they then come one by one.
+        """
+        ...
+
+
 class Delivery(Protocol):
     """A work item handed to one worker until it acks it or gives it back."""
 
@@ -56,7 +72,7 @@ class Bus(Protocol):
 
     def subscribe(
         self, chat_id: UUID, *, after: Cursor | None = None
-    ) -> AbstractAsyncContextManager[AsyncIterator[StreamEvent]]:
+    ) -> AbstractAsyncContextManager[Subscription]:
         """Stream a chat's events: first those logged after ``after``, then live ones.
 
         Without ``after`` only live events come. If ``after`` names an event the log no

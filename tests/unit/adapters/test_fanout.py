@@ -40,6 +40,17 @@ def test_a_chat_is_watched_while_a_mailbox_is_open_on_it() -> None:
     assert not fanout.watched("a")
 
 
+async def test_ready_takes_what_has_arrived_without_waiting() -> None:
+    fanout: Fanout[str] = Fanout(limit=10)
+    box = fanout.open("a", [event(0)])
+    assert [e.seq for e in box.ready()] == [0]
+    assert box.ready() == []  # nothing more: no wait either
+    fanout.deliver("a", event(1))
+    fanout.deliver("a", event(2))
+    assert (await anext(box)).seq == 1
+    assert [e.seq for e in box.ready()] == [2]
+
+
 async def test_a_subscriber_behind_by_the_limit_is_cut_off_not_buffered_forever() -> None:
     fanout: Fanout[str] = Fanout(limit=3)
     slow = fanout.open("a")

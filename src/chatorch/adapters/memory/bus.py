@@ -12,6 +12,7 @@ from uuid import UUID
 from chatorch.adapters.fanout import Fanout
 from chatorch.domain.errors import BusUnavailable
 from chatorch.domain.events import Cursor, StreamEvent, WorkItem
+from chatorch.ports.bus import Subscription
 
 DEDUPE_WINDOW = 120.0  # s: as long as JetStream's default duplicate window
 SUBSCRIBER_BACKLOG = 10_000  # events a slow subscriber may lag before it is cut off
@@ -142,7 +143,7 @@ class InMemoryBus:
     @asynccontextmanager
     async def subscribe(
         self, chat_id: UUID, *, after: Cursor | None = None
-    ) -> AsyncIterator[AsyncIterator[StreamEvent]]:
+    ) -> AsyncIterator[Subscription]:
         # Replay and subscription happen in one step of the loop, so nothing falls between.
         box = self._live.open(chat_id, (logged.event for logged in self._replay(chat_id, after)))
         try:

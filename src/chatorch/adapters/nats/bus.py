@@ -40,6 +40,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 from chatorch.adapters.fanout import Fanout
 from chatorch.domain.errors import BusUnavailable
 from chatorch.domain.events import Cursor, StreamEvent, WorkItem
+from chatorch.ports import bus as port
 
 log = structlog.get_logger(__name__)
 
@@ -263,7 +264,7 @@ class NatsBus:
     @asynccontextmanager
     async def subscribe(
         self, chat_id: UUID, *, after: Cursor | None = None
-    ) -> AsyncIterator[AsyncIterator[StreamEvent]]:
+    ) -> AsyncIterator[port.Subscription]:
         if after is None:
             await self._follow_all_chats()
             key = str(chat_id)
@@ -376,6 +377,9 @@ class _Replay:
 
     def __aiter__(self) -> "_Replay":
         return self
+
+    def ready(self) -> list[StreamEvent]:
+        return []  # what the subscription holds is read message by message
 
     async def __anext__(self) -> StreamEvent:
         while True:
