@@ -203,20 +203,6 @@ def _chat_values(chat: Chat) -> dict[str, Any]:
     }
 
 
-def _message(row: MessageRow) -> Message:
-    return Message(
-        id=row.id,
-        chat_id=row.chat_id,
-        role=Role(row.role),
-        content=row.content,
-        response_id=row.response_id,
-        status=Status(row.status),
-        created_at=row.created_at,
-        metadata=row.meta,
-        attempts=row.attempts,
-    )
-
-
 def _file(row: FileRow) -> FileMeta:
     return FileMeta(
         id=row.id,
@@ -302,9 +288,9 @@ class SqlTransaction:
         self, condition: ColumnElement[bool], limit: int | None
     ) -> Sequence[Message]:
         """The last ``limit`` messages matching ``condition``, in conversation order."""
-        query = select(MessageRow).where(condition).order_by(*hot.CONVERSATION_DESC).limit(limit)
-        rows = (await self._session.scalars(query)).all()
-        return [_message(row) for row in reversed(rows)]
+        query = select(hot.messages).where(condition)
+        rows = await self._connection.execute(query.order_by(*hot.CONVERSATION_DESC).limit(limit))
+        return [hot.message_of(row) for row in reversed(rows.all())]
 
     async def _get(self, model: type[T], key: Any) -> T | None:
         """Load by primary key, re-reading the row rather than trusting the identity map."""
@@ -420,7 +406,7 @@ class SqlTransaction:
     @_translated
     async def pending(self, *, limit: int, after: UUID | None = None) -> Sequence[Message]:
         query = (
-            select(MessageRow)
+            select(hot.messages)
             .where(MessageRow.status == Status.PENDING.value)
             .where(MessageRow.role == Role.USER.value)
             .order_by(MessageRow.id)
@@ -428,7 +414,7 @@ class SqlTransaction:
         )
         if after is not None:
             query = query.where(MessageRow.id > after)
-        return [_message(row) for row in await self._session.scalars(query)]
+        return [hot.message_of(row) for row in await self._connection.execute(query)]
 
     @_translated
     async def mark_dispatched(self, message_id: UUID) -> None:
@@ -438,7 +424,7 @@ class SqlTransaction:
     async def undispatched(self, *, older_than: float, limit: int) -> Sequence[Message]:
         cutoff = utcnow() - timedelta(seconds=older_than)
         query = (
-            select(MessageRow)
+            select(hot.messages)
             .where(MessageRow.status == Status.PENDING.value)
             .where(MessageRow.role == Role.USER.value)
             .where(MessageRow.dispatched_at.is_(None))
@@ -446,7 +432,7 @@ class SqlTransaction:
             .order_by(MessageRow.id)
             .limit(limit)
         )
-        return [_message(row) for row in await self._session.scalars(query)]
+        return [hot.message_of(row) for row in await self._connection.execute(query)]
 
     @_translated
     async def add_file(self, meta: FileMeta) -> None:
