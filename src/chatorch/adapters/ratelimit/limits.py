@@ -7,12 +7,15 @@ warning logged, because an outage of the cache must not take the whole API down 
 
 import math
 import time
+from typing import Protocol
 from urllib.parse import urlsplit
 
+import limits.storage
+import limits.strategies
 import redis.asyncio as redis
 import structlog
-from limits import RateLimitItem, parse
-from limits.aio.storage import MemoryStorage, RedisStorage, Storage
+from limits import RateLimitItem, WindowStats, parse
+from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 
@@ -24,6 +27,37 @@ log = structlog.get_logger(__name__)
 _REDIS_SCHEMES = ("redis", "rediss")
 
 
+class MovingWindow(Protocol):
+    """The two calls of ``limits``' async moving-window strategy this adapter makes."""
+
+    async def hit(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool: ...
+
+    async def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats: ...
+
+
+class InProcessWindow:
+    """``limits``' synchronous in-memory moving window, called from the event loop.
+
+    Its async twin makes each hit start a pass that expires old entries holding the
+    key's lock across a hop to a thread, so the hits that follow queue on that lock:
+    a hit cost about twice as much CPU as here, where a thread lock is held for
+    microseconds and a timer thread expires entries (docs/performance.md).
+    """
+
+    def __init__(self) -> None:
+        self.storage = limits.storage.MemoryStorage(wrap_exceptions=True)
+        self._window = limits.strategies.MovingWindowRateLimiter(self.storage)
+
+    async def hit(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool:
+        return self._window.hit(item, *identifiers, cost=cost)
+
+    async def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats:
+        return self._window.get_window_stats(item, *identifiers)
+
+    def close(self) -> None:
+        self.storage.timer.cancel()
+
+
 class LimitsRateLimiter:
     """The RateLimiter port on a ``limits`` async storage, with the moving-window strategy.
 
@@ -33,10 +67,9 @@ class LimitsRateLimiter:
     raises ``ValueError``.
     """
 
-    def __init__(self, storage: Storage, *, client: "redis.Redis | None" = None) -> None:
-        self._storage = storage
-        self._client = client  # the Redis client under ``storage``, closed with the limiter
-        self._strategy = MovingWindowRateLimiter(storage)
+    def __init__(self, window: MovingWindow, *, client: "redis.Redis | None" = None) -> None:
+        self._strategy = window
+        self._client = client  # the Redis client under ``window``, closed with the limiter
         self._rules: dict[str, RateLimitItem] = {}
 
     def _rule(self, rule: str) -> RateLimitItem:
@@ -68,9 +101,8 @@ class LimitsRateLimiter:
     async def close(self) -> None:
         if self._client is not None:
             await self._client.aclose()
-        timer = getattr(self._storage, "timer", None)  # MemoryStorage's expiry task
-        if timer is not None and not timer.done():
-            timer.cancel()
+        if isinstance(self._strategy, InProcessWindow):
+            self._strategy.close()
 
 
 def from_url(url: str, *, namespace: str) -> LimitsRateLimiter:
@@ -80,7 +112,7 @@ def from_url(url: str, *, namespace: str) -> LimitsRateLimiter:
     """
     scheme = urlsplit(url).scheme
     if scheme == "memory":
-        return LimitsRateLimiter(MemoryStorage(wrap_exceptions=True))
+        return LimitsRateLimiter(InProcessWindow())
     if scheme in _REDIS_SCHEMES:
         client = connect_redis(url)
         storage = RedisStorage(
@@ -91,5 +123,5 @@ def from_url(url: str, *, namespace: str) -> LimitsRateLimiter:
             # The client's pool: its timeouts apply, and closing the client closes it.
             connection_pool=client.connection_pool,  # type: ignore[arg-type]
         )
-        return LimitsRateLimiter(storage, client=client)
+        return LimitsRateLimiter(MovingWindowRateLimiter(storage), client=client)
     raise ValueError(f"no rate limiter for a URL of scheme {scheme!r}; use memory:// or redis://")
