@@ -5,7 +5,7 @@ from typing import Any
 
 from chatorch.domain.llm import ToolCall
 from chatorch.pipeline.emitter import Emitter
-from chatorch.services.metrics import MetricsCollector
+from chatorch.services.metrics import MetricsCollector, labelled
 from chatorch.services.tools import ToolRegistry, ToolResult
 
 
@@ -19,7 +19,7 @@ class ActionEngine:
         started = time.perf_counter()
         results = await self._tools.run_all(calls, timeout=self._timeout)
         for result in results:
-            self._metrics.tool_calls.labels(result.name, "ok" if result.ok else "error").inc()
+            labelled(self._metrics.tool_calls, result.name, "ok" if result.ok else "error").inc()
         await emitter.step(
             "act",
             {

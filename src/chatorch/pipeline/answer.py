@@ -25,7 +25,7 @@ from chatorch.ports.bus import Bus
 from chatorch.ports.store import Store
 from chatorch.services.context import ContextManager
 from chatorch.services.llm import Generation
-from chatorch.services.metrics import MetricsCollector
+from chatorch.services.metrics import MetricsCollector, labelled
 from chatorch.services.prompts import PromptManager
 from chatorch.services.tools import ToolRegistry, ToolResult
 
@@ -277,10 +277,10 @@ class AnswerPipeline:
         except DuplicateAnswer:
             log.warning("answer.duplicate_dropped", response_id=str(question.response_id))
             return
-        self._metrics.responses.labels(status.value).inc()
+        labelled(self._metrics.responses, status.value).inc()
         provider = record.provider or "none"
-        self._metrics.tokens.labels(provider, "prompt").inc(record.usage.prompt_tokens)
-        self._metrics.tokens.labels(provider, "completion").inc(record.usage.completion_tokens)
+        labelled(self._metrics.tokens, provider, "prompt").inc(record.usage.prompt_tokens)
+        labelled(self._metrics.tokens, provider, "completion").inc(record.usage.completion_tokens)
         if failure is None:
             await emitter.done(answer.id, record.usage.as_dict())
             log.info(

@@ -25,7 +25,7 @@ from chatorch.domain.llm import Chunk, LLMRequest, ToolCall, Usage
 from chatorch.ports.cache import Cache
 from chatorch.ports.llm import LLMProvider
 from chatorch.services.breaker import CircuitBreaker
-from chatorch.services.metrics import MetricsCollector
+from chatorch.services.metrics import MetricsCollector, labelled
 
 log = structlog.get_logger(__name__)
 
@@ -133,19 +133,19 @@ class LLMManager:
                     yield chunk
             except (LLMError, GenerationStalled) as error:
                 breaker.failed()
-                self._metrics.llm_calls.labels(label, "error").inc()
-                self._metrics.llm_breaker_state.labels(label).set(breaker.state)
+                labelled(self._metrics.llm_calls, label, "error").inc()
+                labelled(self._metrics.llm_breaker_state, label).set(breaker.state)
                 retryable = isinstance(error, GenerationStalled) or error.retryable
                 last = attempt == self._policy.retries
                 if started or not retryable or last or not breaker.allow():
                     raise
                 generation.retries += 1
-                self._metrics.llm_retries.labels(label).inc()
+                labelled(self._metrics.llm_retries, label).inc()
                 await asyncio.sleep(self._pause(attempt, error))
             else:
                 breaker.succeeded()
-                self._metrics.llm_calls.labels(label, "ok").inc()
-                self._metrics.llm_breaker_state.labels(label).set(breaker.state)
+                labelled(self._metrics.llm_calls, label, "ok").inc()
+                labelled(self._metrics.llm_breaker_state, label).set(breaker.state)
                 return
 
     def _pause(self, attempt: int, error: ChatorchError) -> float:
@@ -177,7 +177,7 @@ class LLMManager:
                     elapsed = time.monotonic() - started
                     generation.first_chunk_ms = round(elapsed * 1000, 2)
                     label = f"{provider.name}:{provider.model}"
-                    self._metrics.llm_first_chunk_seconds.labels(label).observe(elapsed)
+                    labelled(self._metrics.llm_first_chunk_seconds, label).observe(elapsed)
                 yield chunk
         finally:
             aclose = getattr(stream, "aclose", None)
@@ -195,7 +195,7 @@ class LLMManager:
     async def _from_cache(self, key: str, generation: Generation) -> list[Chunk] | None:
         assert self._cache is not None
         raw = await self._cache.get(key)
-        self._metrics.llm_cache.labels("miss" if raw is None else "hit").inc()
+        labelled(self._metrics.llm_cache, "miss" if raw is None else "hit").inc()
         if raw is None:
             return None
         entry = orjson.loads(raw)

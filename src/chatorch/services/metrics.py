@@ -4,10 +4,26 @@ Each app gets its own ``CollectorRegistry`` so two apps in one process (tests, t
 embedded and distributed modes side by side) never share or clash on a metric.
 """
 
+import functools
+from typing import TypeVar
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.metrics import MetricWrapperBase
+
+M = TypeVar("M", bound=MetricWrapperBase)
 
 _STAGE_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+
+@functools.cache
+def labelled(metric: M, *values: str) -> M:
+    """``metric.labels(*values)``, looked up once.
+
+    ``labels`` takes a lock and builds its key on every call, nine times per answer;
+    the label values here are few and fixed (stages, providers, outcomes, tools).
+    """
+    return metric.labels(*values)
 
 
 class MetricsCollector:
@@ -105,7 +121,7 @@ class MetricsCollector:
         }
 
     def stage(self, stage: str, seconds: float) -> None:
-        self.stage_seconds.labels(stage).observe(seconds)
+        labelled(self.stage_seconds, stage).observe(seconds)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
