@@ -16,7 +16,7 @@ from bench.systems import BIN
 # First match wins, so a database call made by an HTTP handler counts as database.
 PARTS = (
     ("database (SQLAlchemy, drivers, store)", ("sqlalchemy", "aiosqlite", "asyncpg", "sql/")),
-    ("LLM client (openai SDK, httpx2, provider)", ("openai", "httpx2", "httpcore2", "llm/")),
+    ("LLM client (provider, aiohttp)", ("llm/", "aiohttp/", "openai", "anthropic")),
     ("NATS and Redis clients, bus", ("nats/", "redis/", "bus.py", "fanout.py")),
     ("pipeline and services", ("chatorch/pipeline", "chatorch/services")),
     ("event streams (SSE)", ("_sse (", "_pump (", "_next_ready (", "_until_disconnect (")),
