@@ -114,7 +114,7 @@ class TestBadInput:
         [
             (b'{"content": ""}', JSON, 422, "invalid_input", "empty"),
             (b'{"content": "   \\n"}', JSON, 422, "invalid_input", "empty"),
-            (b'{"content": "x"', JSON, 400, "malformed_json", "not valid JSON"),
+            (b'{"content": "x"', JSON, 400, "malformed_json", "not valid JSON: Invalid JSON: EOF"),
             (b"{}", JSON, 422, "invalid_input", "content"),
             (b'{"content": 5}', JSON, 422, "invalid_input", "content"),
             (b'{"content": "hi", "extra": 1}', JSON, 422, "invalid_input", "extra"),
@@ -141,6 +141,15 @@ class TestBadInput:
         assert words.lower() in problem["detail"].lower()
         assert problem["request_id"] == response.headers["x-request-id"]
         assert await _history(client, chat_id) == []
+
+    async def test_malformed_json_on_any_route_says_where_it_broke(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        response = await client.post("/v1/admin/keys", content=b'{"name": ', headers=JSON)
+        assert response.status_code == 400
+        detail = response.json()["detail"]
+        assert detail.startswith("the request body is not valid JSON: JSON decode error")
+        assert "(character 9)" in detail
 
     async def test_content_over_the_limit_is_413(self, client: httpx.AsyncClient) -> None:
         chat_id = await new_chat(client)

@@ -58,11 +58,12 @@ async def _chatorch_error(request: Request, error: Exception) -> Response:
 async def _validation_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, RequestValidationError)
     errors = [_describe(e) for e in error.errors()]
-    if any(e["type"] == "json_invalid" for e in error.errors()):
+    malformed = [_malformed(e) for e in error.errors() if e["type"] == "json_invalid"]
+    if malformed:
         return problem(
             400,
             "Malformed JSON",
-            "the request body is not valid JSON: " + "; ".join(errors),
+            "the request body is not valid JSON: " + "; ".join(malformed),
             code="malformed_json",
             request=request,
         )
@@ -74,6 +75,16 @@ async def _validation_error(request: Request, error: Exception) -> Response:
         request=request,
         errors=errors,
     )
+
+
+def _malformed(error: Any) -> str:
+    """What the JSON parser said, and where, whichever parser it was."""
+    text = str(error.get("msg", "invalid JSON"))
+    said = (error.get("ctx") or {}).get("error")
+    if said and str(said) not in text:
+        text += f": {said}"
+    position = [part for part in error.get("loc", ()) if isinstance(part, int)]
+    return text + (f" (character {position[0]})" if position else "")
 
 
 def _describe(error: Any) -> str:
