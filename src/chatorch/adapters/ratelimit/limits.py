@@ -45,8 +45,8 @@ class InProcessWindow:
     """
 
     def __init__(self) -> None:
-        self.storage = limits.storage.MemoryStorage(wrap_exceptions=True)
-        self._window = limits.strategies.MovingWindowRateLimiter(self.storage)
+        self._storage = limits.storage.MemoryStorage(wrap_exceptions=True)
+        self._window = limits.strategies.MovingWindowRateLimiter(self._storage)
 
     async def hit(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool:
         return self._window.hit(item, *identifiers, cost=cost)
@@ -55,11 +55,11 @@ class InProcessWindow:
         return self._window.get_window_stats(item, *identifiers)
 
     def close(self) -> None:
-        self.storage.timer.cancel()
+        self._storage.timer.cancel()
 
 
 class LimitsRateLimiter:
-    """The RateLimiter port on a ``limits`` async storage, with the moving-window strategy.
+    """The RateLimiter port on ``limits``' moving-window strategy (in memory or on Redis).
 
     ``hit`` fails open: a storage error (Redis down or timing out) is logged as a
     warning and the hit allowed, so rate limiting never blocks requests on its own outage.
@@ -68,7 +68,7 @@ class LimitsRateLimiter:
     """
 
     def __init__(self, window: MovingWindow, *, client: "redis.Redis | None" = None) -> None:
-        self._strategy = window
+        self._window = window
         self._client = client  # the Redis client under ``window``, closed with the limiter
         self._rules: dict[str, RateLimitItem] = {}
 
@@ -83,9 +83,9 @@ class LimitsRateLimiter:
         second round trip), to say when to come back."""
         item = self._rule(rule)
         try:
-            if await self._strategy.hit(item, key):
+            if await self._window.hit(item, key):
                 return Decision(allowed=True, retry_after=0.0)
-            stats = await self._strategy.get_window_stats(item, key)
+            stats = await self._window.get_window_stats(item, key)
         except (StorageError, OSError, TimeoutError) as failure:
             cause = failure.storage_error if isinstance(failure, StorageError) else failure
             log.warning(
@@ -101,8 +101,8 @@ class LimitsRateLimiter:
     async def close(self) -> None:
         if self._client is not None:
             await self._client.aclose()
-        if isinstance(self._strategy, InProcessWindow):
-            self._strategy.close()
+        if isinstance(self._window, InProcessWindow):
+            self._window.close()
 
 
 def from_url(url: str, *, namespace: str) -> LimitsRateLimiter:
