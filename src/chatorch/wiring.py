@@ -156,7 +156,7 @@ async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator
             for tool in await _declared_tools(settings.tools_file, stack):
                 tools.register(tool)
         async with store.transaction() as tx:
-            local_user = await tx.ensure_user(LOCAL_USER)
+            local_user = await tx.users.ensure_user(LOCAL_USER)
         container = Container(
             settings=settings,
             pod_id=pod_id,
@@ -388,7 +388,7 @@ async def store_only(settings: Settings) -> AsyncIterator[Authenticator]:
     store = await _connecting("CHATORCH_DATABASE_URL", connect_sql(settings.database_url))
     try:
         async with store.transaction() as tx:
-            local_user = await tx.ensure_user(LOCAL_USER)
+            local_user = await tx.users.ensure_user(LOCAL_USER)
         yield Authenticator(store, verifier=None, required=True, local_user=local_user)
     finally:
         await store.close()

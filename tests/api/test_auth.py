@@ -225,7 +225,7 @@ class TestSecrets:
         assert "sk-live-123" not in names.text + audit.text
         assert audit.json()[0]["target"] == "openai_api_key"
         async with store_only(settings) as auth, auth.store.transaction() as tx:
-            raw = await tx.get_secret("openai_api_key")
+            raw = await tx.secrets.get_secret("openai_api_key")
         assert raw is not None
         assert "sk-live-123" not in raw
 

@@ -129,7 +129,7 @@ async def create_key(body: NewKey, c: ContainerDep, admin: AdminDep) -> CreatedK
 @router.get("/keys", response_model=list[KeyOut])
 async def list_keys(c: ContainerDep, _: AdminDep) -> list[KeyOut]:
     async with c.store.transaction() as tx:
-        return [KeyOut.of(key) for key in await tx.list_api_keys()]
+        return [KeyOut.of(key) for key in await tx.users.list_api_keys()]
 
 
 @router.delete("/keys/{key_id}", response_model=KeyOut)
@@ -198,5 +198,5 @@ async def audit(
 ) -> list[AuditOut]:
     """Audit events, newest first."""
     async with c.store.transaction() as tx:
-        events = await tx.list_audit(limit=limit, action=action, actor=actor, before=before)
+        events = await tx.users.list_audit(limit=limit, action=action, actor=actor, before=before)
     return [AuditOut.of(event) for event in events]

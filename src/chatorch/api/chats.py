@@ -40,7 +40,7 @@ async def list_chats(
 ) -> list[ChatOut]:
     """The user's chats, newest first; a full page links the next in ``Link``."""
     async with c.store.transaction() as tx:
-        chats = await tx.list_chats(user.id, limit=limit, before=before)
+        chats = await tx.chats.list_chats(user.id, limit=limit, before=before)
     if len(chats) == limit:
         response.headers["Link"] = f'</v1/chats?limit={limit}&before={chats[-1].id}>; rel="next"'
     return [ChatOut.of(chat) for chat in chats]

@@ -145,9 +145,9 @@ async def stream_events(request: Request) -> DetachedStream:
     turn: Sequence[Message] = []
     async with c.store.transaction() as tx:
         if response_id is None:
-            chat = await tx.get_chat(chat_id)
+            chat = await tx.chats.get_chat(chat_id)
         else:
-            chat, turn = await tx.chat_turn(chat_id, response_id)
+            chat, turn = await tx.chats.chat_turn(chat_id, response_id)
     owned(chat, user, chat_id)
     if response_id is not None and not turn:
         raise NotFound(f"no response {response_id} in chat {chat_id}")

@@ -67,5 +67,5 @@ async def history(
     """The chat's messages, oldest first: each question followed by its answer."""
     async with c.store.transaction() as tx:
         await owned_chat(tx, user, chat_id)
-        messages = await tx.list_messages(chat_id, limit=limit)
+        messages = await tx.chats.list_messages(chat_id, limit=limit)
     return [MessageOut.of(m) for m in messages]

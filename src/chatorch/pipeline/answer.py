@@ -133,7 +133,7 @@ class AnswerPipeline:
     async def give_up(self, item: WorkItem, *, detail: str) -> None:
         """Store ``item``'s answer as failed, with an ``error`` event: it gets no more tries."""
         async with self._store.transaction() as tx:
-            question = await tx.get_message(item.message_id)
+            question = await tx.chats.get_message(item.message_id)
         if question is None or question.status is not Status.PENDING:
             return
         emitter = await self._emitter(item, question.attempts + 1)
@@ -163,12 +163,12 @@ class AnswerPipeline:
             # Not waiting for the disk: the attempt count guards against questions that
             # crash the process, and those leave the operating system's cache intact.
             async with self._store.transaction(durable=False) as tx:
-                question = await tx.claim(item.message_id, in_turn=waited < TURN_WAIT_LIMIT)
+                question = await tx.work.claim(item.message_id, in_turn=waited < TURN_WAIT_LIMIT)
                 if question is not None:
                     limit = self._limits.context_messages
-                    history = await tx.history_before(question, limit=limit)
+                    history = await tx.chats.history_before(question, limit=limit)
                     return question, history
-                unclaimed = await tx.get_message(item.message_id)  # answered, or waiting?
+                unclaimed = await tx.chats.get_message(item.message_id)  # answered, or waiting?
                 if unclaimed is None or unclaimed.status is not Status.PENDING:
                     return None
             if waited == 0.0:
@@ -272,8 +272,8 @@ class AnswerPipeline:
         )
         try:
             async with self._store.transaction() as tx:
-                await tx.add_message(answer)
-                await tx.set_status(question.id, status)
+                await tx.chats.add_message(answer)
+                await tx.work.set_status(question.id, status)
         except DuplicateAnswer:
             log.warning("answer.duplicate_dropped", response_id=str(question.response_id))
             return

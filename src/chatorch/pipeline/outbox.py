@@ -27,7 +27,7 @@ class OutboxRelay:
     async def sweep(self) -> int:
         """Publish what is overdue; return how many reached the bus."""
         async with self._store.transaction() as tx:
-            overdue = await tx.undispatched(older_than=GRACE, limit=BATCH)
+            overdue = await tx.work.undispatched(older_than=GRACE, limit=BATCH)
         sent = 0
         for message in overdue:
             if not await dispatch(self._store, self._bus, message):

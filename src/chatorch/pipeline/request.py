@@ -68,7 +68,7 @@ class RequestProcessor:
             raise InvalidInput(f"title has {len(title)} characters; the limit is {MAX_TITLE_CHARS}")
         chat = Chat(owner_id=user.id, title=title)
         async with self._store.transaction() as tx:
-            await tx.add_chat(chat)
+            await tx.chats.add_chat(chat)
         return chat
 
     async def submit(
@@ -92,7 +92,11 @@ class RequestProcessor:
         self, user: User, chat_id: UUID, content: str, key: str | None, request_hash: str
     ) -> Submission:
         async with self._store.transaction() as tx:
-            owned(await tx.enter_chat(chat_id, user.id, title=title_from(content)), user, chat_id)
+            owned(
+                await tx.chats.enter_chat(chat_id, user.id, title=title_from(content)),
+                user,
+                chat_id,
+            )
             if key is not None:
                 earlier = await self._replay(tx, user, key, request_hash)
                 if earlier is not None:
@@ -100,10 +104,10 @@ class RequestProcessor:
             message = Message(
                 chat_id=chat_id, role=Role.USER, content=content, response_id=new_id()
             )
-            await tx.add_message(message)
+            await tx.chats.add_message(message)
             if key is not None:
                 result = IdempotentResult(request_hash, 202, {"message_id": str(message.id)})
-                await tx.put_idempotent(user.id, key, result)
+                await tx.work.put_idempotent(user.id, key, result)
         self._metrics.messages_accepted.inc()
         log.info("message.accepted", chat_id=str(chat_id), message_id=str(message.id))
         await dispatch(self._store, self._bus, message, mark=self._outbox)
@@ -128,14 +132,14 @@ class RequestProcessor:
 
     @staticmethod
     async def _replay(tx: Transaction, user: User, key: str, request_hash: str) -> Message | None:
-        earlier = await tx.get_idempotent(user.id, key)
+        earlier = await tx.work.get_idempotent(user.id, key)
         if earlier is None:
             return None
         if earlier.request_hash != request_hash:
             raise IdempotencyConflict(
                 "this Idempotency-Key was used with a different request; use a new key"
             )
-        message = await tx.get_message(UUID(earlier.body["message_id"]))
+        message = await tx.chats.get_message(UUID(earlier.body["message_id"]))
         if message is None:  # the message was erased since: the key is free again
             return None
         return message
@@ -156,12 +160,12 @@ async def dispatch(store: Store, bus: Bus, message: Message, *, mark: bool = Tru
     if not mark:
         return True
     async with store.transaction() as tx:
-        await tx.mark_dispatched(message.id)
+        await tx.work.mark_dispatched(message.id)
     return True
 
 
 async def owned_chat(tx: Transaction, user: User, chat_id: UUID) -> Chat:
-    return owned(await tx.get_chat(chat_id), user, chat_id)
+    return owned(await tx.chats.get_chat(chat_id), user, chat_id)
 
 
 def owned(chat: Chat | None, user: User, chat_id: UUID) -> Chat:

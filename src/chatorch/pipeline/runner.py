@@ -48,7 +48,7 @@ class Runner:
         count, after = 0, None
         while True:
             async with self._store.transaction() as tx:
-                pending = await tx.pending(limit=RECOVER_BATCH, after=after)
+                pending = await tx.work.pending(limit=RECOVER_BATCH, after=after)
             for message in pending:
                 await self._bus.enqueue(WorkItem(message.id, message.chat_id, message.response_id))
             count += len(pending)

@@ -95,8 +95,8 @@ class Authenticator:
 
     async def _by_key(self, key: str) -> Principal:
         async with self._store.transaction() as tx:
-            found = await tx.find_api_key(key_hash(key))
-            user = None if found is None else await tx.get_user(found.user_id)
+            found = await tx.users.find_api_key(key_hash(key))
+            user = None if found is None else await tx.users.get_user(found.user_id)
         if found is None or user is None:
             raise Unauthenticated("unknown API key")
         if found.revoked_at is not None:
@@ -112,7 +112,7 @@ class Authenticator:
             )
         identity = await self._verifier.verify(token)
         async with self._store.transaction() as tx:
-            user = await tx.ensure_user(f"oidc:{identity.subject}")
+            user = await tx.users.ensure_user(f"oidc:{identity.subject}")
         claimed = identity.claims.get(self._role_claim, AccessRole.USER.value)
         role = AccessRole(claimed) if claimed in AccessRole._value2member_map_ else AccessRole.USER
         return Principal(user, role, f"jwt:{identity.issuer}")
@@ -132,7 +132,7 @@ class Authenticator:
         key = KEY_PREFIX + secrets.token_urlsafe(32)
         expires_at = None if expires_in is None else datetime.now(UTC) + expires_in
         async with self._store.transaction() as tx:
-            user = await tx.ensure_user(user_name.strip())
+            user = await tx.users.ensure_user(user_name.strip())
             stored = ApiKey(
                 user_id=user.id,
                 name=name or user.name,
@@ -141,8 +141,8 @@ class Authenticator:
                 role=role,
                 expires_at=expires_at,
             )
-            await tx.add_api_key(stored)
-            await tx.add_audit(
+            await tx.users.add_api_key(stored)
+            await tx.users.add_audit(
                 AuditEvent(
                     action="key.created",
                     actor=actor,
@@ -155,33 +155,37 @@ class Authenticator:
     async def list_keys(self) -> list[tuple[ApiKey, str]]:
         """Every key with its user's name, newest first."""
         async with self._store.transaction() as tx:
-            found = await tx.list_api_keys()
+            found = await tx.users.list_api_keys()
             names = {}
             for key in found:
-                user = await tx.get_user(key.user_id)
+                user = await tx.users.get_user(key.user_id)
                 names[key.user_id] = user.name if user else "?"
         return [(key, names[key.user_id]) for key in found]
 
     async def revoke_key(self, key_id: UUID, *, actor: str = "cli") -> ApiKey:
         async with self._store.transaction() as tx:
-            revoked = await tx.revoke_api_key(key_id)
+            revoked = await tx.users.revoke_api_key(key_id)
             if revoked is None:
                 raise NotFound(f"no API key {key_id}")
-            await tx.add_audit(AuditEvent(action="key.revoked", actor=actor, target=revoked.prefix))
+            await tx.users.add_audit(
+                AuditEvent(action="key.revoked", actor=actor, target=revoked.prefix)
+            )
         return revoked
 
     async def erase_user(self, user_id: UUID, *, actor: str) -> None:
         """Delete a user and everything of theirs (GDPR erasure), and say so in the audit."""
         async with self._store.transaction() as tx:
-            user = await tx.get_user(user_id)
-            if user is None or not await tx.delete_user(user_id):
+            user = await tx.users.get_user(user_id)
+            if user is None or not await tx.users.delete_user(user_id):
                 raise NotFound(f"no user {user_id}")
-            await tx.add_audit(AuditEvent(action="user.deleted", actor=actor, target=str(user_id)))
+            await tx.users.add_audit(
+                AuditEvent(action="user.deleted", actor=actor, target=str(user_id))
+            )
 
     async def audit(self, event: AuditEvent) -> None:
         """Record an event in its own transaction; a store outage must not hide the refusal."""
         try:
             async with self._store.transaction() as tx:
-                await tx.add_audit(event)
+                await tx.users.add_audit(event)
         except Exception:
             log.exception("audit.write_failed", action=event.action)

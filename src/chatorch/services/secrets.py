@@ -27,11 +27,11 @@ class Vault:
             raise InvalidInput("a secret cannot be empty")
         ciphertext = self._box.encrypt(value.encode()).decode()
         async with self._store.transaction() as tx:
-            await tx.put_secret(name, ciphertext)
+            await tx.secrets.put_secret(name, ciphertext)
 
     async def get(self, name: str) -> str | None:
         async with self._store.transaction() as tx:
-            ciphertext = await tx.get_secret(name)
+            ciphertext = await tx.secrets.get_secret(name)
         if ciphertext is None:
             return None
         try:
@@ -43,22 +43,22 @@ class Vault:
 
     async def names(self) -> Sequence[str]:
         async with self._store.transaction() as tx:
-            return await tx.secret_names()
+            return await tx.secrets.secret_names()
 
     async def delete(self, name: str) -> None:
         async with self._store.transaction() as tx:
-            if not await tx.delete_secret(name):
+            if not await tx.secrets.delete_secret(name):
                 raise NotFound(f"no secret {name!r}")
 
     async def rotate(self) -> int:
         """Re-encrypt every secret with the first key; return how many."""
         async with self._store.transaction() as tx:
-            names = await tx.secret_names()
+            names = await tx.secrets.secret_names()
             for name in names:
-                ciphertext = await tx.get_secret(name)
+                ciphertext = await tx.secrets.get_secret(name)
                 if ciphertext is not None:
                     rotated = self._box.rotate(ciphertext.encode()).decode()
-                    await tx.put_secret(name, rotated)
+                    await tx.secrets.put_secret(name, rotated)
         return len(names)
 
 

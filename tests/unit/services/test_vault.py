@@ -22,7 +22,7 @@ async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
 
 async def _raw(store: SqlStore, name: str) -> str | None:
     async with store.transaction() as tx:
-        return await tx.get_secret(name)
+        return await tx.secrets.get_secret(name)
 
 
 class TestVault:

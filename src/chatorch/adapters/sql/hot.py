@@ -112,6 +112,16 @@ def message_of(row: Row[Any]) -> Message:
     )
 
 
+def chat_params(chat: Chat) -> dict[str, Any]:
+    """A chat as ``chats`` columns, for ``ADD_CHAT``."""
+    return {
+        "id": chat.id,
+        "owner_id": chat.owner_id,
+        "title": chat.title,
+        "created_at": chat.created_at,
+    }
+
+
 def message_params(message: Message) -> dict[str, Any]:
     """A message as ``messages`` columns (the column ``metadata``, not the attribute)."""
     return {

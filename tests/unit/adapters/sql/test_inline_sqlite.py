@@ -31,7 +31,7 @@ async def test_a_transaction_waits_for_the_one_before_it(store: Store) -> None:
 
     async def first() -> None:
         async with store.transaction() as tx:
-            await tx.ensure_user("ada")
+            await tx.users.ensure_user("ada")
             first_inside.set()
             await asyncio.sleep(0.05)  # the loop runs on; the connection stays taken
             order.append("first done")
@@ -40,7 +40,7 @@ async def test_a_transaction_waits_for_the_one_before_it(store: Store) -> None:
         await first_inside.wait()
         async with store.transaction() as tx:
             order.append("second in")
-            assert (await tx.ensure_user("ada")).name == "ada"  # sees the first's commit
+            assert (await tx.users.ensure_user("ada")).name == "ada"  # sees the first's commit
 
     await asyncio.gather(first(), second())
     assert order == ["first done", "second in"]
@@ -52,7 +52,7 @@ async def test_no_turn_within_the_limit_is_a_clear_unavailable(store: Store) -> 
             async with store.transaction():
                 pass
     async with store.transaction() as tx:  # the turn came back
-        assert (await tx.ensure_user("ada")).name == "ada"
+        assert (await tx.users.ensure_user("ada")).name == "ada"
 
 
 async def test_a_failed_transaction_gives_its_turn_back(store: Store) -> None:
@@ -60,13 +60,13 @@ async def test_a_failed_transaction_gives_its_turn_back(store: Store) -> None:
 
     async def add_then_fail() -> None:
         async with store.transaction() as tx:
-            added.append(await tx.ensure_user("bob"))
+            added.append(await tx.users.ensure_user("bob"))
             raise RuntimeError("the caller failed")
 
     with pytest.raises(RuntimeError):
         await add_then_fail()
     async with store.transaction() as tx:  # at once, not after the 0.2 s limit
-        assert await tx.get_user(added[0].id) is None  # rolled back
+        assert await tx.users.get_user(added[0].id) is None  # rolled back
 
 
 @pytest.mark.parametrize(

@@ -56,7 +56,7 @@ def fsyncs(monkeypatch: pytest.MonkeyPatch, database: Path) -> Fsyncs:
 @pytest.fixture
 async def owner(store: SqlStore) -> User:
     async with store.transaction() as tx:
-        return await tx.ensure_user("ada")
+        return await tx.users.ensure_user("ada")
 
 
 def _titles_on_disk(database: Path) -> set[str]:
@@ -72,7 +72,7 @@ async def test_writers_that_commit_together_share_an_fsync(
 
     async def write(n: int) -> tuple[float, float]:
         async with store.transaction() as tx:
-            await tx.add_chat(Chat(owner_id=owner.id, title=f"chat {n}"))
+            await tx.chats.add_chat(Chat(owner_id=owner.id, title=f"chat {n}"))
             committing = time.monotonic()
         return committing, time.monotonic()
 
@@ -89,7 +89,7 @@ async def test_a_transaction_that_only_reads_syncs_nothing(
 ) -> None:
     fsyncs.log.clear()
     async with store.transaction() as tx:
-        assert await tx.get_user(owner.id) == owner
+        assert await tx.users.get_user(owner.id) == owner
     assert fsyncs.log == []
 
 
@@ -98,12 +98,12 @@ async def test_a_write_that_need_not_wait_for_the_disk_is_committed_at_once(
 ) -> None:
     fsyncs.log.clear()
     async with store.transaction(durable=False) as tx:
-        await tx.add_chat(Chat(owner_id=owner.id, title="attempt counted"))
+        await tx.chats.add_chat(Chat(owner_id=owner.id, title="attempt counted"))
     assert fsyncs.log == []
     assert _titles_on_disk(database) == {"attempt counted"}  # committed, seen by others
 
     async with store.transaction() as tx:  # the next durable write syncs both
-        await tx.add_chat(Chat(owner_id=owner.id, title="answer"))
+        await tx.chats.add_chat(Chat(owner_id=owner.id, title="answer"))
     assert len(fsyncs.log) == 1
 
 
@@ -116,7 +116,7 @@ async def test_a_disk_that_fails_the_fsync_fails_the_transaction(
     monkeypatch.setattr(os, "fsync", failing)
     with pytest.raises(StoreUnavailable, match="Input/output error"):
         async with store.transaction() as tx:
-            await tx.add_chat(Chat(owner_id=owner.id, title="not confirmed"))
+            await tx.chats.add_chat(Chat(owner_id=owner.id, title="not confirmed"))
 
 
 def test_a_loop_closing_mid_fsync_leaves_the_store_usable(
@@ -130,8 +130,8 @@ def test_a_loop_closing_mid_fsync_leaves_the_store_usable(
 
     async def write(store: SqlStore, title: str) -> None:
         async with store.transaction() as tx:
-            owner = await tx.ensure_user("ada")
-            await tx.add_chat(Chat(owner_id=owner.id, title=title))
+            owner = await tx.users.ensure_user("ada")
+            await tx.chats.add_chat(Chat(owner_id=owner.id, title=title))
 
     async def leave_while_syncing(store: SqlStore) -> None:
         first = asyncio.create_task(write(store, "first"))

@@ -51,7 +51,7 @@ def _conversation(run: Run) -> list[object]:
     """What one chat's message path reads and writes, every hot statement once or more."""
     made = Made()
     chat = Chat(owner_id=OWNER, title="", id=made.id(), created_at=made.at())
-    run(hot.ADD_CHAT, sql_store._chat_values(chat))
+    run(hot.ADD_CHAT, hot.chat_params(chat))
     seen: list[object] = [run(hot.GET_CHAT, {"b_id": chat.id})]
     seen.append(run(hot.ENTER_CHAT, {"b_id": chat.id, "b_owner": OWNER, "b_title": "Hi"}))
     turns = []
@@ -132,7 +132,7 @@ def test_a_driver_error_is_the_error_sqlalchemy_raises(
 ) -> None:
     connection = twins[0]
     prepared = PreparedStatements(connection.dialect)
-    chat = sql_store._chat_values(Chat(owner_id=OWNER, title=""))
+    chat = hot.chat_params(Chat(owner_id=OWNER, title=""))
     driver = connection.connection.driver_connection
     prepared.run(driver, hot.ADD_CHAT, chat)
     with pytest.raises(sa_exc.IntegrityError, match=r"UNIQUE constraint failed: chats\.id"):
@@ -156,18 +156,18 @@ async def test_a_closed_driver_connection_is_replaced_and_the_store_goes_on(tmp_
     store = await sql_store.connect(url)
     try:
         async with store.transaction() as tx:
-            user: User = await tx.ensure_user("ada")
+            user: User = await tx.users.ensure_user("ada")
         engine = store._engine
         assert isinstance(engine, InlineEngine)
         assert engine._held is not None
         engine._held.connection.driver_connection.close()  # type: ignore[union-attr]
         with pytest.raises(StoreUnavailable, match="connection lost"):
             async with store.transaction() as tx:
-                await tx.get_chat(uuid4())
+                await tx.chats.get_chat(uuid4())
         chat = Chat(owner_id=user.id, title="again")
         async with store.transaction() as tx:  # a new connection
-            await tx.add_chat(chat)
+            await tx.chats.add_chat(chat)
         async with store.transaction() as tx:
-            assert await tx.get_chat(chat.id) == chat
+            assert await tx.chats.get_chat(chat.id) == chat
     finally:
         await store.close()

@@ -1,0 +1,100 @@
+"""``ChatRepository`` on SQL: chats and messages, mostly through ``hot``'s prebuilt
+statements, which run on the SQLite driver itself (ADR 0012)."""
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, select
+
+from chatorch.adapters.sql import hot
+from chatorch.adapters.sql.models import MessageRow
+from chatorch.adapters.sql.scope import SqlRepository, translated
+from chatorch.domain.entities import Chat, Message
+from chatorch.domain.errors import DuplicateAnswer
+from chatorch.ports.chats import ChatRepository
+
+
+class SqlChatRepository(SqlRepository):
+    __slots__ = ()
+
+    @translated
+    async def add_chat(self, chat: Chat) -> None:
+        # A plain INSERT: the session's unit of work (add, then flush at commit) cost as
+        # much as the rest of the request.
+        await self._scope.run(hot.ADD_CHAT, hot.chat_params(chat))
+
+    @translated
+    async def get_chat(self, chat_id: UUID) -> Chat | None:
+        row = (await self._scope.run(hot.GET_CHAT, {"b_id": chat_id})).first()
+        return None if row is None else hot.chat_of(row)
+
+    @translated
+    async def list_chats(
+        self, owner_id: UUID, *, limit: int, before: UUID | None = None
+    ) -> Sequence[Chat]:
+        # Ids are UUIDv7, so ordering by id is ordering by creation time.
+        chats = hot.chats.c
+        query = select(hot.chats).where(chats.owner_id == owner_id)
+        if before is not None:
+            query = query.where(chats.id < before)
+        rows = await self._scope.connection.execute(query.order_by(chats.id.desc()).limit(limit))
+        return [hot.chat_of(row) for row in rows]
+
+    @translated
+    async def enter_chat(self, chat_id: UUID, owner_id: UUID, *, title: str) -> Chat | None:
+        params = {"b_id": chat_id, "b_owner": owner_id, "b_title": title}
+        row = (await self._scope.run(hot.ENTER_CHAT, params)).first()
+        return None if row is None else hot.chat_of(row)
+
+    @translated
+    async def add_message(self, message: Message) -> None:
+        statement = hot.ADD_MESSAGE[self._scope.backend]
+        if (await self._scope.run(statement, hot.message_params(message))).first() is None:
+            raise DuplicateAnswer(
+                f"turn {message.response_id} already has a {message.role.value} message"
+            )
+
+    @translated
+    async def get_message(self, message_id: UUID) -> Message | None:
+        row = (await self._scope.run(hot.GET_MESSAGE, {"b_id": message_id})).first()
+        return None if row is None else hot.message_of(row)
+
+    @translated
+    async def chat_turn(
+        self, chat_id: UUID, response_id: UUID
+    ) -> tuple[Chat | None, Sequence[Message]]:
+        params = {"b_chat": chat_id, "b_response": response_id}
+        rows = (await self._scope.run(hot.CHAT_TURN, params)).all()
+        if not rows:
+            return None, []
+        first = rows[0]
+        chat = Chat(
+            id=chat_id,
+            owner_id=first.chat_owner_id,
+            title=first.chat_title,
+            created_at=first.chat_created_at,
+        )
+        return chat, [hot.message_of(row) for row in rows if row.id is not None]
+
+    @translated
+    async def list_messages(self, chat_id: UUID, *, limit: int | None = None) -> Sequence[Message]:
+        return await self._latest(MessageRow.chat_id == chat_id, limit)
+
+    @translated
+    async def history_before(self, message: Message, *, limit: int) -> Sequence[Message]:
+        params = {"b_chat": message.chat_id, "b_response": message.response_id, "b_limit": limit}
+        rows = (await self._scope.run(hot.HISTORY_BEFORE, params)).all()
+        return [hot.message_of(row) for row in reversed(rows)]
+
+    async def _latest(self, condition: ColumnElement[bool], limit: int | None) -> Sequence[Message]:
+        """The last ``limit`` messages matching ``condition``, in conversation order."""
+        query = select(hot.messages).where(condition).order_by(*hot.CONVERSATION_DESC)
+        rows = await self._scope.connection.execute(query.limit(limit))
+        return [hot.message_of(row) for row in reversed(rows.all())]
+
+
+if TYPE_CHECKING:  # mypy proves the adapter satisfies the port
+
+    def _is_port(repository: SqlChatRepository) -> ChatRepository:
+        return repository

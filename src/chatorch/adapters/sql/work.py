@@ -1,0 +1,92 @@
+"""``WorkRepository`` on SQL: claims and statuses of questions, the outbox mark, and
+idempotent results. The message path's statements come prebuilt from ``hot``."""
+
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from sqlalchemy import select
+
+from chatorch.adapters.sql import hot
+from chatorch.adapters.sql.models import IdempotencyKeyRow, MessageRow
+from chatorch.adapters.sql.scope import SqlRepository, translated
+from chatorch.domain.entities import IdempotentResult, Message, Role, Status, utcnow
+from chatorch.domain.errors import DuplicateKey, NotFound
+from chatorch.ports.work import WorkRepository
+
+_PENDING_QUESTIONS = (
+    select(hot.messages)
+    .where(MessageRow.status == Status.PENDING.value)
+    .where(MessageRow.role == Role.USER.value)
+    .order_by(MessageRow.id)
+)
+
+
+class SqlWorkRepository(SqlRepository):
+    __slots__ = ()
+
+    @translated
+    async def claim(self, message_id: UUID, *, in_turn: bool = True) -> Message | None:
+        # One statement, so two workers counting at once cannot both read the old value.
+        statement = hot.CLAIM_IN_TURN if in_turn else hot.CLAIM
+        row = (await self._scope.run(statement, {"b_id": message_id})).first()
+        return None if row is None else hot.message_of(row)
+
+    @translated
+    async def set_status(self, message_id: UUID, status: Status) -> None:
+        params = {"b_id": message_id, "b_status": status.value}
+        if (await self._scope.run(hot.SET_STATUS, params)).scalar_one_or_none() is None:
+            raise NotFound(f"message {message_id} does not exist")
+
+    @translated
+    async def pending(self, *, limit: int, after: UUID | None = None) -> Sequence[Message]:
+        query = _PENDING_QUESTIONS.limit(limit)
+        if after is not None:
+            query = query.where(MessageRow.id > after)
+        return [hot.message_of(row) for row in await self._scope.connection.execute(query)]
+
+    @translated
+    async def mark_dispatched(self, message_id: UUID) -> None:
+        await self._scope.run(hot.MARK_DISPATCHED, {"b_id": message_id, "b_at": utcnow()})
+
+    @translated
+    async def undispatched(self, *, older_than: float, limit: int) -> Sequence[Message]:
+        cutoff = utcnow() - timedelta(seconds=older_than)
+        query = (
+            _PENDING_QUESTIONS.where(MessageRow.dispatched_at.is_(None))
+            .where(MessageRow.created_at <= cutoff)
+            .limit(limit)
+        )
+        return [hot.message_of(row) for row in await self._scope.connection.execute(query)]
+
+    @translated
+    async def get_idempotent(self, user_id: UUID, key: str) -> IdempotentResult | None:
+        row = await self._scope.get(IdempotencyKeyRow, (user_id, key))
+        if row is None:
+            return None
+        return IdempotentResult(
+            request_hash=row.request_hash, status_code=row.status_code, body=row.body
+        )
+
+    @translated
+    async def put_idempotent(self, user_id: UUID, key: str, result: IdempotentResult) -> None:
+        values = {
+            "user_id": user_id,
+            "key": key,
+            "request_hash": result.request_hash,
+            "status_code": result.status_code,
+            "body": result.body,
+            "created_at": utcnow(),
+        }
+        taken = not await self._scope.insert_unless_taken(
+            IdempotencyKeyRow, values, ["user_id", "key"]
+        )
+        if taken:
+            raise DuplicateKey(f"idempotency key {key!r} already holds a result")
+
+
+if TYPE_CHECKING:  # mypy proves the adapter satisfies the port
+
+    def _is_port(repository: SqlWorkRepository) -> WorkRepository:
+        return repository

@@ -1,0 +1,51 @@
+"""The work of answering: claims on pending questions, their status, the outbox mark, and
+the remembered results of idempotent requests."""
+
+from collections.abc import Sequence
+from typing import Protocol
+from uuid import UUID
+
+from chatorch.domain.entities import IdempotentResult, Message, Status
+
+
+class WorkRepository(Protocol):
+    async def claim(self, message_id: UUID, *, in_turn: bool = True) -> Message | None:
+        """Count one more attempt at answering a pending user message; the message, with
+        the new count. ``in_turn``: only once no earlier user message of its chat is
+        pending. None when nothing was claimed: the message is answered, failed or gone,
+        or (``in_turn``) an earlier one still waits for its answer."""
+        ...
+
+    async def set_status(self, message_id: UUID, status: Status) -> None:
+        """Set a message's status.
+
+        Raises:
+            NotFound: there is no such message.
+        """
+        ...
+
+    async def pending(self, *, limit: int, after: UUID | None = None) -> Sequence[Message]:
+        """User messages still waiting for an answer, oldest first (newer than ``after``)."""
+        ...
+
+    async def mark_dispatched(self, message_id: UUID) -> None:
+        """Note that the message's work item reached the bus (the outbox mark)."""
+        ...
+
+    async def undispatched(self, *, older_than: float, limit: int) -> Sequence[Message]:
+        """Pending user messages whose work item never reached the bus, oldest first.
+
+        Only those accepted at least ``older_than`` seconds ago: younger ones may still
+        be on their way.
+        """
+        ...
+
+    async def get_idempotent(self, user_id: UUID, key: str) -> IdempotentResult | None: ...
+
+    async def put_idempotent(self, user_id: UUID, key: str, result: IdempotentResult) -> None:
+        """Remember a POST's result.
+
+        Raises:
+            DuplicateKey: another request stored a result under this key first.
+        """
+        ...

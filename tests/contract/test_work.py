@@ -1,0 +1,153 @@
+"""The WorkRepository contract: claims, statuses, the outbox and idempotent results."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from chatorch.domain.entities import IdempotentResult, Message, Role, Status
+from chatorch.domain.errors import DuplicateKey
+from chatorch.domain.ids import new_id
+from chatorch.ports.store import Store
+from tests.contract import records as make
+
+
+class TestTurnOrder:
+    async def test_a_question_is_claimed_in_turn_once_earlier_ones_are_answered(
+        self, store: Store
+    ) -> None:
+        chat = await make.chat(store)
+        first, second = make.question(chat, "first"), make.question(chat, "second")
+        elsewhere = make.question(await make.chat(store), "other chat")
+        await make.add(store, first, second, elsewhere)
+        async with store.transaction() as tx:
+            assert await tx.work.claim(second.id) is None  # first is still pending
+            assert await tx.work.claim(elsewhere.id) is not None
+            assert await tx.work.claim(first.id) is not None
+            await tx.work.set_status(first.id, Status.COMPLETE)
+            claimed = await tx.work.claim(second.id)
+        assert claimed is not None
+        assert claimed.attempts == 1  # the refused claim counted nothing
+
+    async def test_out_of_turn_a_question_is_claimed_regardless(self, store: Store) -> None:
+        chat = await make.chat(store)
+        first, second = make.question(chat, "first"), make.question(chat, "second")
+        await make.add(store, first, second)
+        async with store.transaction() as tx:
+            claimed = await tx.work.claim(second.id, in_turn=False)
+        assert claimed is not None
+        assert claimed.id == second.id
+
+
+class TestClaims:
+    async def test_claim_counts_attempts_while_the_question_is_pending(self, store: Store) -> None:
+        chat = await make.chat(store)
+        question = make.question(chat)
+        await make.add(store, question)
+        counts = []
+        for _ in range(3):
+            async with store.transaction() as tx:
+                claimed = await tx.work.claim(question.id)
+            assert claimed is not None
+            assert claimed.content == question.content
+            counts.append(claimed.attempts)
+        assert counts == [1, 2, 3]
+        async with store.transaction() as tx:
+            await tx.work.set_status(question.id, Status.COMPLETE)
+            assert await tx.work.claim(question.id) is None
+            assert await tx.work.claim(new_id()) is None
+            loaded = await tx.chats.get_message(question.id)
+        assert loaded is not None
+        assert loaded.attempts == 3
+
+    async def test_concurrent_attempts_are_all_counted(self, store: Store) -> None:
+        chat = await make.chat(store)
+        question = make.question(chat)
+        await make.add(store, question)
+
+        async def attempt() -> int:
+            async with store.transaction() as tx:
+                claimed = await tx.work.claim(question.id)
+            assert claimed is not None
+            return claimed.attempts
+
+        assert sorted(await asyncio.gather(*(attempt() for _ in range(5)))) == [1, 2, 3, 4, 5]
+
+    async def test_set_status(self, store: Store) -> None:
+        chat = await make.chat(store)
+        question = make.question(chat)
+        await make.add(store, question)
+        async with store.transaction() as tx:
+            await tx.work.set_status(question.id, Status.FAILED)
+            loaded = await tx.chats.get_message(question.id)
+        assert loaded is not None
+        assert loaded.status is Status.FAILED
+
+    async def test_pending_lists_waiting_questions_oldest_first(self, store: Store) -> None:
+        chat = await make.chat(store)
+        old, answered, new = (
+            make.question(chat, "old"),
+            make.question(chat, "done"),
+            make.question(chat),
+        )
+        streaming = Message(
+            chat_id=chat.id,
+            role=Role.ASSISTANT,
+            content="",
+            response_id=answered.response_id,
+            status=Status.PENDING,
+        )
+        await make.add(store, new, old, answered, streaming)  # insertion order is not age
+        async with store.transaction() as tx:
+            await tx.work.set_status(answered.id, Status.COMPLETE)
+        async with store.transaction() as tx:
+            assert [m.id for m in await tx.work.pending(limit=10)] == [old.id, new.id]
+            assert [m.id for m in await tx.work.pending(limit=1)] == [old.id]
+
+
+class TestOutbox:
+    async def test_undispatched_lists_old_pending_questions_until_marked(
+        self, store: Store
+    ) -> None:
+        chat = await make.chat(store)
+        old = make.question(chat, "old", created_at=datetime.now(UTC) - timedelta(seconds=30))
+        fresh = make.question(chat, "fresh")
+        await make.add(store, old, fresh)
+        async with store.transaction() as tx:
+            assert [m.id for m in await tx.work.undispatched(older_than=10, limit=10)] == [old.id]
+            await tx.work.mark_dispatched(old.id)
+            assert await tx.work.undispatched(older_than=10, limit=10) == []
+            assert [m.id for m in await tx.work.undispatched(older_than=0, limit=10)] == [fresh.id]
+
+
+class TestIdempotency:
+    async def test_put_then_get(self, store: Store) -> None:
+        user = await make.user(store)
+        result = IdempotentResult(
+            request_hash="abc123", status_code=202, body={"chat": {"id": "x", "tags": [1, 2]}}
+        )
+        async with store.transaction() as tx:
+            assert await tx.work.get_idempotent(user.id, "key-1") is None
+            await tx.work.put_idempotent(user.id, "key-1", result)
+        async with store.transaction() as tx:
+            assert await tx.work.get_idempotent(user.id, "key-1") == result
+            assert await tx.work.get_idempotent(user.id, "key-2") is None
+
+    async def test_second_put_is_refused_and_the_first_kept(self, store: Store) -> None:
+        user = await make.user(store)
+        first = IdempotentResult(request_hash="h1", status_code=201, body={"n": 1})
+        async with store.transaction() as tx:
+            await tx.work.put_idempotent(user.id, "key", first)
+        with pytest.raises(DuplicateKey):
+            async with store.transaction() as tx:
+                await tx.work.put_idempotent(user.id, "key", IdempotentResult("h2", 201, {"n": 2}))
+        async with store.transaction() as tx:
+            assert await tx.work.get_idempotent(user.id, "key") == first
+
+    async def test_keys_belong_to_one_user(self, store: Store) -> None:
+        ada, grace = await make.user(store, "ada"), await make.user(store, "grace")
+        result = IdempotentResult(request_hash="h", status_code=200, body={})
+        async with store.transaction() as tx:
+            await tx.work.put_idempotent(ada.id, "same", result)
+            await tx.work.put_idempotent(grace.id, "same", result)
+            assert await tx.work.get_idempotent(grace.id, "same") == result
