@@ -14,7 +14,7 @@ from chatorch import __version__
 from chatorch.settings import Settings
 
 if TYPE_CHECKING:
-    from chatorch.wiring import Role
+    from chatorch.container import Role
 
 # Heavier modules (the app, drivers, SDKs) load inside the commands that use them,
 # so `chatorch version` and `chatorch chat` start quickly.

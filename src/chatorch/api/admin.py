@@ -12,10 +12,10 @@ from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from chatorch.api.deps import AdminDep, ContainerDep, OperatorDep, json_body
+from chatorch.container import Container
 from chatorch.domain.entities import AccessRole, ApiKey, AuditEvent
 from chatorch.domain.errors import NotConfigured
 from chatorch.services.secrets import NAME_PATTERN, Vault
-from chatorch.wiring import Container
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"])
 

@@ -17,10 +17,11 @@ from chatorch import __version__
 from chatorch.api import admin, chats, events, health, messages, problems, web
 from chatorch.api.detach import DetachedStreams
 from chatorch.api.direct import add_direct
+from chatorch.container import Container, Role
 from chatorch.domain.errors import RegistryUnavailable
 from chatorch.domain.ids import new_id
 from chatorch.settings import Settings
-from chatorch.wiring import Container, Role, assemble
+from chatorch.wiring import assemble
 
 log = structlog.get_logger(__name__)
 

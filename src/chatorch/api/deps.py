@@ -9,9 +9,9 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from chatorch.container import Container
 from chatorch.domain.entities import AccessRole, Principal, User
 from chatorch.domain.errors import ChatorchError, Forbidden
-from chatorch.wiring import Container
 
 
 def container_of(request: Request) -> Container:

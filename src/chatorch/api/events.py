@@ -23,12 +23,12 @@ from chatorch.api.deps import container_of, current_user
 from chatorch.api.detach import DetachedStream, Last
 from chatorch.api.messages import ChatPath
 from chatorch.api.ordering import Sequencer
+from chatorch.container import Container
 from chatorch.domain.entities import Connection, Message, Status
 from chatorch.domain.errors import InvalidInput, NotFound, RateLimited, RegistryUnavailable
 from chatorch.domain.events import Cursor, EventKind, StreamEvent
 from chatorch.pipeline.request import owned
 from chatorch.ports.bus import Subscription
-from chatorch.wiring import Container
 
 log = structlog.get_logger(__name__)
 direct_router = direct.router(tags=["events"])

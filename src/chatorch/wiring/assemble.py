@@ -1,0 +1,86 @@
+"""``assemble``: every part a role needs, built in order, closed in reverse on exit."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+
+from chatorch.container import Container, Role, default_pod_id
+from chatorch.pipeline.outbox import OutboxRelay
+from chatorch.services.metrics import MetricsCollector
+from chatorch.settings import Settings
+from chatorch.wiring.auth import build_authenticator, build_limiter
+from chatorch.wiring.bus import announce_process, build_bus, build_cache_and_registry, in_process
+from chatorch.wiring.llm import build_llm
+from chatorch.wiring.pipeline import build_processor, build_runner
+from chatorch.wiring.startup import StartupError
+from chatorch.wiring.store import build_store, local_user, vault_for
+from chatorch.wiring.tools import build_tools
+
+SHUTDOWN_GRACE = 10.0  # s answers in flight may take to finish on stop
+
+
+@asynccontextmanager
+async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator[Container]:
+    """Build and connect everything ``role`` needs; close it all on exit.
+
+    Raises:
+        StartupError: a backing service is misconfigured or unreachable (the message
+            names the setting).
+    """
+    if role != "serve" and in_process(settings):
+        raise StartupError(
+            f"CHATORCH_BUS_URL: a {role} shares work with other processes through NATS; "
+            "set CHATORCH_BUS_URL=nats://host:4222, or run everything in one with `chatorch serve`"
+        )
+    answers = role in ("serve", "worker")
+    async with AsyncExitStack() as stack:
+        store = await build_store(settings, stack, migrated=role == "serve")
+        pod_id = settings.pod_id or default_pod_id()
+        bus = await build_bus(settings, stack, pod_id=pod_id)
+        cache, registry = await build_cache_and_registry(settings, stack)
+        vault = vault_for(settings, store)
+        metrics = MetricsCollector()
+        limiter = build_limiter(settings, stack)
+        user = await local_user(store)
+        container = Container(
+            settings=settings,
+            pod_id=pod_id,
+            store=store,
+            bus=bus,
+            cache=cache,
+            registry=registry,
+            llm=await build_llm(settings, stack, vault=vault, metrics=metrics, cache=cache),
+            tools=await build_tools(settings, stack, declared=answers),
+            metrics=metrics,
+            processor=build_processor(
+                settings,
+                store=store,
+                bus=bus,
+                metrics=metrics,
+                limiter=limiter,
+                outbox=not in_process(settings),
+            ),
+            local_user=user,
+            auth=build_authenticator(settings, store, local_user=user, limiter=limiter),
+            vault=vault,
+        )
+        await announce_process(
+            bus, stack, settings=settings, role=role, pod_id=pod_id, metrics=metrics
+        )
+        if role in ("serve", "gateway") and not in_process(settings):
+            relay = asyncio.create_task(OutboxRelay(store, bus).run(), name="chatorch-outbox")
+            stack.push_async_callback(_cancel, relay)
+        if answers:
+            container.runner = runner = build_runner(container)
+            if in_process(settings):  # JetStream redelivers; memory forgot on exit
+                await runner.recover()
+            runner.start()
+            stack.push_async_callback(runner.stop, grace=SHUTDOWN_GRACE)
+        yield container
+
+
+async def _cancel(task: "asyncio.Task[None]") -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

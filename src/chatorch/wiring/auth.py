@@ -1,0 +1,46 @@
+"""Who is asking: API keys in the store, tokens of an OIDC provider, and the rate limiter
+that bounds both messages and failed sign-ins (in-process or on Redis)."""
+
+from contextlib import AsyncExitStack
+
+from chatorch.adapters.ratelimit.limits import from_url as rate_limiter
+from chatorch.domain.entities import User
+from chatorch.ports.auth import TokenVerifier
+from chatorch.ports.ratelimit import RateLimiter
+from chatorch.ports.store import Store
+from chatorch.services.auth import Authenticator
+from chatorch.settings import Settings
+
+
+def build_limiter(settings: Settings, stack: AsyncExitStack) -> RateLimiter:
+    limiter = rate_limiter(settings.cache_url, namespace=settings.namespace)
+    stack.push_async_callback(limiter.close)
+    return limiter
+
+
+def build_authenticator(
+    settings: Settings, store: Store, *, local_user: User, limiter: RateLimiter
+) -> Authenticator:
+    return Authenticator(
+        store,
+        verifier=_verifier(settings),
+        required=settings.auth_required,
+        local_user=local_user,
+        role_claim=settings.jwt_role_claim,
+        limiter=limiter,
+        failure_rate=settings.rate_auth_failures,
+    )
+
+
+def _verifier(s: Settings) -> TokenVerifier | None:
+    """A JWT verifier when an identity provider is configured (issuer, audience, keys)."""
+    if not (s.jwt_issuer and s.jwt_audience and (s.jwt_jwks_url or s.jwt_secret)):
+        return None
+    from chatorch.adapters.auth.jwt import JwtVerifier
+
+    return JwtVerifier(
+        issuer=s.jwt_issuer,
+        audience=s.jwt_audience,
+        jwks_url=s.jwt_jwks_url,
+        secret=s.jwt_secret.get_secret_value() if s.jwt_secret else None,
+    )
