@@ -236,3 +236,80 @@ class TestSecrets:
         refused = await client.put("/v1/admin/secrets/x", json={"value": "v"}, headers=admin)
         assert refused.status_code == 409
         assert "CHATORCH_SECRET_KEYS" in refused.json()["detail"]
+
+
+class TestRoleClaims:
+    """Identity providers send roles in many shapes: none of them is a 500."""
+
+    @pytest.mark.parametrize(
+        ("claim", "role"),
+        [
+            ("admin", "admin"),
+            (["admin"], "admin"),
+            (["user", "operator"], "operator"),
+            (["offline_access", "operator", "admin", "uma"], "admin"),
+            (["offline_access"], "user"),
+            ({"admin": True}, "user"),
+            (7, "user"),
+            (None, "user"),
+        ],
+    )
+    async def test_the_highest_known_role_wins_and_other_shapes_act_as_user(
+        self, client: httpx.AsyncClient, claim: Any, role: str
+    ) -> None:
+        bearer = _bearer(_token(chatorch_role=claim))
+        assert (await client.get("/v1/chats", headers=bearer)).status_code == 200
+        operator_view = await client.get("/v1/admin/connections", headers=bearer)
+        admin_view = await client.get("/v1/admin/keys", headers=bearer)
+        seen = {"user": (403, 403), "operator": (200, 403), "admin": (200, 200)}[role]
+        assert (operator_view.status_code, admin_view.status_code) == seen
+
+    async def test_a_dotted_claim_reaches_into_keycloaks_realm_access(self, tmp_path: Path) -> None:
+        settings = settings_for(
+            tmp_path,
+            auth_required=True,
+            jwt_issuer=ISSUER,
+            jwt_audience=AUDIENCE,
+            jwt_secret=SECRET,
+            jwt_role_claim="realm_access.roles",
+        )
+        token = _token(realm_access={"roles": ["default-roles", "admin"]})
+        async with serve(settings) as http:
+            assert (await http.get("/v1/admin/keys", headers=_bearer(token))).status_code == 200
+
+
+class TestSubjects:
+    @pytest.mark.parametrize("subject", ["sam\x00root", "s" * 300])
+    async def test_a_subject_no_user_name_can_hold_is_refused_plainly(
+        self, client: httpx.AsyncClient, subject: str
+    ) -> None:
+        refused = await client.get("/v1/chats", headers=_bearer(_token(sub=subject)))
+        assert refused.status_code == 401
+        assert "subject" in refused.json()["detail"]
+
+
+class TestGuessing:
+    async def test_an_address_over_its_failures_is_refused_before_any_lookup(
+        self, tmp_path: Path
+    ) -> None:
+        settings = settings_for(tmp_path, auth_required=True, rate_auth_failures="3/minute")
+        good = _bearer(await _key(settings, "ada"))
+        async with serve(settings) as http:
+            codes = [
+                (await http.get("/v1/chats", headers=_bearer(f"chk_guess{n}"))).status_code
+                for n in range(4)
+            ]
+            assert codes == [401, 401, 401, 429]
+            # Even a right key waits now: the address is guessing.
+            blocked = await http.get("/v1/chats", headers=good)
+            assert blocked.status_code == 429
+            assert int(blocked.headers["retry-after"]) >= 1
+
+    async def test_repeated_failures_from_one_address_write_one_audit_row(
+        self, client: httpx.AsyncClient, secured: Settings
+    ) -> None:
+        for n in range(6):
+            assert (await client.get("/v1/chats", headers=_bearer(f"chk_x{n}"))).status_code == 401
+        admin = _bearer(await _key(secured, "root", AccessRole.ADMIN))
+        audit = await client.get("/v1/admin/audit", params={"action": "auth.failed"}, headers=admin)
+        assert len(audit.json()) == 1

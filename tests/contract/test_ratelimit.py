@@ -37,6 +37,17 @@ class TestRateLimiter:
         refused = decisions[3]
         assert 0 < refused.retry_after <= 60
 
+    async def test_a_test_counts_nothing_and_says_what_a_hit_would(
+        self, limiter: RateLimiter
+    ) -> None:
+        for _ in range(5):
+            assert (await limiter.test("2/minute", "alice")).allowed
+        assert (await limiter.hit("2/minute", "alice")).allowed
+        assert (await limiter.hit("2/minute", "alice")).allowed
+        refused = await limiter.test("2/minute", "alice")
+        assert not refused.allowed
+        assert 0 < refused.retry_after <= 60
+
     async def test_keys_are_counted_apart(self, limiter: RateLimiter) -> None:
         for _ in range(3):
             assert (await limiter.hit("3/minute", "alice")).allowed

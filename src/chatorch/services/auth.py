@@ -6,9 +6,12 @@ a chatorch user on first sight. Without credentials, the embedded mode acts as t
 local user; with ``CHATORCH_AUTH_REQUIRED`` it refuses. Every refusal is audited.
 """
 
+import functools
 import hashlib
 import secrets
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import UUID
 
 import structlog
@@ -23,6 +26,12 @@ log = structlog.get_logger(__name__)
 
 KEY_PREFIX = "chk_"  # recognisable in a leaked-secret scan, and never a JWT
 SHOWN_PREFIX = 12  # characters of a key kept to recognise it in lists and the audit
+MAX_SUBJECT_CHARS = 200  # a token's subject, as the user name "oidc:<subject>" (≤ 255)
+AUDIT_FAILURES_EVERY = "1/minute"  # audit rows of failed sign-ins per address
+UNWRITTEN_ADDRESSES = 10_000  # addresses whose unwritten failures this process counts
+
+_RANK = [AccessRole.USER, AccessRole.OPERATOR, AccessRole.ADMIN]
+_ROLES = frozenset(role.value for role in AccessRole)
 
 
 def key_hash(key: str) -> str:
@@ -48,6 +57,7 @@ class Authenticator:
         self._role_claim = role_claim
         self._limiter = limiter
         self._failure_rate = failure_rate
+        self._unwritten: dict[str, int] = {}  # failures per address not yet in the audit
 
     @property
     def store(self) -> Store:
@@ -56,11 +66,19 @@ class Authenticator:
     async def authenticate(
         self, authorization: str | None, *, ip: str, request_id: str
     ) -> Principal:
+        """The principal ``authorization`` proves.
+
+        Raises:
+            Unauthenticated: no or a wrong credential (audited, counted against ``ip``).
+            RateLimited: ``ip`` failed too often lately; checked before any lookup, so a
+                guesser costs neither a database read nor an audit row.
+        """
+        if not authorization and not self._required:
+            return Principal(self._local, AccessRole.ADMIN, "local")
+        await self._refuse_guessing(ip)
         try:
             if not authorization:
-                if self._required:
-                    raise Unauthenticated("send Authorization: Bearer <API key or token>")
-                return Principal(self._local, AccessRole.ADMIN, "local")
+                raise Unauthenticated("send Authorization: Bearer <API key or token>")
             scheme, _, credential = authorization.partition(" ")
             credential = credential.strip()
             if scheme.lower() != "bearer" or not credential:
@@ -69,17 +87,16 @@ class Authenticator:
                 return await self._by_key(credential)
             return await self._by_token(credential)
         except Unauthenticated as refusal:
-            await self.audit(
-                AuditEvent(
-                    action="auth.failed",
-                    actor="anonymous",
-                    ip=ip,
-                    request_id=request_id,
-                    detail={"reason": refusal.detail},
-                )
-            )
+            await self._audit_failure(refusal.detail, ip=ip, request_id=request_id)
             await self._count_failure(ip)
             raise
+
+    async def _refuse_guessing(self, ip: str) -> None:
+        if self._limiter is None or not ip:
+            return
+        decision = await self._limiter.test(self._failure_rate, f"authfail:{ip}")
+        if not decision.allowed:
+            raise _too_many_failures(ip, decision.retry_after)
 
     async def _count_failure(self, ip: str) -> None:
         """Too many failures from one address turn its refusals into 429s: slows guessing."""
@@ -87,11 +104,26 @@ class Authenticator:
             return
         decision = await self._limiter.hit(self._failure_rate, f"authfail:{ip}")
         if not decision.allowed:
-            raise RateLimited(
-                f"too many failed authentications from {ip}; try again in "
-                f"{decision.retry_after:.0f} s",
-                retry_after=decision.retry_after,
+            raise _too_many_failures(ip, decision.retry_after)
+
+    async def _audit_failure(self, reason: str, *, ip: str, request_id: str) -> None:
+        """One audit row per address and minute at most; the row says how many failures
+        from that address went unwritten before it (counted by this process)."""
+        if self._limiter is not None and ip:
+            decision = await self._limiter.hit(AUDIT_FAILURES_EVERY, f"authfail-audit:{ip}")
+            if not decision.allowed:
+                if len(self._unwritten) >= UNWRITTEN_ADDRESSES and ip not in self._unwritten:
+                    del self._unwritten[next(iter(self._unwritten))]  # the oldest address
+                self._unwritten[ip] = self._unwritten.get(ip, 0) + 1
+                return
+        detail: dict[str, object] = {"reason": reason}
+        if repeats := self._unwritten.pop(ip, 0):
+            detail["unwritten_before"] = repeats
+        await self.audit(
+            AuditEvent(
+                action="auth.failed", actor="anonymous", ip=ip, request_id=request_id, detail=detail
             )
+        )
 
     async def _by_key(self, key: str) -> Principal:
         async with self._store.transaction() as tx:
@@ -111,11 +143,29 @@ class Authenticator:
                 "not an API key, and no identity provider is configured (CHATORCH_JWT_*)"
             )
         identity = await self._verifier.verify(token)
+        subject = identity.subject
+        if "\x00" in subject or len(subject) > MAX_SUBJECT_CHARS:
+            raise Unauthenticated(
+                f"the token's subject must be at most {MAX_SUBJECT_CHARS} characters, "
+                "without NUL; ask the identity provider for another subject claim"
+            )
         async with self._store.transaction() as tx:
-            user = await tx.users.ensure_user(f"oidc:{identity.subject}")
-        claimed = identity.claims.get(self._role_claim, AccessRole.USER.value)
-        role = AccessRole(claimed) if claimed in AccessRole._value2member_map_ else AccessRole.USER
-        return Principal(user, role, f"jwt:{identity.issuer}")
+            user = await tx.users.ensure_user(f"oidc:{subject}")
+        return Principal(user, self._role_of(identity.claims), f"jwt:{identity.issuer}")
+
+    def _role_of(self, claims: Mapping[str, Any]) -> AccessRole:
+        """The role CHATORCH_JWT_ROLE_CLAIM names: a string, or a list where the highest
+        known role wins (Keycloak and Entra send lists); a dotted name reaches into
+        objects (``realm_access.roles``). Anything else is ``user``, logged once per shape."""
+        claimed = _claim(claims, self._role_claim)
+        if claimed is None:
+            return AccessRole.USER
+        values = [claimed] if isinstance(claimed, str) else claimed
+        if not isinstance(values, list):
+            _warn_shape(self._role_claim, type(claimed).__name__)
+            return AccessRole.USER
+        known = [AccessRole(v) for v in values if isinstance(v, str) and v in _ROLES]
+        return max(known, key=_RANK.index) if known else AccessRole.USER
 
     async def create_key(
         self,
@@ -189,3 +239,32 @@ class Authenticator:
                 await tx.users.add_audit(event)
         except Exception:
             log.exception("audit.write_failed", action=event.action)
+
+
+def _too_many_failures(ip: str, retry_after: float) -> RateLimited:
+    return RateLimited(
+        f"too many failed authentications from {ip}; try again in {retry_after:.0f} s",
+        retry_after=retry_after,
+    )
+
+
+def _claim(claims: Mapping[str, Any], name: str) -> Any:
+    """``claims[name]``, or for a dotted name not present as such, the nested value."""
+    if name in claims or "." not in name:
+        return claims.get(name)
+    found: Any = claims
+    for part in name.split("."):
+        if not isinstance(found, Mapping):
+            return None
+        found = found.get(part)
+    return found
+
+
+@functools.cache
+def _warn_shape(claim: str, shape: str) -> None:
+    log.warning(
+        "auth.role_claim_ignored",
+        claim=claim,
+        shape=shape,
+        detail="the role claim must be a string or a list of strings; acting as user",
+    )

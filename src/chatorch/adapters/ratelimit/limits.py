@@ -7,6 +7,7 @@ warning logged, because an outage of the cache must not take the whole API down 
 
 import math
 import time
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -28,9 +29,11 @@ _REDIS_SCHEMES = ("redis", "rediss")
 
 
 class MovingWindow(Protocol):
-    """The two calls of ``limits``' async moving-window strategy this adapter makes."""
+    """The calls of ``limits``' async moving-window strategy this adapter makes."""
 
     async def hit(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool: ...
+
+    async def test(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool: ...
 
     async def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats: ...
 
@@ -50,6 +53,9 @@ class InProcessWindow:
 
     async def hit(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool:
         return self._window.hit(item, *identifiers, cost=cost)
+
+    async def test(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool:
+        return self._window.test(item, *identifiers, cost=cost)
 
     async def get_window_stats(self, item: RateLimitItem, *identifiers: str) -> WindowStats:
         return self._window.get_window_stats(item, *identifiers)
@@ -81,9 +87,17 @@ class LimitsRateLimiter:
     async def hit(self, rule: str, key: str) -> Decision:
         """Count the hit; only a refusal asks the storage for the window (on Redis, a
         second round trip), to say when to come back."""
+        return await self._decide(rule, key, self._window.hit)
+
+    async def test(self, rule: str, key: str) -> Decision:
+        return await self._decide(rule, key, self._window.test)
+
+    async def _decide(
+        self, rule: str, key: str, allows: Callable[[RateLimitItem, str], Awaitable[bool]]
+    ) -> Decision:
         item = self._rule(rule)
         try:
-            if await self._window.hit(item, key):
+            if await allows(item, key):
                 return Decision(allowed=True, retry_after=0.0)
             stats = await self._window.get_window_stats(item, key)
         except (StorageError, OSError, TimeoutError) as failure:
