@@ -1,6 +1,7 @@
 """Rate limits and caps: 429 problems with Retry-After, before anything is stored."""
 
 from pathlib import Path
+from uuid import uuid4
 
 from httpx_sse import aconnect_sse
 
@@ -22,6 +23,27 @@ class TestMessageRate:
         assert refused.json()["code"] == "rate_limited"
         assert 1 <= int(refused.headers["retry-after"]) <= 60
         assert "one too many" not in [m["content"] for m in history]
+
+    async def test_only_accepted_messages_count(self, tmp_path: Path) -> None:
+        async with serve(settings_for(tmp_path, rate_messages="2/minute")) as client:
+            chat_id = await new_chat(client)
+            url = f"/v1/chats/{chat_id}/messages"
+            missing = f"/v1/chats/{uuid4()}/messages"
+            strays = [await client.post(missing, json={"content": "x"}) for _ in range(3)]
+            assert [r.status_code for r in strays] == [404] * 3
+            key = {"Idempotency-Key": "retry-me"}
+            first = await client.post(url, json={"content": "once"}, headers=key)
+            # A documented retry of the same request is its first answer, never a 429.
+            retries = [
+                await client.post(url, json={"content": "once"}, headers=key) for _ in range(3)
+            ]
+            second = await client.post(url, json={"content": "another"})
+            over = await client.post(url, json={"content": "one too many"})
+        assert first.status_code == 202
+        assert [r.status_code for r in retries] == [202] * 3
+        assert {r.json()["message"]["id"] for r in retries} == {first.json()["message"]["id"]}
+        assert second.status_code == 202
+        assert over.status_code == 429
 
 
 class TestAuthFailures:

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Path, Query, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from chatorch.api.deps import AdminDep, ContainerDep, OperatorDep, json_body
+from chatorch.api.schemas import NO_NUL, NOT_BLANK
 from chatorch.container import Container
 from chatorch.domain.entities import AccessRole, ApiKey, AuditEvent
 from chatorch.domain.errors import NotConfigured
@@ -34,9 +35,9 @@ class Connections(BaseModel):
 
 class NewKey(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    user: str = Field(min_length=1, max_length=200, description="created if new")
+    user: str = Field(min_length=1, max_length=200, pattern=NOT_BLANK, description="created if new")
     role: Literal["user", "operator", "admin"] = "user"
-    name: str = Field(default="", max_length=200)
+    name: str = Field(default="", max_length=200, pattern=NO_NUL)
     expires_in_days: int | None = Field(default=None, ge=1, le=3650)
 
 
@@ -192,8 +193,10 @@ async def audit(
     c: ContainerDep,
     _: AdminDep,
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    action: Annotated[str | None, Query(max_length=64, description="prefix, e.g. key.")] = None,
-    actor: Annotated[str | None, Query(max_length=255)] = None,
+    action: Annotated[
+        str | None, Query(max_length=64, pattern=NO_NUL, description="prefix, e.g. key.")
+    ] = None,
+    actor: Annotated[str | None, Query(max_length=255, pattern=NO_NUL)] = None,
     before: Annotated[UUID | None, Query(description="only events older than this id")] = None,
 ) -> list[AuditOut]:
     """Audit events, newest first."""

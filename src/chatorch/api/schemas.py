@@ -8,10 +8,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chatorch.domain.entities import Chat, Message
 
+# Text without NUL, which PostgreSQL cannot store; in the schema, so clients and fuzzers
+# know before they send it. ``NOT_BLANK`` also wants one character that is not space.
+NO_NUL = r"^[^\x00]*$"
+NOT_BLANK = r"^[^\x00]*[^\s\x00][^\x00]*$"
+
 
 class NewChat(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    title: str = Field(default="", max_length=200)
+    title: str = Field(default="", max_length=200, pattern=NO_NUL)
 
 
 class ChatOut(BaseModel):
@@ -30,7 +35,7 @@ class NewMessage(BaseModel):
     content: str = Field(
         description="The message text, not blank; limited by CHATORCH_MAX_CONTENT_CHARS.",
         # Documented here, checked by the RequestProcessor (with a clearer message).
-        json_schema_extra={"minLength": 1, "pattern": "\\S"},
+        json_schema_extra={"minLength": 1, "pattern": NOT_BLANK},
     )
 
 

@@ -64,6 +64,7 @@ class RequestProcessor:
 
     async def create_chat(self, user: User, *, title: str = "") -> Chat:
         title = title.strip()
+        refuse_nul(title, "title")
         if len(title) > MAX_TITLE_CHARS:
             raise InvalidInput(f"title has {len(title)} characters; the limit is {MAX_TITLE_CHARS}")
         chat = Chat(owner_id=user.id, title=title)
@@ -75,7 +76,6 @@ class RequestProcessor:
         self, user: User, chat_id: UUID, content: str, *, idempotency_key: str | None = None
     ) -> Submission:
         self._check_content(content)
-        await self._check_rate(user)
         request_hash = "" if idempotency_key is None else _hash(chat_id, content)
         try:
             return await self._accept(user, chat_id, content, idempotency_key, request_hash)
@@ -101,6 +101,7 @@ class RequestProcessor:
                 earlier = await self._replay(tx, user, key, request_hash)
                 if earlier is not None:
                     return Submission(earlier, replayed=True)
+            await self._count_message(user)  # only now: a 404 or a replay is no message
             message = Message(
                 chat_id=chat_id, role=Role.USER, content=content, response_id=new_id()
             )
@@ -113,7 +114,7 @@ class RequestProcessor:
         await dispatch(self._store, self._bus, message, mark=self._outbox)
         return Submission(message, replayed=False)
 
-    async def _check_rate(self, user: User) -> None:
+    async def _count_message(self, user: User) -> None:
         if self._limiter is None:
             return
         decision = await self._limiter.hit(self._message_rate, f"messages:{user.id}")
@@ -129,6 +130,7 @@ class RequestProcessor:
             raise InvalidInput("content is empty; send the text of your message")
         if len(content) > self._max_chars:
             raise ContentTooLarge(len(content), self._max_chars)
+        refuse_nul(content, "content")
 
     @staticmethod
     async def _replay(tx: Transaction, user: User, key: str, request_hash: str) -> Message | None:
@@ -173,6 +175,12 @@ def owned(chat: Chat | None, user: User, chat_id: UUID) -> Chat:
     if chat is None or chat.owner_id != user.id:
         raise NotFound(f"no chat {chat_id}")
     return chat
+
+
+def refuse_nul(text: str, field: str) -> None:
+    """NUL is no text: PostgreSQL cannot store it and SQLite would; one rule for both."""
+    if "\x00" in text:
+        raise InvalidInput(f"{field} contains a NUL character (\\u0000); remove it")
 
 
 def title_from(content: str, *, limit: int = 60) -> str:

@@ -6,14 +6,16 @@ from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import CursorResult
+from sqlalchemy import exc as sa_exc
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from chatorch.adapters.sql.errors import Backend, unavailable
+from chatorch.adapters.sql.errors import Backend, brief, unavailable
 from chatorch.adapters.sql.inline_sqlite import SESSION_OPTIONS, InlineConnection, InlineSession
 from chatorch.adapters.sql.models import Base
 from chatorch.adapters.sql.prepared import Rows, Statement
+from chatorch.domain.errors import InvalidInput
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -96,7 +98,8 @@ R = TypeVar("R", bound=SqlRepository)
 def translated(
     method: Callable[Concatenate[R, P], Coroutine[Any, Any, T]],
 ) -> Callable[Concatenate[R, P], Coroutine[Any, Any, T]]:
-    """A repository method whose lost database is ``StoreUnavailable``.
+    """A repository method whose lost database is ``StoreUnavailable``, and a value
+    the database refuses (too long, a NUL) ``InvalidInput``, never a 500.
 
     Plain ``try``, not a context manager: this wraps every statement of every answer.
     """
@@ -107,8 +110,19 @@ def translated(
             return await method(self, *args, **kwargs)
         except Exception as error:
             lost = unavailable(error, self._scope.backend)
-            if lost is None:
-                raise
-            raise lost from error
+            if lost is not None:
+                raise lost from error
+            if _data_exception(error):
+                raise InvalidInput(f"the database refused a value: {brief(error)}") from error
+            raise
 
     return wrapper
+
+
+def _data_exception(error: Exception) -> bool:
+    """A value the column cannot hold: SQLSTATE class 22 (too long, NUL, out of range),
+    which asyncpg's dialect reports as a plain ``DBAPIError``."""
+    if isinstance(error, sa_exc.DataError):
+        return True
+    code = getattr(getattr(error, "orig", None), "sqlstate", None)
+    return isinstance(error, sa_exc.DBAPIError) and isinstance(code, str) and code[:2] == "22"

@@ -227,6 +227,7 @@ def _sqlite_engine(url: URL, *, echo: bool, commits: GroupCommit) -> InlineEngin
     engine = create_engine(
         url.set(drivername="sqlite"),
         echo=echo,
+        hide_parameters=True,  # a failing statement's error never carries user text
         pool_size=1,  # one connection, used in turns: see inline_sqlite
         max_overflow=0,
         **_JSON_CODEC,
@@ -259,6 +260,7 @@ def _postgres_engine(url: URL, *, echo: bool, connect_timeout: float) -> AsyncEn
     return create_async_engine(
         url,
         echo=echo,
+        hide_parameters=True,  # a failing statement's error never carries user text
         pool_size=10,
         max_overflow=10,
         pool_timeout=connect_timeout,
