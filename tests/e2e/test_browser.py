@@ -13,7 +13,7 @@ except ImportError:  # conftest skips these tests (or fails them in CI) without 
     expect = None
 
 if TYPE_CHECKING:
-    from playwright.sync_api import ConsoleMessage, Page, Request
+    from playwright.sync_api import ConsoleMessage, Locator, Page, Request
 
 pytestmark = pytest.mark.browser
 
@@ -95,7 +95,7 @@ def test_a_real_provider_streams_tokens_and_tool_steps(
     page: "Page", openai_server_url: str, problems: list[str]
 ) -> None:
     page.goto(openai_server_url)
-    _new_chat(page)
+    chat_id = _new_chat(page)
     page.locator("#composer textarea").fill("what is 12*7?")
     page.locator("#send").click()
     answer = page.locator("#messages .message.assistant").last
@@ -104,6 +104,13 @@ def test_a_real_provider_streams_tokens_and_tool_steps(
     steps = answer.locator(".steps")
     expect(steps.locator('.step[data-stage="act"]')).to_contain_text("calculator(12*7) → 84")
     expect(steps.locator('.step[data-stage="respond"]')).to_contain_text("openai/gpt-fake")
+    live = _steps(answer)
+
+    page.reload()
+    page.locator(f'#chat-list [data-chat-id="{chat_id}"]').click()
+    reloaded = page.locator("#messages .message.assistant").last
+    expect(reloaded).to_have_attribute("data-status", "complete", timeout=WAIT)
+    assert _steps(reloaded) == live
     assert problems == []
 
 
@@ -168,4 +175,36 @@ def test_a_retried_then_failed_answer_shows_its_error(
     expect(answer.locator(".note")).to_have_text("every model in the chain failed")
     expect(answer.locator(".content")).to_have_text("")  # the partial text was reset
     expect(page.locator("#messages .message.user")).to_have_attribute("data-status", "failed")
+    assert problems == []
+
+
+def _steps(answer: "Locator") -> list[str]:
+    return [text.strip() for text in answer.locator(".steps .step").all_text_contents()]
+
+
+@pytest.mark.parametrize(
+    ("question", "first_step"),
+    [("what is 12*7?", "think: tools calculator"), ("hello", "think: answer")],
+    ids=["with-tools", "without-tools"],
+)
+def test_a_reloaded_answer_lists_the_steps_it_streamed(
+    page: "Page", server_url: str, problems: list[str], question: str, first_step: str
+) -> None:
+    page.goto(server_url)
+    chat_id = _new_chat(page)
+    page.locator("#composer textarea").fill(question)
+    page.locator("#send").click()
+    answer = page.locator("#messages .message.assistant").last
+    expect(answer).to_have_attribute("data-status", "complete", timeout=WAIT)
+    live = _steps(answer)
+    assert live[0] == first_step
+    assert live[-1] == "respond: builtin/offline"
+    summary = answer.locator(".steps summary").text_content()
+
+    page.reload()
+    page.locator(f'#chat-list [data-chat-id="{chat_id}"]').click()
+    reloaded = page.locator("#messages .message.assistant").last
+    expect(reloaded).to_have_attribute("data-status", "complete", timeout=WAIT)
+    assert _steps(reloaded) == live
+    expect(reloaded.locator(".steps summary")).to_have_text(summary)
     assert problems == []

@@ -1,21 +1,31 @@
-"""The docs keep up with the code: every setting is documented, every relative link resolves."""
+"""The docs keep up with the code: every setting and every route is documented, every
+route in the docs is served, every relative link resolves."""
 
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+from starlette.routing import Match
 
 from chatorch.settings import Settings
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 ROOT = Path(__file__).parents[2]
 README = ROOT / "README.md"
 CONFIGURATION = ROOT / "docs" / "configuration.md"
+API = ROOT / "docs" / "api.md"
 MARKDOWN = [README, *sorted((ROOT / "docs").rglob("*.md"))]
 
 _FENCE = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
 _INLINE_CODE = re.compile(r"`[^`\n]*`")
 _LINK = re.compile(r"\[[^\]\n]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 _EXTERNAL = re.compile(r"^([a-z][a-z0-9+.-]*:|//|#)", re.IGNORECASE)
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+# A row of api.md's route table: | `METHOD /path` | does | success |
+_ROUTE_ROW = re.compile(rf"^\|\s*`({'|'.join(_METHODS)}) (/[^`\s]*)`\s*\|", re.MULTILINE)
 
 
 def _setting_names() -> list[str]:
@@ -58,3 +68,69 @@ def test_the_link_finder_sees_links_and_skips_code() -> None:
         "Inline `[nor this](nowhere.md)` either.\n"
     )
     assert _links(text) == ["docs/api.md#errors", "https://example.org"]
+
+
+def _route_table() -> set[tuple[str, str]]:
+    """The method and path of each row of the route table in docs/api.md."""
+    return set(_ROUTE_ROW.findall(API.read_text(encoding="utf-8")))
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> "FastAPI":
+    """The app as ``chatorch serve`` builds it; its routes and OpenAPI document need no
+    lifespan, so nothing is connected."""
+    from chatorch.api.app import create_app
+
+    folder = tmp_path_factory.mktemp("docs")
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        database_url=f"sqlite+aiosqlite:///{folder}/chatorch.db",
+    )
+    return create_app(settings)
+
+
+def _operations(app: "FastAPI") -> list[tuple[str, str]]:
+    """Every (method, path) of the app's OpenAPI document."""
+    return sorted(
+        (method.upper(), path)
+        for path, operations in app.openapi()["paths"].items()
+        for method in operations
+        if method.upper() in _METHODS
+    )
+
+
+def _served(app: "FastAPI", method: str, path: str) -> bool:
+    """Whether a request for ``method path`` reaches a route of ``app`` (a ``{param}``
+    stands for any value)."""
+    concrete = re.sub(r"\{[^}/]+\}", "x", path)
+    scope = {"type": "http", "method": method, "path": concrete, "root_path": "", "headers": []}
+    return any(route.matches(scope)[0] is Match.FULL for route in app.router.routes)
+
+
+def test_the_route_table_is_found() -> None:
+    assert ("POST", "/v1/chats/{chat_id}/messages") in _route_table()
+
+
+def test_every_operation_of_the_openapi_document_is_in_the_route_table(app: "FastAPI") -> None:
+    assert len(_operations(app)) > 10
+    missing = [
+        f"{method} {path}"
+        for method, path in _operations(app)
+        if (method, path) not in _route_table()
+    ]
+    assert not missing, f"docs/api.md's route table lacks {missing}"
+
+
+def test_every_route_of_the_table_is_served(app: "FastAPI") -> None:
+    unknown = [
+        f"{method} {path}"
+        for method, path in sorted(_route_table())
+        if not _served(app, method, path)
+    ]
+    assert not unknown, f"docs/api.md lists routes the app does not serve: {unknown}"
+
+
+def test_the_route_check_tells_served_from_unknown(app: "FastAPI") -> None:
+    assert _served(app, "GET", "/v1/chats/{chat_id}")
+    assert not _served(app, "PATCH", "/v1/chats/{chat_id}")
+    assert not _served(app, "GET", "/v1/nowhere")

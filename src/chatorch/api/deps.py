@@ -1,7 +1,11 @@
-"""Request dependencies: the container, and who is asking.
+"""Request dependencies: the container, who is asking, and what a body must be.
 
-``current_user`` is the single place identity is resolved; real authentication
-replaces its body without touching a router.
+``current_principal`` is the one place identity is resolved: it hands the bearer
+credential (the ``Authorization`` header, or ``?access_token=`` for EventSource) to the
+container's ``Authenticator``, which answers with an API key's or an OIDC token's user
+and role, or the local user when authentication is not required. ``current_user`` is
+that user; ``OperatorDep`` and ``AdminDep`` refuse a caller below that role (403).
+``json_body`` and ``require_json`` refuse a body that is not JSON (415).
 """
 
 from collections.abc import Awaitable, Callable

@@ -1,7 +1,10 @@
 """What travels on the bus: work items for workers, stream events for clients.
 
-Both always cross the bus as JSON, in the embedded mode too, so a serialisation bug
-shows up on a laptop and not first in production.
+Over NATS both cross as JSON (``to_json`` / ``from_json``). In one process, work items
+still cross the in-process bus as JSON, but stream events travel as these immutable
+objects, unencoded: encoding and decoding each token cost more than it caught (ADR 0001,
+amended). Their JSON forms are round-tripped in the unit tests and the bus contract
+suite runs against NATS, so a field that does not survive JSON still fails a test.
 """
 
 from dataclasses import dataclass, field
@@ -18,7 +21,8 @@ def compact(raw: bytes) -> bytes:
     """``raw`` in an allocation of its own length.
 
     orjson hands its output back in the 4 KB buffer it wrote it into, so a 300-byte
-    event held in memory costs 4 KB; the in-process bus keeps events for minutes.
+    value held in memory costs 4 KB; the in-process bus holds work items and the
+    in-memory cache its values for as long as they wait or live.
     """
     return bytes(memoryview(raw))
 

@@ -37,11 +37,6 @@ class Emitter:
         self._pending: set[asyncio.Task[None]] = set()
         self.first_token_at: float | None = None  # monotonic s
 
-    @property
-    def published(self) -> int:
-        """How many events this emitter has numbered so far (its next seq)."""
-        return self._seq
-
     async def _publish(self, kind: EventKind, data: dict[str, Any]) -> None:
         event = StreamEvent(kind, self._chat_id, self._response_id, self._seq, data)
         self._seq += 1

@@ -172,11 +172,51 @@ function describeCall(call) {
   return `${call.name}(${shown}) → ${result} (${call.duration_ms} ms)`;
 }
 
-function addStep(article, stage, text) {
+// How an answer was made, as its steps show it. A live answer gathers it from its step
+// events, one per round of Think → Act; a stored answer's metadata keeps the same facts
+// without the rounds (every tool call in one list, the model that answered, per-stage
+// totals). So the page shows what both know, and a reloaded answer lists exactly the
+// steps it streamed: the tools chosen, their calls, the decision to answer, the reply.
+function newTrace() {
+  return { decided: [], calls: [], answered: false, respond: null };
+}
+
+/** Fold one live ``step`` event into ``trace``. */
+function noteStep(trace, stage, detail = {}) {
+  if (stage === "think" && detail.decision === "answer") trace.answered = true;
+  else if (stage === "think") trace.decided.push(...(detail.tools || []));
+  else if (stage === "act") trace.calls.push(...(detail.calls || []));
+  else if (stage === "respond") trace.respond = { provider: detail.provider, model: detail.model };
+}
+
+/** The trace of a stored answer, from its ``metadata``. */
+function storedTrace(meta, status) {
+  const complete = status === "complete";
+  return {
+    decided: [],
+    calls: meta.tool_calls || [],
+    answered: complete,
+    respond: complete && meta.provider ? { provider: meta.provider, model: meta.model } : null,
+  };
+}
+
+function renderSteps(article, trace) {
+  const status = article.dataset.status;
+  // Once the answer is over, the tools are those it called, as its metadata lists them.
+  const called = trace.calls.map((call) => call.name);
+  const tools = [...new Set(status === "pending" ? [...trace.decided, ...called] : called)];
+  const rows = [];
+  if (tools.length) rows.push(["think", describeStep("think", { decision: "tools", tools })]);
+  if (trace.calls.length) rows.push(["act", describeStep("act", { calls: trace.calls })]);
+  if (status !== "failed") {
+    if (trace.answered) rows.push(["think", describeStep("think", { decision: "answer" })]);
+    if (trace.respond) rows.push(["respond", describeStep("respond", trace.respond)]);
+  }
   const steps = article.querySelector(".steps");
-  steps.hidden = false;
-  steps.querySelector("ol").append(el("li", { class: "step", dataset: { stage } }, text));
-  steps.querySelector("summary").textContent = `Steps (${steps.querySelectorAll("li").length})`;
+  steps.hidden = rows.length === 0;
+  steps.querySelector("ol").replaceChildren(
+    ...rows.map(([stage, text]) => el("li", { class: "step", dataset: { stage } }, text)));
+  steps.querySelector("summary").textContent = rows.length ? `Steps (${rows.length})` : "Steps";
 }
 
 /** Change the list; follow the newest message unless the reader scrolled up. */
@@ -204,12 +244,7 @@ function renderHistory(chatId, messages) {
     });
     const meta = m.metadata || {};
     if (meta.error) setStatus(article, m.status, meta.error.detail || meta.error.code);
-    if (m.role === "assistant" && meta.tool_calls?.length) {
-      const tools = [...new Set(meta.tool_calls.map((call) => call.name))];
-      addStep(article, "think", describeStep("think", { decision: "tools", tools }));
-      addStep(article, "act", describeStep("act", { calls: meta.tool_calls }));
-    }
-    if (m.role === "assistant" && meta.provider) addStep(article, "respond", describeStep("respond", meta));
+    if (m.role === "assistant") renderSteps(article, storedTrace(meta, m.status));
     ui.messages.append(article);
     if (m.role === "user" && m.status === "pending" && !answered.has(m.response_id)) {
       // still being answered (e.g. after a reload): pick its stream up from the start
@@ -227,19 +262,26 @@ function follow(url, answer, question) {
   state.streams.add(source);
   const content = answer.querySelector(".content");
   const data = (handler) => (event) => handler(JSON.parse(event.data));
+  let trace = newTrace();
   const finish = (status, note) => {
     source.close();
     state.streams.delete(source);
     setStatus(answer, status, note);
     setStatus(question, status);
+    renderSteps(answer, trace);
   };
   answer.querySelector(".steps").open = true;
   source.addEventListener("token", data((d) => keepBottom(() => content.append(d.text))));
   source.addEventListener("step", data((d) => {
-    keepBottom(() => addStep(answer, d.stage, describeStep(d.stage, d.detail)));
+    noteStep(trace, d.stage, d.detail);
+    keepBottom(() => renderSteps(answer, trace));
   }));
   source.addEventListener("reset", data((d) => {
     content.textContent = "";
+    // A new attempt makes the answer again from the start, and only its steps are
+    // stored; a fallback only replaces the model mid-reply, within the same steps.
+    if (d.reason !== "fallback") trace = newTrace();
+    renderSteps(answer, trace);
     setStatus(answer, "pending", `retrying (attempt ${d.attempt})`);
   }));
   source.addEventListener("done", data((d) => {

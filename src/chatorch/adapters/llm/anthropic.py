@@ -1,13 +1,14 @@
-"""An ``LLMProvider`` for Anthropic's Messages API, through the official SDK.
+"""An ``LLMProvider`` for Anthropic's Messages API: the SDK configures, aiohttp sends.
 
 Works with api.anthropic.com and with local servers that speak the same protocol:
 text is streamed as it arrives, ``tool_use`` blocks are assembled from their
 ``input_json_delta`` fragments, and every failure becomes an ``LLMError`` that
 says whether retrying may help — without ever repeating the API key.
 
-The SDK works out the URL and headers once; each call goes out on aiohttp
-(``endpoint``); the stream is read raw (``sse``): with a typed event per
-streamed token an answer cost 7.7 ms of CPU, read raw 1.7 ms (docs/performance.md).
+The SDK works out the URL and headers once and types the request body; each call goes
+out on aiohttp (``endpoint``, ADR 0011), never through the SDK's own client; the
+stream is read raw (``sse``): through the SDK, with a typed event per streamed token, a
+streamed call cost 7.7 ms of CPU, read raw 1.7 ms (docs/performance.md).
 """
 
 import json

@@ -1,5 +1,6 @@
 """In-process adapters for the embedded mode: no server, same contracts.
 
-Everything that would cross a network is encoded to JSON here too, so the embedded
-mode exercises the same serialisation as the distributed one.
+Work items cross the in-process bus as JSON, as they cross NATS; stream events cross it
+as the immutable ``StreamEvent`` objects, unencoded (ADR 0001, amended): their JSON form
+is tested in the unit tests and on NATS instead. The cache holds bytes, as Redis does.
 """
