@@ -152,6 +152,17 @@ class TestIsolation:
         events = await read_events(client, url)  # EventSource can only use the query
         assert events[-1].event == "done"
 
+    async def test_a_token_in_the_query_opens_event_streams_only(
+        self, client: httpx.AsyncClient, secured: Settings
+    ) -> None:
+        token = (await _key(secured, "ada")).strip()
+        chat = await client.post("/v1/chats", json={}, headers=_bearer(token))
+        query = {"access_token": token}
+        for path in ("/v1/chats", f"/v1/chats/{chat.json()['id']}/messages"):
+            refused = await client.get(path, params=query)
+            assert refused.status_code == 401, path
+        assert (await client.post("/v1/chats", json={}, params=query)).status_code == 401
+
 
 class TestErasure:
     async def test_an_admin_erases_a_user_and_everything_of_theirs(

@@ -92,6 +92,28 @@ class TestResume:
         assert response.status_code == 422
         assert "nonsense" in response.json()["detail"]
 
+    async def test_a_last_event_id_of_another_response_is_refused_at_once(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        chat_id = await new_chat(client)
+        first = await ask(client, chat_id, "what is 1+1?")
+        events = await read_events(client, first["events_url"])
+        second = await ask(client, chat_id, "what is 2+2?")
+        refused = await asyncio.wait_for(
+            client.get(second["events_url"], headers={"Last-Event-ID": events[0].id}), 5
+        )
+        assert refused.status_code == 422
+        assert first["response_id"] in refused.json()["detail"]
+
+    async def test_an_empty_last_event_id_is_no_last_event_id(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        chat_id = await new_chat(client)
+        accepted = await ask(client, chat_id, "what is 1+1?")
+        events = await read_events(client, accepted["events_url"])
+        again = await read_events(client, accepted["events_url"], headers={"Last-Event-ID": ""})
+        assert again == events
+
 
 class TestChatStream:
     async def test_follows_every_answer_of_the_chat_live(self, client: httpx.AsyncClient) -> None:

@@ -1,7 +1,7 @@
 """Request dependencies: the container, who is asking, and what a body must be.
 
 ``current_principal`` is the one place identity is resolved: it hands the bearer
-credential (the ``Authorization`` header, or ``?access_token=`` for EventSource) to the
+credential (the ``Authorization`` header, or on event streams ``?access_token=``) to the
 container's ``Authenticator``, which answers with an API key's or an OIDC token's user
 and role, or the local user when authentication is not required. ``current_user`` is
 that user; ``OperatorDep`` and ``AdminDep`` refuse a caller below that role (403).
@@ -29,17 +29,26 @@ async def container(request: Request) -> Container:
 
 
 async def current_principal(request: Request) -> Principal:
+    """Who is asking, from ``Authorization: Bearer …``."""
+    return await authenticate(request, token_in_query=False)
+
+
+async def authenticate(request: Request, *, token_in_query: bool) -> Principal:
     """Who is asking, from ``Authorization: Bearer …``.
 
-    ``?access_token=`` is accepted too, for browsers' EventSource, which cannot set
-    headers; prefer the header everywhere else (URLs end up in logs). Both are read
-    off the request: as declared parameters FastAPI would validate them on every
-    request, a tenth of a millisecond for two optional strings. The OpenAPI schema
-    states the scheme instead (``problems.document``).
+    ``token_in_query``: ``?access_token=`` is accepted too — only event streams ask for
+    it, for browsers' EventSource, which cannot set headers; anywhere else a token in
+    the URL would only end up in logs. Both are read off the request: as declared
+    parameters FastAPI would validate them on every request, a tenth of a millisecond
+    for two optional strings. The OpenAPI schema states the scheme (``problems.document``).
     """
     authorization = request.headers.get("authorization")
-    asked = b"access_token" in request.scope.get("query_string", b"")  # parse only then
-    if authorization is None and asked and (token := request.query_params.get("access_token")):
+    if (
+        token_in_query
+        and authorization is None
+        and b"access_token" in request.scope.get("query_string", b"")  # parse only then
+        and (token := request.query_params.get("access_token"))
+    ):
         authorization = f"Bearer {token}"
     return await container_of(request).auth.authenticate(
         authorization,
@@ -53,7 +62,12 @@ async def current_user(request: Request) -> User:
     resolves costs about as much per request as the work it wraps here. A route
     takes this or a role check (``OperatorDep``, ``AdminDep``), never both, or it
     would authenticate twice."""
-    return (await current_principal(request)).user
+    return (await authenticate(request, token_in_query=False)).user
+
+
+async def streaming_user(request: Request) -> User:
+    """The user asking for an event stream: ``?access_token=`` counts too."""
+    return (await authenticate(request, token_in_query=True)).user
 
 
 def role_at_least(role: AccessRole) -> Callable[[Principal], Awaitable[Principal]]:

@@ -19,7 +19,7 @@ from fastapi import Request
 from pydantic import BaseModel, Field
 
 from chatorch.api import direct
-from chatorch.api.deps import container_of, current_user
+from chatorch.api.deps import container_of, streaming_user
 from chatorch.api.detach import DetachedStream, Last
 from chatorch.api.messages import ChatPath
 from chatorch.api.ordering import Sequencer
@@ -34,7 +34,8 @@ log = structlog.get_logger(__name__)
 direct_router = direct.router(tags=["events"])
 
 _HEX = "[0-9a-fA-F]"
-EVENT_ID = rf"^{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}:[0-9]{{1,12}}$"
+# An event id, or nothing: an empty Last-Event-ID is the same as none.
+EVENT_ID = rf"^(?:{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}:[0-9]{{1,12}})?$"
 RETRY_MS = 1_000  # what EventSource waits before reconnecting
 STREAM_CAP_RETRY = 5.0  # s a client over its stream cap is told to wait
 CLOSING_GRACE = 0.05  # s an admission over the cap waits for streams still closing
@@ -135,7 +136,7 @@ class EventsHeaders(BaseModel):
     openapi_extra=direct.documented(path=ChatPath, query=EventsQuery, header=EventsHeaders),
 )
 async def stream_events(request: Request) -> DetachedStream:
-    user = await current_user(request)
+    user = await streaming_user(request)
     c = container_of(request)
     chat_id = direct.parameters(request, "path", ChatPath).chat_id
     query = direct.parameters(request, "query", EventsQuery)
@@ -168,6 +169,12 @@ def _cursor(last_event_id: str | None, response_id: UUID | None) -> Cursor | Non
         if cursor is None:
             raise InvalidInput(
                 f"Last-Event-ID {last_event_id!r} is not an event id '<response_id>:<seq>'"
+            )
+        if response_id is not None and cursor.response_id != response_id:
+            # No event of this stream could ever follow it: say so instead of waiting.
+            raise InvalidInput(
+                f"Last-Event-ID names response {cursor.response_id}, but this stream follows"
+                f" response {response_id}; drop the header, or open the chat's stream"
             )
         return cursor
     return Cursor(response_id, -1) if response_id is not None else None
