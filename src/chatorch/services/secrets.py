@@ -37,9 +37,7 @@ class Vault:
         try:
             return self._box.decrypt(ciphertext.encode()).decode()
         except InvalidToken:
-            raise InvalidInput(
-                f"secret {name!r} was encrypted with a key not in CHATORCH_SECRET_KEYS"
-            ) from None
+            raise _undecryptable(name) from None
 
     async def names(self) -> Sequence[str]:
         async with self._store.transaction() as tx:
@@ -56,10 +54,18 @@ class Vault:
             names = await tx.secrets.secret_names()
             for name in names:
                 ciphertext = await tx.secrets.get_secret(name)
-                if ciphertext is not None:
+                if ciphertext is None:
+                    continue
+                try:
                     rotated = self._box.rotate(ciphertext.encode()).decode()
-                    await tx.secrets.put_secret(name, rotated)
+                except InvalidToken:
+                    raise _undecryptable(name) from None  # and nothing is re-encrypted
+                await tx.secrets.put_secret(name, rotated)
         return len(names)
+
+
+def _undecryptable(name: str) -> InvalidInput:
+    return InvalidInput(f"secret {name!r} was encrypted with a key not in CHATORCH_SECRET_KEYS")
 
 
 def new_key() -> str:

@@ -50,7 +50,9 @@ async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator
             bus=bus,
             cache=cache,
             registry=registry,
-            llm=await build_llm(settings, stack, vault=vault, metrics=metrics, cache=cache),
+            llm=await build_llm(
+                settings, stack, store=store, vault=vault, metrics=metrics, cache=cache
+            ),
             tools=await build_tools(settings, stack, declared=answers),
             metrics=metrics,
             processor=build_processor(

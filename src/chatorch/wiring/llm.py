@@ -2,27 +2,37 @@
 
 from contextlib import AsyncExitStack
 
+import structlog
 from pydantic import SecretStr
 
 from chatorch.adapters.llm.builtin import BuiltinProvider
+from chatorch.domain.errors import InvalidInput
 from chatorch.ports.cache import Cache
 from chatorch.ports.llm import LLMProvider
+from chatorch.ports.store import Store
 from chatorch.services.llm import LLMManager, Policy
 from chatorch.services.metrics import MetricsCollector
 from chatorch.services.secrets import Vault
 from chatorch.settings import Settings
+from chatorch.wiring.startup import StartupError
+
+log = structlog.get_logger(__name__)
 
 
 async def build_llm(
     settings: Settings,
     stack: AsyncExitStack,
     *,
+    store: Store,
     vault: Vault | None,
     metrics: MetricsCollector,
     cache: Cache,
 ) -> LLMManager:
     llm = LLMManager(
-        await _providers(settings, vault), policy=_policy(settings), metrics=metrics, cache=cache
+        await _providers(settings, vault, store=store),
+        policy=_policy(settings),
+        metrics=metrics,
+        cache=cache,
     )
     stack.push_async_callback(llm.close)
     return llm
@@ -40,14 +50,36 @@ def _policy(s: Settings) -> Policy:
     )
 
 
-async def _provider_key(setting: SecretStr | None, vault: Vault | None, name: str) -> str | None:
-    """A provider key from its setting, else from the vault (stored encrypted)."""
+async def _provider_key(
+    setting: SecretStr | None, vault: Vault | None, name: str, *, store: Store
+) -> str | None:
+    """A provider key from its setting, else from the vault (stored encrypted).
+
+    Raises:
+        StartupError: the stored key does not decrypt with CHATORCH_SECRET_KEYS.
+    """
     if setting is not None:
         return setting.get_secret_value()
-    return None if vault is None else await vault.get(name)
+    if vault is None:
+        async with store.transaction() as tx:
+            if await tx.secrets.get_secret(name) is not None:
+                log.warning(
+                    "secret.ignored",
+                    secret=name,
+                    detail="a secret of this name is stored, but CHATORCH_SECRET_KEYS is not"
+                    " set to decrypt it; the provider is called without it",
+                )
+        return None
+    try:
+        return await vault.get(name)
+    except InvalidInput as error:
+        raise StartupError(
+            f"CHATORCH_SECRET_KEYS: {error.detail}; put the key it was stored with first"
+            " (after a rotation, keep the old key until `chatorch secrets rotate` has run)"
+        ) from None
 
 
-async def _providers(settings: Settings, vault: Vault | None) -> list[LLMProvider]:
+async def _providers(settings: Settings, vault: Vault | None, *, store: Store) -> list[LLMProvider]:
     """The chain of CHATORCH_LLM; an SDK is imported only when the chain names it."""
     providers: list[LLMProvider] = []
     for entry in settings.llm.split(","):
@@ -59,7 +91,9 @@ async def _providers(settings: Settings, vault: Vault | None) -> list[LLMProvide
                 OpenAIProvider(
                     model=model,
                     base_url=settings.openai_base_url,
-                    api_key=await _provider_key(settings.openai_api_key, vault, "openai_api_key"),
+                    api_key=await _provider_key(
+                        settings.openai_api_key, vault, "openai_api_key", store=store
+                    ),
                     timeout=settings.llm_timeout,
                 )
             )
@@ -71,7 +105,7 @@ async def _providers(settings: Settings, vault: Vault | None) -> list[LLMProvide
                     model=model,
                     base_url=settings.anthropic_base_url,
                     api_key=await _provider_key(
-                        settings.anthropic_api_key, vault, "anthropic_api_key"
+                        settings.anthropic_api_key, vault, "anthropic_api_key", store=store
                     ),
                     timeout=settings.llm_timeout,
                     max_tokens=settings.llm_max_tokens or 1024,
