@@ -172,9 +172,10 @@ def _cursor(last_event_id: str | None, response_id: UUID | None) -> Cursor | Non
             )
         if response_id is not None and cursor.response_id != response_id:
             # No event of this stream could ever follow it: say so instead of waiting.
-            raise InvalidInput(
-                f"Last-Event-ID names response {cursor.response_id}, but this stream follows"
-                f" response {response_id}; drop the header, or open the chat's stream"
+            raise NotFound(
+                f"Last-Event-ID names an event of response {cursor.response_id}, which is"
+                f" not in this stream of response {response_id}; drop the header, or open"
+                " the chat's stream"
             )
         return cursor
     return Cursor(response_id, -1) if response_id is not None else None
