@@ -3,6 +3,7 @@
 import asyncio
 import os
 import secrets
+import socket
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -92,6 +93,16 @@ async def store(store_url: str) -> AsyncIterator[Store]:
         await adapter.close()
 
 
+@pytest.fixture
+async def sqlite_store(tmp_path: Path) -> AsyncIterator[Store]:
+    """A store on a fresh, migrated SQLite database, for suites of ports that need one."""
+    adapter = await connect(_sqlite_store_url(tmp_path))
+    try:
+        yield adapter
+    finally:
+        await adapter.close()
+
+
 # ---- Redis ---------------------------------------------------------------------------
 
 
@@ -126,3 +137,15 @@ async def nats_namespace() -> AsyncIterator[str]:
         yield namespace
     finally:
         await drop_nats_streams(namespace)
+
+
+# ---- Networks ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A local port nothing listens on: bound, then released."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port

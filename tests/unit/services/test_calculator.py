@@ -1,127 +1,9 @@
-"""The calculator computes arithmetic exactly and refuses everything else, quickly."""
-
-import time
+"""The calculator tool: exact answers as text, and every refusal as a ``ToolFailed``."""
 
 import pytest
 
 from chatorch.domain.errors import ToolFailed
-from chatorch.services.tools.calculator import (
-    Calculator,
-    evaluate,
-    extract_expression,
-    format_number,
-)
-
-
-@pytest.mark.parametrize(
-    ("expression", "expected"),
-    [
-        ("12*7", "84"),
-        ("2 + 3 * 4", "14"),
-        ("(2 + 3) * 4", "20"),
-        ("10 - 4 - 3", "3"),
-        ("-3**2", "-9"),
-        ("2**3**2", "512"),
-        ("10/2", "5"),
-        ("2/4", "0.5"),
-        ("1/3", "0.333333333333"),
-        ("0.1 + 0.2", "0.3"),
-        ("7 // 2", "3"),
-        ("7 % 3", "1"),
-        ("+5 - -5", "10"),
-        ("2**-2", "0.25"),
-        ("123456789 * 987654321", "121932631112635269"),
-    ],
-)
-def test_arithmetic(expression: str, expected: str) -> None:
-    assert format_number(evaluate(expression)) == expected
-
-
-@pytest.mark.parametrize(
-    ("expression", "expected"),
-    [
-        ("sqrt(16) + 1", "5"),
-        ("abs(-4.5)", "4.5"),
-        ("round(2.567, 2)", "2.57"),
-        ("round(2.5)", "2"),
-        ("min(3, 1, 2) + max(4, 9)", "10"),
-        ("floor(2.7) + ceil(2.1)", "5"),
-        ("log(8, 2)", "3"),
-        ("log10(1000)", "3"),
-        ("exp(0)", "1"),
-        ("sin(0) + cos(0) + tan(0)", "1"),
-        ("pi", "3.14159265359"),
-        ("e", "2.71828182846"),
-    ],
-)
-def test_functions_and_constants(expression: str, expected: str) -> None:
-    assert format_number(evaluate(expression)) == expected
-
-
-@pytest.mark.parametrize(
-    ("expression", "expected"),
-    [("12 x 7", "84"), ("12x7", "84"), ("3 × 4", "12"), ("6 ÷ 4", "1.5"), ("2^10", "1024")],
-)
-def test_human_forms(expression: str, expected: str) -> None:
-    assert format_number(evaluate(expression)) == expected
-
-
-@pytest.mark.parametrize(
-    "expression",
-    [
-        "__import__('os')",
-        "__import__('os').system('true')",
-        "(1).__class__",
-        "math.pi",
-        "x + 1",
-        "lambda: 1",
-        "[1, 2]",
-        "'abc'",
-        "1 < 2",
-        "True + 1",
-        "open('/etc/passwd')",
-        "sqrt(x=4)",
-        "9**9**9",
-        "2**100000",
-        "10.0**400",
-        "exp(1000)",
-        "(10**3000)**4",
-        "1" * 501,
-        "1 +",
-        "",
-    ],
-)
-def test_refuses_anything_but_bounded_arithmetic_quickly(expression: str) -> None:
-    started = time.perf_counter()
-    with pytest.raises(ToolFailed):
-        evaluate(expression)
-    assert time.perf_counter() - started < 0.5
-
-
-def test_division_by_zero_is_explained() -> None:
-    with pytest.raises(ToolFailed, match="division by zero"):
-        evaluate("1/0")
-
-
-def test_long_sums_within_the_length_bound_still_work() -> None:
-    assert evaluate("+".join(["1"] * 250)) == 250
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("what is 12*7?", "12*7"),
-        ("calculate (3+4)*2", "(3+4)*2"),
-        ("12 x 7", "12 x 7"),
-        ("2^10 please", "2^10"),
-        ("what is sqrt(16) + 2?", "sqrt(16) + 2"),
-        ("room 101", None),
-        ("hello", None),
-        ("3 xylophones 4", None),
-    ],
-)
-def test_extract_expression(text: str, expected: str | None) -> None:
-    assert extract_expression(text) == expected
+from chatorch.services.tools.calculator import Calculator
 
 
 async def test_tool_call_returns_formatted_text() -> None:
@@ -129,5 +11,22 @@ async def test_tool_call_returns_formatted_text() -> None:
     assert calculator.spec.name == "calculator"
     assert calculator.spec.parameters["required"] == ["expression"]
     assert await calculator.call({"expression": "12*7"}) == "84"
-    with pytest.raises(ToolFailed):
-        await calculator.call({"expression": 12})
+    assert await calculator.call({"expression": "1/3"}) == "0.333333333333"
+
+
+async def test_an_expression_that_is_not_a_string_is_refused() -> None:
+    with pytest.raises(ToolFailed, match="needs an 'expression' string"):
+        await Calculator().call({"expression": 12})
+
+
+@pytest.mark.parametrize(
+    ("expression", "problem"),
+    [
+        ("1/0", "division by zero is undefined"),
+        ("__import__('os')", "call is not allowed|unknown function"),
+        ("9**9**9", "exponents beyond"),
+    ],
+)
+async def test_what_cannot_be_computed_fails_with_the_reason(expression: str, problem: str) -> None:
+    with pytest.raises(ToolFailed, match=problem):
+        await Calculator().call({"expression": expression})

@@ -10,8 +10,8 @@ import re
 import uuid
 from collections.abc import AsyncIterator, Sequence
 
+from chatorch.domain.arithmetic import extract_expression
 from chatorch.domain.llm import Chunk, LLMRequest, ToolCall, Turn, Usage
-from chatorch.services.tools.calculator import extract_expression
 
 NO_MODEL_ANSWER = (
     "No language model is configured, so I can only do arithmetic and tell the time. "

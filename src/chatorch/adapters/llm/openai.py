@@ -112,9 +112,7 @@ class OpenAIProvider:
                     detail = sse.error_text(event["error"])
                     raise LLMError(self._scrub(f"{self._label}: {detail}"), retryable=True)
                 for choice in event.get("choices") or ():
-                    delta = choice.get("delta")
-                    if not delta:
-                        continue
+                    delta = choice.get("delta") or {}  # the finishing chunk's is empty
                     if content := delta.get("content"):
                         text.append(content)
                     if tool_calls := delta.get("tool_calls"):

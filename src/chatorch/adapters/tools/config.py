@@ -1,9 +1,9 @@
-"""Tools declared in a YAML file (HTTP endpoints, MCP servers), checked before any runs.
+"""The tools file: what it may declare (HTTP endpoints, MCP servers), read and checked.
 
 A bad file must stop startup with one line that says where and why — not surface later
-as a model's failed call — so every entry is validated, every ``${VAR}`` resolved and
-every name checked for clashes before a tool is handed out. The format (see
-``examples/tools.yaml``)::
+as a model's failed call — so every entry is validated and every ``${VAR}`` resolved
+here, and ``loader`` checks every name for clashes, before a tool is handed out. The
+format (see ``examples/tools.yaml``)::
 
     http:                       # HTTP endpoints, one tool each
       - name: weather           # ^[a-zA-Z0-9_-]{1,64}$ (what model APIs accept)
@@ -32,13 +32,11 @@ Validation messages never quote values: headers and env hold secrets.
 import os
 import re
 import shlex
-from collections.abc import Iterable, Mapping
-from contextlib import AsyncExitStack
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
-import httpx
-import structlog
 import yaml  # type: ignore[import-untyped]
 from pydantic import (
     AfterValidator,
@@ -51,13 +49,7 @@ from pydantic import (
     model_validator,
 )
 
-from chatorch.adapters.tools.http import HttpTool, check_url_template
-from chatorch.ports.tools import Tool
-
-log = structlog.get_logger(__name__)
-
-BUILTIN_TOOL_NAMES = frozenset({"calculator", "current_time"})
-"""Names the app's own tools use; a configured tool may not take them."""
+from chatorch.adapters.tools.http import check_url_template
 
 TOOL_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _SERVER_NAME_RE = re.compile(r"^[a-zA-Z0-9_-]{1,32}$")
@@ -182,69 +174,25 @@ class McpServerConfig(_Entry):
         return self
 
 
-async def load_tools(
-    path: str | Path,
-    *,
-    stack: AsyncExitStack,
-    http: httpx.AsyncClient,
-    reserved: Iterable[str] = BUILTIN_TOOL_NAMES,
-) -> list[Tool]:
-    """Read the tools file and return its tools, MCP servers connected and listed.
+@dataclass(frozen=True, slots=True)
+class ToolsFile:
+    """A tools file, validated: where it is, its HTTP tools and its MCP servers, in order."""
 
-    MCP sessions are entered on ``stack``: they live until it closes, which must happen
-    in the task that called this (the SDK's anyio task groups require it). HTTP tools
-    share ``http``, whose lifetime stays with the caller. On any error nothing is left
-    running and ``ToolConfigError`` says which entry is wrong.
+    source: str
+    http: list[HttpToolConfig]
+    mcp: list[McpServerConfig]
+
+
+def read_tools_file(path: str | Path) -> ToolsFile:
+    """Read and validate the tools file at ``path``, every ``${VAR}`` resolved.
+
+    Raises:
+        ToolConfigError: the file is missing, unreadable, not YAML, or an entry is
+            invalid; the one-line message names the file and the entry.
     """
     source = str(path)
-    http_configs, mcp_configs = _parse(source, _read(Path(path), source))
-    taken = {name: "a built-in tool" for name in reserved}
-    for index, config in enumerate(http_configs):
-        _claim(taken, config.name, source, f"http[{index}] ({config.name})")
-    servers: set[str] = set()
-    for index, server in enumerate(mcp_configs):
-        if server.name in servers:
-            raise ToolConfigError(
-                f"{source}: mcp[{index}] ({server.name}): another MCP server has this name"
-            )
-        servers.add(server.name)
-
-    tools: list[Tool] = [_http_tool(config, http) for config in http_configs]
-    if mcp_configs:
-        tools += await _connect_all(mcp_configs, stack, taken, source)
-    log.info("tools_loaded", file=source, tools=[tool.spec.name for tool in tools])
-    return tools
-
-
-async def _connect_all(
-    configs: list[McpServerConfig], stack: AsyncExitStack, taken: dict[str, str], source: str
-) -> list[Tool]:
-    """Connect the servers in order; all stay open on ``stack``, or none on an error."""
-    # Imported here: the MCP SDK takes most of a second to import, only worth it when a
-    # server is configured (and mcp.py builds on this module's models).
-    from chatorch.adapters.tools.mcp import connect_mcp
-
-    tools: list[Tool] = []
-    # A failure is raised once the sessions are closed: raised through their anyio
-    # task groups it would come out wrapped in an ExceptionGroup.
-    problem: ToolConfigError | None = None
-    async with AsyncExitStack() as sessions:
-        try:
-            for index, server in enumerate(configs):
-                try:
-                    found = await connect_mcp(server, sessions)
-                except ToolConfigError as exc:
-                    raise ToolConfigError(f"{source}: mcp[{index}]: {exc}") from exc
-                for tool in found:
-                    _claim(taken, tool.spec.name, source, f"mcp[{index}] ({server.name})")
-                tools += found
-        except ToolConfigError as exc:
-            problem = exc
-        else:
-            stack.push_async_exit(sessions.pop_all())
-    if problem is not None:
-        raise problem
-    return tools
+    http, mcp = _parse(source, _read(Path(path), source))
+    return ToolsFile(source, http, mcp)
 
 
 def _read(path: Path, source: str) -> object:
@@ -322,23 +270,3 @@ def _describe(exc: ValidationError) -> str:
     extra = len(problems) - _MAX_ERRORS
     shown = "; ".join(problems[:_MAX_ERRORS])
     return f"{shown}; and {extra} more" if extra > 0 else shown
-
-
-def _claim(taken: dict[str, str], name: str, source: str, entry: str) -> None:
-    owner = taken.get(name)
-    if owner is not None:
-        raise ToolConfigError(f"{source}: {entry}: tool name {name!r} is already used by {owner}")
-    taken[name] = entry
-
-
-def _http_tool(config: HttpToolConfig, client: httpx.AsyncClient) -> HttpTool:
-    return HttpTool(
-        name=config.name,
-        description=config.description,
-        parameters=config.parameters,
-        method=config.method,
-        url=config.url,
-        headers=config.headers,
-        timeout=config.timeout,
-        client=client,
-    )

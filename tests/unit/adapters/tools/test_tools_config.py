@@ -12,7 +12,7 @@ import yaml
 from chatorch.adapters.tools import BUILTIN_TOOL_NAMES, HttpTool, ToolConfigError, load_tools
 from chatorch.adapters.tools.config import McpServerConfig, expand_env
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[4]
 
 VALID = """
 http:

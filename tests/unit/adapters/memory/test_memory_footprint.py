@@ -1,8 +1,9 @@
 """What the in-process adapters hold costs memory in proportion to its size, and the
-event log holds a bounded number of events.
+event log holds a bounded number of events, however many are published.
 
-orjson returns its output in a 4 KB buffer; held as is, every 300-byte event in the
-in-process event log, and every cached entry, would cost 4 KB.
+The log holds events as objects, chat by chat, up to ``log_events_total`` in all
+(about 60 MB at the default); the cache holds bytes, and orjson returns its output in
+a 4 KB buffer that, held as is, would make every small cached entry cost 4 KB.
 """
 
 import tracemalloc
@@ -31,15 +32,28 @@ def _grown_since(before: int) -> float:
     return (tracemalloc.get_traced_memory()[0] - before) / HELD
 
 
-async def test_the_event_log_holds_an_event_in_about_its_size(traced: None) -> None:
-    bus = InMemoryBus()
-    chat_id, response_id = uuid4(), uuid4()
+async def _publish(bus: InMemoryBus, *, chats: int, per_chat: int) -> None:
+    for _ in range(chats):
+        chat_id, response_id = uuid4(), uuid4()
+        for seq in range(per_chat):
+            event = StreamEvent(EventKind.TOKEN, chat_id, response_id, seq, {"text": f"t{seq} "})
+            await bus.publish(event)
+
+
+async def test_the_event_log_memory_is_bounded_by_its_total_not_by_the_traffic(
+    traced: None,
+) -> None:
+    bus = InMemoryBus(log_events_total=HELD)
     before = tracemalloc.get_traced_memory()[0]
-    for seq in range(HELD):
-        await bus.publish(StreamEvent(EventKind.TOKEN, chat_id, response_id, seq, {"text": "ok"}))
-    assert _grown_since(before) < 1_024  # the event, its entry and its ~150 bytes of JSON
-    logged = await bus.logged(chat_id, response_id, after_seq=-1)
-    assert [event.seq for event in logged] == list(range(HELD))
+    await _publish(bus, chats=HELD // 4, per_chat=4)  # the log is full
+    full = tracemalloc.get_traced_memory()[0] - before
+    await _publish(bus, chats=HELD, per_chat=4)  # four times as much again, other chats
+    after = tracemalloc.get_traced_memory()[0] - before
+    assert full / HELD < 1_024  # an event, its log entry, its chat's share of a log
+    assert after < full * 1.25  # the quietest chats went as the new ones came
+    described = bus.describe()
+    assert described["events_logged"] <= HELD
+    assert described["chats_logged"] <= HELD // 4
 
 
 async def test_the_cache_holds_a_value_in_about_its_size(traced: None) -> None:
@@ -72,6 +86,16 @@ async def test_the_event_log_forgets_the_quietest_chats_beyond_its_total() -> No
     assert await held(first) == [0, 1, 2, 3, 4]
     assert await held(third) == [0, 1, 2, 3]
     assert bus.describe()["events_logged"] == 9
+
+
+async def test_one_chat_keeps_its_latest_events_up_to_its_own_bound() -> None:
+    bus = InMemoryBus(log_events_per_chat=3, log_events_total=100)
+    chat_id, response_id = uuid4(), uuid4()
+    for seq in range(5):
+        await bus.publish(StreamEvent(EventKind.TOKEN, chat_id, response_id, seq, {}))
+    logged = await bus.logged(chat_id, response_id, after_seq=-1)
+    assert [event.seq for event in logged] == [2, 3, 4]
+    assert bus.describe()["events_logged"] == 3  # the count the total is held to
 
 
 async def test_one_chat_longer_than_the_total_keeps_its_latest_events() -> None:

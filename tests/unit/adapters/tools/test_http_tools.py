@@ -1,4 +1,7 @@
-"""HTTP tools against a real local server: what is sent, what comes back, what fails."""
+"""HTTP tools against a real local server: what is sent, what comes back, what fails.
+
+What every tool promises is the contract suite's: tests/contract/test_tools.py.
+"""
 
 import json
 from collections.abc import AsyncIterator

@@ -1,4 +1,9 @@
-"""JwtVerifier: HS256 with a shared secret, RS256 with keys from a JWKS endpoint."""
+"""JwtVerifier: HS256 with a shared secret, RS256 with keys from a JWKS endpoint.
+
+What every credential promises (valid → user and role; expired, wrong audience or
+issuer, bad signature, garbage → refused) is the contract suite's:
+tests/contract/test_auth.py. Here: the verifier's own rules and wording.
+"""
 
 import base64
 import json
@@ -70,22 +75,9 @@ class TestSharedSecret:
         assert identity.subject == "user-1"
         assert identity.claims["email"] == "user@example.test"
 
-    async def test_an_expired_token_is_refused(self, verifier: JwtVerifier) -> None:
-        past = int(time.time()) - 3600
-        token = hs256(claims(iat=past - 600, nbf=past - 600, exp=past))
-        assert await refused(verifier, token) == "token expired"
-
     async def test_expiry_allows_the_leeway(self, verifier: JwtVerifier) -> None:
         token = hs256(claims(exp=int(time.time()) - 5))
         assert (await verifier.verify(token)).subject == "user-1"
-
-    async def test_a_token_for_another_audience_is_refused(self, verifier: JwtVerifier) -> None:
-        token = hs256(claims(aud="someone-else"))
-        assert await refused(verifier, token) == "wrong audience"
-
-    async def test_a_token_from_another_issuer_is_refused(self, verifier: JwtVerifier) -> None:
-        token = hs256(claims(iss="https://evil.example.test/"))
-        assert await refused(verifier, token) == "wrong issuer"
 
     async def test_a_token_not_yet_valid_is_refused(self, verifier: JwtVerifier) -> None:
         token = hs256(claims(nbf=int(time.time()) + 3600))
@@ -100,17 +92,6 @@ class TestSharedSecret:
 
     async def test_an_empty_subject_is_refused(self, verifier: JwtVerifier) -> None:
         assert await refused(verifier, hs256(claims(sub=""))) == "token has no subject"
-
-    async def test_a_tampered_token_is_refused(self, verifier: JwtVerifier) -> None:
-        header, _, signature = hs256(claims()).split(".")
-        token = f"{header}.{segment(claims(sub='admin'))}.{signature}"
-        assert await refused(verifier, token) == "bad signature"
-
-    async def test_a_token_signed_with_another_secret_is_refused(
-        self, verifier: JwtVerifier
-    ) -> None:
-        token = hs256(claims(), secret="another-secret-that-is-long-enough-too")
-        assert await refused(verifier, token) == "bad signature"
 
     async def test_an_unsigned_token_is_refused(self, verifier: JwtVerifier) -> None:
         token = f"{segment({'alg': 'none', 'typ': 'JWT'})}.{segment(claims())}."
@@ -222,12 +203,6 @@ class TestJwks:
             await verifier.verify(rs256(claims(), signing_key))
         assert len(jwks.fetches) == 1
 
-    async def test_a_token_signed_by_another_key_is_refused(
-        self, jwks: Jwks, stranger_key: rsa.RSAPrivateKey
-    ) -> None:
-        token = rs256(claims(), stranger_key)
-        assert await refused(jwks_verifier(jwks.url), token) == "bad signature"
-
     async def test_a_token_naming_an_unknown_key_is_refused(
         self, jwks: Jwks, stranger_key: rsa.RSAPrivateKey
     ) -> None:
@@ -243,13 +218,6 @@ class TestJwks:
     async def test_a_shared_secret_token_is_refused(self, jwks: Jwks) -> None:
         token = jwt.encode(claims(), SECRET, algorithm="HS256", headers={"kid": "key-1"})
         assert await refused(jwks_verifier(jwks.url), token) == "algorithm not allowed"
-
-    async def test_an_expired_token_is_refused(
-        self, jwks: Jwks, signing_key: rsa.RSAPrivateKey
-    ) -> None:
-        past = int(time.time()) - 3600
-        token = rs256(claims(iat=past - 600, nbf=past - 600, exp=past), signing_key)
-        assert await refused(jwks_verifier(jwks.url), token) == "token expired"
 
     async def test_an_unreachable_provider_is_reported_without_the_token(
         self, signing_key: rsa.RSAPrivateKey, closed_port: int

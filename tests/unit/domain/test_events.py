@@ -1,0 +1,27 @@
+"""Events and work items keep every field through their JSON form, which NATS carries."""
+
+from typing import Any
+
+import pytest
+
+from chatorch.domain.events import EventKind, StreamEvent, WorkItem
+from chatorch.domain.ids import new_id
+
+DATA: dict[EventKind, dict[str, Any]] = {
+    EventKind.TOKEN: {"text": 'Zürich — 数 "quoted"\n✓'},
+    EventKind.STEP: {"stage": "think", "detail": {"tools": ["calculator"], "ms": 0.25}},
+    EventKind.RESET: {"attempt": 3},
+    EventKind.DONE: {"message_id": str(new_id()), "usage": {"prompt_tokens": 1}},
+    EventKind.ERROR: {"code": "llm_error", "detail": None},
+}
+
+
+@pytest.mark.parametrize("kind", list(EventKind))
+def test_a_stream_event_of_each_kind_survives_its_json_form(kind: EventKind) -> None:
+    event = StreamEvent(kind, new_id(), new_id(), 41, DATA[kind])
+    assert StreamEvent.from_json(event.to_json()) == event
+
+
+def test_a_work_item_survives_its_json_form() -> None:
+    item = WorkItem(message_id=new_id(), chat_id=new_id(), response_id=new_id())
+    assert WorkItem.from_json(item.to_json()) == item
