@@ -1,10 +1,14 @@
 """Schemathesis against the app's own OpenAPI schema: no 5xx, every answer as documented.
 
-A real server (uvicorn in a thread, SQLite under a temp dir) with the offline model;
-examples are bounded so the run stays well under a minute.
+A real server (uvicorn in a thread, SQLite under a temp dir) with the offline model.
+The in-process run is bounded to well under a minute; the command line's every check
+(``--checks all``: schema-valid requests accepted, invalid ones refused, resources
+usable after creation, stateful sequences along the document's links) to a few.
 """
 
 import asyncio
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,10 +23,11 @@ from chatorch.api.app import create_app
 from tests.api.conftest import settings_for
 
 EXAMPLES = 12  # per operation
+ALL_CHECKS_BUDGET = 150  # s the command line's run may take, every phase together
 
 
 @pytest.fixture(scope="module")
-def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[schemathesis.BaseSchema]:
+def schema_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     settings = settings_for(tmp_path_factory.mktemp("fuzz"), heartbeat_seconds=0.2)
     server = uvicorn.Server(
         uvicorn.Config(create_app(settings), host="127.0.0.1", port=0, log_config=None)
@@ -35,10 +40,15 @@ def api_schema(tmp_path_factory: pytest.TempPathFactory) -> Iterator[schemathesi
         time.sleep(0.05)
     port = server.servers[0].sockets[0].getsockname()[1]
     try:
-        yield schemathesis.openapi.from_url(f"http://127.0.0.1:{port}/openapi.json")
+        yield f"http://127.0.0.1:{port}/openapi.json"
     finally:
         server.should_exit = True
         thread.join(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def api_schema(schema_url: str) -> schemathesis.BaseSchema:
+    return schemathesis.openapi.from_url(schema_url)
 
 
 def test_no_route_breaks_or_strays_from_its_schema(api_schema: schemathesis.BaseSchema) -> None:
@@ -58,6 +68,28 @@ def test_no_route_breaks_or_strays_from_its_schema(api_schema: schemathesis.Base
             case.call_and_validate(timeout=10)
 
         fuzz()
+
+
+@pytest.mark.timeout(ALL_CHECKS_BUDGET + 60)
+def test_every_check_of_the_command_line_passes(schema_url: str, tmp_path: Path) -> None:
+    command = [
+        str(Path(sys.executable).with_name("schemathesis")),
+        "run",
+        schema_url,
+        "--checks=all",
+        f"--max-time={ALL_CHECKS_BUDGET}",
+        "--max-examples=10",
+        "--seed=20261205",
+        "--generation-deterministic",
+        "--suppress-health-check=all",
+        "--request-timeout=10",
+        "--workers=1",
+        "--no-color",
+    ]
+    run = subprocess.run(  # in tmp_path: the command line leaves a .schemathesis folder
+        command, cwd=tmp_path, capture_output=True, text=True, timeout=ALL_CHECKS_BUDGET + 50
+    )
+    assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]
 
 
 def test_the_schema_documents_problems(tmp_path: Path) -> None:
