@@ -18,6 +18,7 @@ import uvicorn
 from httpx_sse import aconnect_sse
 
 from chatorch.api.app import create_app
+from chatorch.api.protocol import bounded_protocol
 from chatorch.settings import Settings
 
 JSON = {"content-type": "application/json"}
@@ -31,10 +32,18 @@ class Event:
 
 
 @asynccontextmanager
-async def serve(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    """Run the app on 127.0.0.1 with a free port; yield a client for it."""
+async def serve(
+    settings: Settings, *, protocol: type[asyncio.Protocol] | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Run the app on 127.0.0.1 with a free port, on the connection protocol chatorch
+    serves with (or ``protocol``); yield a client for it."""
     config = uvicorn.Config(
-        create_app(settings), host="127.0.0.1", port=0, log_config=None, lifespan="on"
+        create_app(settings),
+        host="127.0.0.1",
+        port=0,
+        log_config=None,
+        lifespan="on",
+        http=protocol or bounded_protocol(),
     )
     server = uvicorn.Server(config)
     config.timeout_graceful_shutdown = 1

@@ -1,0 +1,155 @@
+"""uvicorn's httptools protocol with the bounds it lacks: request heads of bounded size
+that must arrive in time, and bodies that must keep arriving.
+
+httptools reads a head of any size (32 MB of headers were answered 200), and uvicorn
+waits for a head or a body as long as a client dribbles it (slowloris: 200 sockets held
+for minutes). These bounds live at the connection, before the application — no ASGI
+middleware sees a request before its head is complete (ADR 0015).
+"""
+
+import asyncio
+import http
+
+import orjson
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from chatorch.domain.ids import new_id
+
+MAX_HEAD_BYTES = 32 * 1024  # request line and headers together, as nginx's default buffers
+HEAD_TIMEOUT = 10.0  # s from a connection's (or a message's) first byte to its whole head
+BODY_IDLE_TIMEOUT = 30.0  # s a body may pause between chunks while the app waits for it
+
+
+class BoundedHttpToolsProtocol(HttpToolsProtocol):
+    """Refuse a head over ``max_head_bytes`` (431), close a connection whose head does
+    not arrive within ``head_timeout`` or whose body stalls for ``body_idle_timeout``
+    (408), each refusal an RFC 9457 problem; otherwise uvicorn's protocol unchanged."""
+
+    max_head_bytes = MAX_HEAD_BYTES
+    head_timeout = HEAD_TIMEOUT
+    body_idle_timeout = BODY_IDLE_TIMEOUT
+
+    url = b""  # uvicorn sets it per message; a connection's first head may not have one yet
+    _head_bytes = 0
+    _refusal: tuple[int, str] | None = None
+    _deadline: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[arg-type]
+        self._arm(self.head_timeout, "the request head did not arrive in time")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        if self._refusal is not None:
+            return  # answered already; the connection is closing
+        super().data_received(data)
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._head_bytes = 0
+        self._arm(self.head_timeout, "the request head did not arrive in time")
+
+    def on_url(self, url: bytes) -> None:
+        self._count(len(url))
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self._count(len(name) + len(value) + 4)  # ": " and CRLF
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        self._arm(self.body_idle_timeout, "the request body stopped arriving")
+        super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        self._arm(self.body_idle_timeout, "the request body stopped arriving")
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._disarm()
+        super().on_message_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        """uvicorn's answer to a parse error: ours, when the error was a refusal."""
+        if self._refusal is None:
+            super().send_400_response(msg)
+            return
+        self._send_problem(*self._refusal)
+
+    def _count(self, size: int) -> None:
+        self._head_bytes += size
+        if self._head_bytes > self.max_head_bytes:
+            self._refusal = (
+                431,
+                f"the request head is over {self.max_head_bytes} bytes; send fewer or"
+                " shorter headers",
+            )
+            raise _Refused  # stops the parser; uvicorn then calls send_400_response
+
+    def _arm(self, seconds: float, why: str) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(seconds, self._expire, seconds, why)
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _expire(self, seconds: float, why: str) -> None:
+        self._deadline = None
+        if self.flow.read_paused:  # the app is not reading: the client is not to blame
+            self._arm(seconds, why)
+            return
+        if self.transport.is_closing():
+            return
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.transport.close()  # the app has the request: it sees a disconnect
+            return
+        self._refusal = (408, f"{why} ({seconds:g} s)")
+        self._send_problem(*self._refusal)
+
+    def _send_problem(self, status: int, detail: str) -> None:
+        phrase = http.HTTPStatus(status).phrase
+        code = phrase.lower().replace(" ", "_")
+        body = orjson.dumps(
+            {
+                "type": f"urn:chatorch:problem:{code}",
+                "title": phrase,
+                "status": status,
+                "detail": detail,
+                "instance": self.url.decode("latin-1").partition("?")[0] if self.url else "",
+                "code": code,
+                "request_id": str(new_id()),
+            }
+        )
+        head = (
+            f"HTTP/1.1 {status} {phrase}\r\ncontent-type: application/problem+json\r\n"
+            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
+        )
+        self.transport.write(head.encode("ascii") + body)
+        self.transport.close()
+
+
+class _Refused(Exception):
+    """Raised in a parser callback to stop parsing a request that is refused."""
+
+
+def bounded_protocol(
+    *,
+    max_head_bytes: int = MAX_HEAD_BYTES,
+    head_timeout: float = HEAD_TIMEOUT,
+    body_idle_timeout: float = BODY_IDLE_TIMEOUT,
+) -> type[BoundedHttpToolsProtocol]:
+    """The protocol class for ``uvicorn.Config(http=…)``, with these bounds."""
+    return type(
+        "BoundedHttpToolsProtocol",
+        (BoundedHttpToolsProtocol,),
+        {
+            "max_head_bytes": max_head_bytes,
+            "head_timeout": head_timeout,
+            "body_idle_timeout": body_idle_timeout,
+        },
+    )
