@@ -69,3 +69,26 @@ class TestChats:
         )
         assert plain.status_code == 415
         assert len((await client.get("/v1/chats")).json()) == 1
+
+    async def test_no_body_an_empty_object_or_a_title_each_create_a_chat(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        """A chat needs no field, so leaving the body out is as good as ``{}``."""
+        json_type = {"content-type": "application/json"}
+        responses = [
+            await client.post("/v1/chats"),
+            await client.post("/v1/chats", content=b"", headers=json_type),
+            await client.post("/v1/chats", json={}),
+            await client.post("/v1/chats", json={"title": "Named"}),
+        ]
+        assert [r.status_code for r in responses] == [201] * 4, [r.text for r in responses]
+        assert [r.json()["title"] for r in responses] == ["", "", "", "Named"]
+
+    async def test_a_malformed_body_is_a_400_problem(self, client: httpx.AsyncClient) -> None:
+        response = await client.post(
+            "/v1/chats", content=b'{"title": "x"', headers={"content-type": "application/json"}
+        )
+        assert response.status_code == 400
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.json()["code"] == "malformed_json"
+        assert (await client.get("/v1/chats")).json() == []

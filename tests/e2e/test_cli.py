@@ -63,10 +63,47 @@ class TestStartup:
                 env={setting: url, "PATH": "/usr/bin:/bin"},
             )
             assert result.returncode == 1
-            last = result.stderr.strip().splitlines()[-1]
-            assert last.startswith("chatorch: "), result.stderr
-            assert setting in last
-            assert "Traceback" not in result.stderr
+            assert result.stdout == ""
+            (line,) = result.stderr.strip().splitlines()  # nothing before it, either
+            assert line.startswith("chatorch: "), result.stderr
+            assert setting in line
+
+    def test_a_worker_without_nats_says_so_in_one_line(self, tmp_path: Path) -> None:
+        """Not a warning per connection attempt and then the reason: the reason alone."""
+        result = subprocess.run(
+            [str(CHATORCH), "worker"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            timeout=60,
+            check=False,
+            cwd=tmp_path,
+            env={"CHATORCH_BUS_URL": "nats://127.0.0.1:1", "PATH": "/usr/bin:/bin"},
+        )
+        assert result.returncode != 0
+        (line,) = result.stdout.strip().splitlines()
+        assert line.startswith("chatorch: CHATORCH_BUS_URL: "), result.stdout
+        assert "nats://127.0.0.1:1" in line
+        assert "refused" in line
+
+    def test_every_line_at_start_is_json_in_one_format(self, tmp_path: Path) -> None:
+        """Ours, uvicorn's and the no-authentication warning: one compact JSON object a
+        line, fields first, then event, level and timestamp (as docs/operations.md shows)."""
+        with chatorch(tmp_path, log_level="info") as server:
+            pass  # started (healthy), then stopped: the log holds both ends
+        lines = server.log.read_text().splitlines()
+        events = []
+        for line in lines:
+            parsed = json.loads(line)
+            assert line == json.dumps(parsed, separators=(",", ":"), ensure_ascii=False), line
+            assert list(parsed)[-3:] == ["event", "level", "timestamp"], line
+            events.append(parsed)
+        names = [event["event"] for event in events]
+        warning = events[names.index("auth.disabled")]
+        assert warning["level"] == "warning"
+        assert "CHATORCH_AUTH_REQUIRED" in warning["detail"]
+        assert "chatorch.started" in names
+        assert any(name.startswith("Uvicorn running on http://127.0.0.1:") for name in names)
 
     def test_a_broken_tools_file_fails_in_one_line_naming_the_setting(self, tmp_path: Path) -> None:
         broken = tmp_path / "tools.yaml"

@@ -5,12 +5,12 @@ import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-import orjson
 import structlog
 from fastapi import FastAPI
 from starlette.datastructures import Headers
+from starlette.exceptions import HTTPException
 from starlette.middleware.cors import CORSMiddleware
-from starlette.responses import Response
+from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatorch import __version__
@@ -103,29 +103,45 @@ async def _heartbeat(container: Container) -> None:
 
 
 class _BodyLimit:
-    """Refuse a request whose declared body is over ``limit`` bytes before reading it."""
+    """Refuse a request body over ``limit`` bytes without holding it in memory.
+
+    A declared length over the limit is refused before the app runs. A body sent
+    without one (chunked) is counted as the app reads it, and refused once it passes
+    the limit: the app sees an ``HTTPException(413)``, rendered like every problem.
+    """
 
     def __init__(self, app: ASGIApp, *, limit: int) -> None:
         self.app = app
         self.limit = limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            declared = Headers(scope=scope).get("content-length", "")
-            if declared.isdigit() and int(declared) > self.limit:
-                body = orjson.dumps(
-                    {
-                        "type": "urn:chatorch:problem:body_too_large",
-                        "title": "Request body too large",
-                        "status": 413,
-                        "detail": f"the body has {declared} bytes; the limit is {self.limit}",
-                        "code": "body_too_large",
-                    }
-                )
-                response = Response(body, 413, media_type="application/problem+json")
-                await response(scope, receive, send)
-                return
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = Headers(scope=scope).get("content-length")
+        if declared is None:
+            receive = self._counted(receive)
+        elif declared.isdigit() and int(declared) > self.limit:
+            detail = f"the body has {declared} bytes; the limit is {self.limit}"
+            response = problems.body_too_large(Request(scope), detail)
+            await response(scope, receive, send)
+            return
         await self.app(scope, receive, send)
+
+    def _counted(self, receive: Receive) -> Receive:
+        limit = self.limit
+        read = 0
+
+        async def counted() -> Message:
+            nonlocal read
+            message = await receive()
+            if message["type"] == "http.request":
+                read += len(message.get("body", b""))
+                if read > limit:
+                    raise HTTPException(413, f"the body is over the limit of {limit} bytes")
+            return message
+
+        return counted
 
 
 class _RequestContext:

@@ -1,6 +1,7 @@
 """RFC 9457 problem details: the one place errors become HTTP responses."""
 
 import math
+from http import HTTPStatus
 from typing import Any
 
 import orjson
@@ -10,6 +11,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from chatorch.domain.errors import ChatorchError, RateLimited, ServiceUnavailable
 
@@ -95,18 +97,52 @@ def _describe(error: Any) -> str:
     return text
 
 
+# The router's and the body limit's refusals, in our words (with the framework's
+# default phrase, "Not Found", as the detail, a problem would tell the caller nothing).
+_HTTP_PROBLEMS = {
+    404: ("Not found", "not_found"),
+    405: ("Method not allowed", "method_not_allowed"),
+    413: ("Request body too large", "body_too_large"),
+}
+
+
 async def _http_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, HTTPException)
-    title = {404: "Not found", 405: "Method not allowed"}.get(error.status_code, "Request refused")
-    code = title.lower().replace(" ", "_")
-    return problem(
-        error.status_code,
-        title,
-        str(error.detail),
-        code=code,
-        request=request,
-        headers=dict(error.headers or {}),
-    )
+    status = error.status_code
+    title, code = _HTTP_PROBLEMS.get(status, ("Request refused", "request_refused"))
+    headers = dict(error.headers or {})
+    detail = str(error.detail)
+    if status == 405:
+        allowed = _allowed_methods(request) or headers.get("Allow", "")
+        detail = f"{request.method} is not allowed on {request.url.path}"
+        if allowed:
+            headers["Allow"] = allowed
+            detail += f"; use {allowed}"
+    elif status == 404 and detail == HTTPStatus.NOT_FOUND.phrase:
+        detail = f"nothing is at {request.url.path}"
+    return problem(status, title, detail, code=code, request=request, headers=headers)
+
+
+def body_too_large(request: Request, detail: str) -> Response:
+    """The 413 the body limit sends before the app runs (so no handler sees it)."""
+    title, code = _HTTP_PROBLEMS[413]
+    return problem(413, title, detail, code=code, request=request)
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route answers at this path. The router's own 405 names only
+    the first route it tried (``POST /v1/chats``, not ``GET /v1/chats`` too), so each
+    method is tried against the routes, through their public ``matches``."""
+    routes = request.app.router.routes
+    allowed = []
+    for method in _METHODS:
+        scope = {**request.scope, "method": method}
+        if any(route.matches(scope)[0] is Match.FULL for route in routes):
+            allowed.append(method)
+    return ", ".join(allowed)
 
 
 async def _unexpected(request: Request, error: Exception) -> Response:

@@ -46,6 +46,7 @@ log = structlog.get_logger(__name__)
 
 MAX_DELIVER = 50  # deliveries of one item, in-progress signals excluded
 CONNECT_WAIT = 5.0  # s for the first connection at start
+RECONNECT_WAIT = 0.5  # s between attempts to reach a server that went away
 DUPLICATE_WINDOW = 120.0  # s a repeated publish of one message id is dropped
 EVENT_LOG_BYTES = 1 << 30  # the event log's size bound
 PUBLISH_WAIT = 2.0  # s for JetStream to confirm a work item before we call it lost
@@ -153,13 +154,15 @@ class NatsBus:
         try:
             # Retrying forever rides out a NATS restart later on; the first connection
             # gets CONNECT_WAIT, so a wrong URL fails the start instead of hanging it.
+            # Until it is made, ``watch`` keeps the attempts' errors to itself: the start
+            # succeeds, or fails once, saying why.
             client = await asyncio.wait_for(
                 nats.connect(
                     url,
                     name=name,
                     connect_timeout=2,
                     max_reconnect_attempts=-1,
-                    reconnect_time_wait=0.5,
+                    reconnect_time_wait=RECONNECT_WAIT,
                     allow_reconnect=True,
                     error_cb=watch.error,
                     disconnected_cb=watch.disconnected,
@@ -168,8 +171,12 @@ class NatsBus:
                 CONNECT_WAIT,
             )
         except (NoServersError, OSError, TimeoutError) as error:
-            reason = str(error) or f"no answer within {CONNECT_WAIT:g} s"
-            raise BusUnavailable(f"cannot connect to NATS at {url}: {reason}") from error
+            reason = watch.last_error or error
+            said = str(reason) or "no answer"
+            raise BusUnavailable(
+                f"cannot connect to NATS at {url}: {said} (tried for {CONNECT_WAIT:g} s)"
+            ) from error
+        watch.connected = True
         bus = cls(
             client,
             Names(namespace),
@@ -397,20 +404,39 @@ class _Replay:
 
 
 class _Watch:
-    """The connection's ups and downs, logged in one line each (not as tracebacks)."""
+    """The connection's ups and downs, logged in one line each (not as tracebacks).
+
+    nats-py calls ``error`` on every failed attempt, one each RECONNECT_WAIT. Before the
+    first connection those stay unsaid (``NatsBus.connect`` reports the last one if the
+    start fails); during an outage, only its first error and any different one are
+    logged, between ``nats.disconnected`` and ``nats.reconnected``.
+    """
 
     def __init__(self) -> None:
         self.closing = False  # a disconnect we asked for is no news
+        self.connected = False  # once the first connection is made
+        self.last_error: Exception | None = None
+        self._outage_said: str | None = None  # the error last logged in this outage
+        self._down = False
 
     async def error(self, error: Exception) -> None:
-        if not self.closing:
-            log.warning("nats.error", error=repr(error))
+        self.last_error = error
+        if self.closing or not self.connected:
+            return
+        said = repr(error)
+        if self._down and said == self._outage_said:
+            return
+        self._outage_said = said if self._down else None
+        log.warning("nats.error", error=said)
 
     async def disconnected(self) -> None:
-        if not self.closing:
-            log.warning("nats.disconnected")
+        if self.closing or not self.connected or self._down:
+            return
+        self._down = True
+        log.warning("nats.disconnected")
 
     async def reconnected(self) -> None:
+        self._down, self._outage_said = False, None
         log.info("nats.reconnected")
 
 

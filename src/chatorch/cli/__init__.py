@@ -1,0 +1,36 @@
+"""Command line (typer): ``chatorch serve | gateway | worker | status | migrate | chat |
+keys | secrets | version``.
+
+One module per command group; this one holds the ``app`` the console script runs and
+registers them. Heavy modules (the app, drivers, SDKs) load inside the commands that use
+them, so ``chatorch version`` and ``chatorch chat`` start quickly: a module here imports
+at its top only typer, pydantic and ``chatorch.settings``. The package may import
+``chatorch.wiring`` (inside commands), never an adapter.
+"""
+
+import typer
+
+from chatorch import __version__
+from chatorch.cli import chat, keys, migrate, secrets, serve, status
+
+app = typer.Typer(
+    name="chatorch",
+    help="Conversational-AI orchestration: any channel, Think → Act → Respond, streamed.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+
+app.command()(serve.serve)
+app.command()(serve.gateway)
+app.command()(serve.worker)
+app.command()(status.status)
+app.add_typer(keys.app, name="keys")
+app.add_typer(secrets.app, name="secrets")
+app.command()(migrate.migrate)
+app.command()(chat.chat)
+
+
+@app.command()
+def version() -> None:
+    """Print chatorch's version."""
+    typer.echo(__version__)
