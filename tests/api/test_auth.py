@@ -1,5 +1,6 @@
 """Identity and authorisation through the API: keys, JWTs, roles, isolation, audit."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -8,6 +9,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from httpx_sse import aconnect_sse
 
 from chatorch.domain.entities import AccessRole
 from chatorch.settings import Settings
@@ -183,6 +185,24 @@ class TestErasure:
             "/v1/admin/audit", params={"action": "user.deleted"}, headers=admin
         )
         assert audit.json()[0]["target"] == chat["owner_id"]
+
+    async def test_erasing_a_user_ends_their_open_streams(
+        self, client: httpx.AsyncClient, secured: Settings
+    ) -> None:
+        admin = _bearer(await _key(secured, "root", AccessRole.ADMIN))
+        ada = _bearer(await _key(secured, "ada"))
+        chat = (await client.post("/v1/chats", json={}, headers=ada)).json()
+        url = f"/v1/chats/{chat['id']}/events"
+        async with aconnect_sse(client, "GET", url, headers=ada) as source:
+            assert source.response.status_code == 200
+            erased = await client.delete(f"/v1/admin/users/{chat['owner_id']}", headers=admin)
+            assert erased.status_code == 204
+
+            async def drain() -> None:
+                async for _ in source.aiter_sse():
+                    pass
+
+            await asyncio.wait_for(drain(), 5)  # the stream ended; it did not idle on
 
 
 class TestRoles:

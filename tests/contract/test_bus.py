@@ -186,6 +186,27 @@ class TestEventStream:
         await bus.publish(_token(chat, new_id(), 9))
         assert await bus.last_seq(chat, response) == 3
 
+    async def test_forgetting_a_chat_ends_its_streams_and_drops_its_log(self, bus: Bus) -> None:
+        chat, kept, response = new_id(), new_id(), new_id()
+        for seq in range(3):
+            await bus.publish(_token(chat, response, seq))
+            await bus.publish(_token(kept, response, seq))
+        async with (
+            bus.subscribe(chat) as live,
+            bus.subscribe(chat, after=Cursor(response, 0)) as replayed,
+        ):
+            assert [e.seq for e in await _take(replayed, 2)] == [1, 2]
+            await bus.forget([chat])
+            for events in (live, replayed):
+                with pytest.raises(StopAsyncIteration):
+                    await asyncio.wait_for(anext(events), 5)
+        assert await bus.logged(chat, response, after_seq=-1) == []
+        assert await bus.last_seq(chat, response) == -1
+        assert [e.seq for e in await bus.logged(kept, response, after_seq=-1)] == [0, 1, 2]
+        async with bus.subscribe(chat, after=Cursor(response, -1)) as again:
+            with pytest.raises((StopAsyncIteration, TimeoutError)):  # nothing comes back
+                await asyncio.wait_for(anext(again), 0.5)
+
 
 async def test_an_unreadable_event_on_nats_is_skipped_not_fatal_to_the_streams() -> None:
     async with nats_namespace() as namespace:

@@ -96,6 +96,11 @@ class Fanout(Generic[Key]):
         for box in self._boxes.get(key, ()):
             box.put(event)
 
+    def end(self, key: Key) -> None:
+        """End the streams open on ``key`` (its chat is gone)."""
+        for box in self._boxes.pop(key, ()):
+            box.close()
+
     def close(self) -> None:
         """End every open stream (the bus is closing)."""
         for boxes in self._boxes.values():

@@ -28,6 +28,7 @@ KEY_PREFIX = "chk_"  # recognisable in a leaked-secret scan, and never a JWT
 SHOWN_PREFIX = 12  # characters of a key kept to recognise it in lists and the audit
 MAX_SUBJECT_CHARS = 200  # a token's subject, as the user name "oidc:<subject>" (≤ 255)
 AUDIT_FAILURES_EVERY = "1/minute"  # audit rows of failed sign-ins per address
+ERASE_PAGE = 500  # chats listed per query while erasing a user
 UNWRITTEN_ADDRESSES = 10_000  # addresses whose unwritten failures this process counts
 
 _RANK = [AccessRole.USER, AccessRole.OPERATOR, AccessRole.ADMIN]
@@ -222,15 +223,33 @@ class Authenticator:
             )
         return revoked
 
-    async def erase_user(self, user_id: UUID, *, actor: str) -> None:
-        """Delete a user and everything of theirs (GDPR erasure), and say so in the audit."""
+    async def erase_user(self, user_id: UUID, *, actor: str) -> list[UUID]:
+        """Delete a user and everything of theirs (GDPR erasure), and say so in the audit.
+
+        Returns the ids of the chats erased: their events on the bus are the caller's
+        to forget (``Bus.forget``), which also ends their open streams.
+        """
         async with self._store.transaction() as tx:
             user = await tx.users.get_user(user_id)
+            chats: list[UUID] = []
+            while user is not None:  # page through every chat, oldest last
+                page = await tx.chats.list_chats(
+                    user_id, limit=ERASE_PAGE, before=chats[-1] if chats else None
+                )
+                chats += [chat.id for chat in page]
+                if len(page) < ERASE_PAGE:
+                    break
             if user is None or not await tx.users.delete_user(user_id):
                 raise NotFound(f"no user {user_id}")
             await tx.users.add_audit(
-                AuditEvent(action="user.deleted", actor=actor, target=str(user_id))
+                AuditEvent(
+                    action="user.deleted",
+                    actor=actor,
+                    target=str(user_id),
+                    detail={"chats": len(chats)},
+                )
             )
+        return chats
 
     async def audit(self, event: AuditEvent) -> None:
         """Record an event in its own transaction; a store outage must not hide the refusal."""

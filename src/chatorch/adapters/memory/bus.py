@@ -3,7 +3,7 @@
 import asyncio
 import time
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -178,6 +178,13 @@ class InMemoryBus:
             if logged.event.response_id == response_id:
                 return logged.event.seq
         return -1
+
+    async def forget(self, chat_ids: Sequence[UUID]) -> None:
+        for chat_id in chat_ids:
+            log = self._logs.pop(chat_id, None)
+            if log is not None:
+                self._logged -= len(log)
+            self._live.end(chat_id)
 
     async def ping(self) -> None:
         if self._closed:

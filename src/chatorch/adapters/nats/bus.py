@@ -14,7 +14,7 @@
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +55,9 @@ FETCH_WAIT = 5.0  # s one pull waits for work before asking again
 LIVE_BACKLOG = 10_000  # events a slow live subscriber may lag before it is cut off
 FANOUT_BACKLOG = 1_000_000  # events the process's live subscription may hold unrouted
 FANOUT_BACKLOG_BYTES = 1 << 30
+# The last token of a chat's end-of-log marker, where a response id stands otherwise:
+# logged after its events are purged, it ends every stream on the chat, live or replayed.
+FORGOTTEN = "forgotten"
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,8 +309,11 @@ class NatsBus:
 
     async def _route(self, message: Msg) -> None:
         """Decoded once for all the streams open on its chat here, and only if any are."""
-        chat = message.subject.rsplit(".", 2)[1]  # <ns>.events.<chat_id>.<response_id>
+        _, chat, response = message.subject.rsplit(".", 2)  # <ns>.events.<chat>.<response>
         if not self._live.watched(chat):
+            return
+        if response == FORGOTTEN:
+            self._live.end(chat)
             return
         try:
             event = StreamEvent.from_json(message.data)
@@ -349,6 +355,17 @@ class NatsBus:
         except NotFoundError:
             return -1
         return StreamEvent.from_json(message.data or b"").seq
+
+    async def forget(self, chat_ids: Sequence[UUID]) -> None:
+        try:
+            for chat_id in chat_ids:
+                subject = self._names.events(chat_id)
+                await self._js.purge_stream(self._names.event_stream, subject=subject)
+                await self._js.publish(
+                    self._names.events(chat_id, FORGOTTEN), b"", timeout=PUBLISH_WAIT
+                )
+        except (NatsTimeout, ConnectionClosedError, OSError, nats.errors.Error) as error:
+            raise BusUnavailable(f"NATS did not forget the chats: {error!r}") from error
 
     async def ping(self) -> None:
         if not self._nc.is_connected:
@@ -394,6 +411,8 @@ class _Replay:
                 message = await self._subscription.next_msg(timeout=None)
             except ConnectionClosedError:
                 raise StopAsyncIteration from None
+            if message.subject.endswith("." + FORGOTTEN):
+                raise StopAsyncIteration  # the chat is gone
             event = StreamEvent.from_json(message.data)
             if self._reached or message.metadata.sequence.stream > self._logged_until:
                 return event
