@@ -77,6 +77,14 @@ class Settings(BaseSettings):
         default_factory=list, description='origins allowed by CORS, as JSON: ["https://…"]'
     )
     max_body_bytes: int = Field(default=1 << 20, ge=1024, description="largest request body")
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description='Host names served besides loopback, as JSON: ["chat.example.com"]',
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description='proxies whose X-Forwarded-For/-Proto are believed, as JSON: ["10.0.0.2"]',
+    )
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)

@@ -18,7 +18,7 @@ import uvicorn
 from httpx_sse import aconnect_sse
 
 from chatorch.api.app import create_app
-from chatorch.api.protocol import bounded_protocol
+from chatorch.api.protocol import server_options
 from chatorch.settings import Settings
 
 JSON = {"content-type": "application/json"}
@@ -37,13 +37,11 @@ async def serve(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """Run the app on 127.0.0.1 with a free port, on the connection protocol chatorch
     serves with (or ``protocol``); yield a client for it."""
+    options = server_options(settings)
+    if protocol is not None:
+        options["http"] = protocol
     config = uvicorn.Config(
-        create_app(settings),
-        host="127.0.0.1",
-        port=0,
-        log_config=None,
-        lifespan="on",
-        http=protocol or bounded_protocol(),
+        create_app(settings), host="127.0.0.1", port=0, log_config=None, lifespan="on", **options
     )
     server = uvicorn.Server(config)
     config.timeout_graceful_shutdown = 1

@@ -14,7 +14,7 @@ from httpx_sse import aconnect_sse
 from chatorch.domain.entities import AccessRole
 from chatorch.settings import Settings
 from chatorch.wiring import store_only
-from tests.api.conftest import read_events, serve, settings_for
+from tests.api.conftest import JSON, read_events, serve, settings_for
 from tests.conftest import remember
 
 SECRET = remember("a-test-secret-that-is-long-enough-for-hs256")
@@ -71,7 +71,40 @@ class TestAuthentication:
         response = await client.get("/v1/chats", headers=headers)
         assert response.status_code == 401
         assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["www-authenticate"] == 'Bearer realm="chatorch"'
         assert response.json()["code"] == "unauthenticated"
+
+    @pytest.mark.parametrize(
+        ("method", "path", "body"),
+        [
+            ("POST", "/v1/chats", b"{not json"),
+            ("PUT", "/v1/admin/secrets/openai_api_key", b"{not json"),
+            ("POST", "/v1/admin/keys", b"{not json"),
+            ("POST", "/v1/admin/keys", b"[]"),
+        ],
+    )
+    async def test_an_anonymous_body_is_refused_as_anonymous_not_as_a_bad_body(
+        self, client: httpx.AsyncClient, method: str, path: str, body: bytes
+    ) -> None:
+        refused = await client.request(method, path, content=body, headers=JSON)
+        assert refused.status_code == 401
+        assert refused.json()["code"] == "unauthenticated"
+
+    async def test_an_anonymous_body_is_not_read_before_the_401(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        url = client.base_url
+        reader, writer = await asyncio.open_connection(url.host, url.port)
+        try:
+            writer.write(
+                b"PUT /v1/admin/secrets/x HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                b"10000\r\n" + b" " * 0x10000 + b"\r\n"
+            )  # one chunk of a body that never ends
+            answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+        finally:
+            writer.close()
+        assert answer.startswith(b"HTTP/1.1 401 ")
 
     async def test_probes_stay_open(self, client: httpx.AsyncClient) -> None:
         for path in ("/healthz", "/readyz", "/metrics"):

@@ -78,7 +78,7 @@ class TestHeads:
 
 class TestBodies:
     async def test_a_body_that_stops_arriving_is_cut_off_and_nothing_is_stored(
-        self, quick: httpx.AsyncClient
+        self, quick: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
     ) -> None:
         chat_id = await new_chat(quick)
         head = (
@@ -90,6 +90,9 @@ class TestBodies:
         assert time.monotonic() - started < 2
         assert b" 200 " not in raw.split(b"\r\n", 1)[0]
         assert (await quick.get(f"/v1/chats/{chat_id}/messages")).json() == []
+        said = capsys.readouterr()
+        assert "request.abandoned" in said.out + said.err
+        assert "request.crashed" not in said.out + said.err  # a client leaving is no crash
 
 
 class TestWellBehaved:

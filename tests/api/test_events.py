@@ -208,7 +208,7 @@ async def _asgi(
         "raw_path": path.encode(),
         "query_string": query,
         "root_path": "",
-        "headers": [(b"host", b"test"), (b"content-type", b"application/json"), *headers],
+        "headers": [(b"host", b"127.0.0.1"), (b"content-type", b"application/json"), *headers],
         "client": ("127.0.0.1", 1),
         "server": ("127.0.0.1", 80),
     }

@@ -97,3 +97,17 @@ class TestHardening:
             other = await client.get("/v1/chats", headers={"Origin": "https://evil.example"})
         assert allowed.headers["access-control-allow-origin"] == "https://app.example"
         assert "access-control-allow-origin" not in other.headers
+
+    async def test_cors_allows_every_method_the_api_uses(self, tmp_path: Path) -> None:
+        settings = settings_for(tmp_path, cors_origins=["https://app.example"])
+        async with serve(settings) as client:
+            for method in ("PUT", "PATCH", "DELETE"):
+                preflight = await client.options(
+                    "/v1/admin/secrets/x",
+                    headers={
+                        "Origin": "https://app.example",
+                        "Access-Control-Request-Method": method,
+                    },
+                )
+                assert preflight.status_code == 200, method
+                assert method in preflight.headers["access-control-allow-methods"]

@@ -15,8 +15,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatorch import __version__
 from chatorch.api import admin, chats, events, health, messages, problems, web
+from chatorch.api.deps import AuthenticateFirst
 from chatorch.api.detach import DetachedStreams
 from chatorch.api.direct import add_direct
+from chatorch.api.guard import HostGuard
 from chatorch.container import Container, Role
 from chatorch.domain.errors import RegistryUnavailable
 from chatorch.domain.ids import new_id
@@ -66,16 +68,23 @@ def create_app(
     app.state.streams = events.StreamHub()
     problems.install(app)
     problems.document(app)
+    app.add_middleware(AuthenticateFirst, render=problems.render_error)
     app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST", "DELETE"],
+            allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"],
             expose_headers=["Location", "Retry-After", "X-Request-ID", "Idempotent-Replayed"],
         )
-    app.add_middleware(_RequestContext)
+    app.add_middleware(
+        HostGuard,
+        allowed_hosts=settings.allowed_hosts,
+        local_only=not settings.auth_required,
+        trusted_origins=settings.cors_origins,
+    )
+    app.add_middleware(_RequestContext)  # outside the guard: its problems carry the id
     app.add_middleware(DetachedStreams)  # last added: outermost
     if metrics_only:
         app.include_router(health.metrics_router)

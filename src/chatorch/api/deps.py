@@ -12,10 +12,15 @@ from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from chatorch.container import Container
 from chatorch.domain.entities import AccessRole, Principal, User
 from chatorch.domain.errors import ChatorchError, Forbidden
+
+_PRINCIPAL = "chatorch.principal"  # where AuthenticateFirst leaves who is asking
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 def container_of(request: Request) -> Container:
@@ -41,7 +46,11 @@ async def authenticate(request: Request, *, token_in_query: bool) -> Principal:
     the URL would only end up in logs. Both are read off the request: as declared
     parameters FastAPI would validate them on every request, a tenth of a millisecond
     for two optional strings. The OpenAPI schema states the scheme (``problems.document``).
+    A request ``AuthenticateFirst`` let through was authenticated already: once is enough.
     """
+    state = request.scope.get("state")
+    if state is not None and (known := state.get(_PRINCIPAL)) is not None:
+        return known  # type: ignore[no-any-return]
     authorization = request.headers.get("authorization")
     if (
         token_in_query
@@ -68,6 +77,40 @@ async def current_user(request: Request) -> User:
 async def streaming_user(request: Request) -> User:
     """The user asking for an event stream: ``?access_token=`` counts too."""
     return (await authenticate(request, token_in_query=True)).user
+
+
+class AuthenticateFirst:
+    """Authenticate a request that carries a body before anything reads the body.
+
+    FastAPI reads and validates a route's body before it resolves the dependencies that
+    authenticate: an anonymous client was read in full, and got a 422 for a bad body
+    instead of its 401. Here a ``/v1`` request with a body is authenticated first,
+    refused as a problem if it must be, and its principal kept for the route.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, render: Callable[[Request, Exception], Awaitable[Response]]
+    ) -> None:
+        self.app = app
+        self._render = render
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in _BODY_METHODS
+            or not scope["path"].startswith("/v1/")
+        ):
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope)
+        try:
+            principal = await authenticate(request, token_in_query=False)
+        except ChatorchError as error:
+            response = await self._render(request, error)
+            await response(scope, receive, send)
+            return
+        scope.setdefault("state", {})[_PRINCIPAL] = principal
+        await self.app(scope, receive, send)
 
 
 def role_at_least(role: AccessRole) -> Callable[[Principal], Awaitable[Principal]]:

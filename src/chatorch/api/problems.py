@@ -10,10 +10,16 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.routing import Match
 
-from chatorch.domain.errors import ChatorchError, RateLimited, ServiceUnavailable
+from chatorch.domain.errors import (
+    ChatorchError,
+    RateLimited,
+    ServiceUnavailable,
+    Unauthenticated,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -43,13 +49,16 @@ def problem(
     return Response(orjson.dumps(body), status, headers=headers, media_type=PROBLEM_JSON)
 
 
-async def _chatorch_error(request: Request, error: Exception) -> Response:
+async def render_error(request: Request, error: Exception) -> Response:
+    """A ``ChatorchError`` as its problem, with the headers its kind calls for."""
     assert isinstance(error, ChatorchError)
     headers = None
     if isinstance(error, ServiceUnavailable):
         headers = {"Retry-After": str(error.retry_after)}
     elif isinstance(error, RateLimited):
         headers = {"Retry-After": str(max(1, math.ceil(error.retry_after_seconds)))}
+    elif isinstance(error, Unauthenticated):
+        headers = {"WWW-Authenticate": 'Bearer realm="chatorch"'}  # RFC 6750
     if error.status >= 500:
         log.error("request.failed", code=error.code, detail=error.detail)
     return problem(
@@ -145,6 +154,18 @@ def _allowed_methods(request: Request) -> str:
     return ", ".join(allowed)
 
 
+async def _abandoned(request: Request, error: Exception) -> Response:
+    """The client left while its body was being read: no one to answer, nothing broke."""
+    log.info("request.abandoned", path=request.url.path)
+    return problem(
+        400,
+        "Request abandoned",
+        "the client disconnected before its request body arrived",
+        code="request_abandoned",
+        request=request,
+    )
+
+
 async def _unexpected(request: Request, error: Exception) -> Response:
     log.exception("request.crashed", exc_info=error)
     return problem(
@@ -157,9 +178,10 @@ async def _unexpected(request: Request, error: Exception) -> Response:
 
 
 def install(app: FastAPI) -> None:
-    app.add_exception_handler(ChatorchError, _chatorch_error)
+    app.add_exception_handler(ChatorchError, render_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(ClientDisconnect, _abandoned)
     app.add_exception_handler(Exception, _unexpected)
 
 

@@ -9,11 +9,13 @@ middleware sees a request before its head is complete (ADR 0015).
 
 import asyncio
 import http
+from typing import Any
 
 import orjson
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from chatorch.domain.ids import new_id
+from chatorch.settings import Settings
 
 MAX_HEAD_BYTES = 32 * 1024  # request line and headers together, as nginx's default buffers
 HEAD_TIMEOUT = 10.0  # s from a connection's (or a message's) first byte to its whole head
@@ -153,3 +155,14 @@ def bounded_protocol(
             "body_idle_timeout": body_idle_timeout,
         },
     )
+
+
+def server_options(settings: Settings) -> dict[str, Any]:
+    """What every uvicorn server of the API runs with: the bounded protocol, and
+    ``X-Forwarded-For``/``-Proto`` believed from CHATORCH_TRUSTED_PROXIES only."""
+    trusted = settings.trusted_proxies
+    return {
+        "http": bounded_protocol(),
+        "proxy_headers": bool(trusted),
+        "forwarded_allow_ips": list(trusted) if trusted else None,
+    }

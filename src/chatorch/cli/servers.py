@@ -11,6 +11,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from chatorch.api.events import StreamHub
+from chatorch.api.protocol import server_options
 from chatorch.settings import Settings
 
 GRACEFUL_SHUTDOWN = 5  # s open streams get to finish when the server stops
@@ -49,10 +50,10 @@ def http_servers(
         app,
         host=settings.host,
         port=settings.port,
-        http="httptools",
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=GRACEFUL_SHUTDOWN,
+        **server_options(settings),
     )
     main = DrainingServer(config, streams=app.state.streams)
     if metrics is None or settings.metrics_port is None:
@@ -64,6 +65,7 @@ def http_servers(
             port=settings.metrics_port,
             log_config=None,
             access_log=False,
+            **server_options(settings),
         )
     )
     main.companions.append(companion)
