@@ -14,6 +14,7 @@ from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 from starlette.routing import Match
 
+from chatorch.api.schemas import NO_NUL, NOT_BLANK
 from chatorch.domain.errors import (
     ChatorchError,
     RateLimited,
@@ -101,10 +102,18 @@ def _malformed(error: Any) -> str:
 def _describe(error: Any) -> str:
     where = ".".join(str(part) for part in error.get("loc", ()) if part != "body")
     text = f"{where or 'body'}: {error.get('msg', 'invalid')}"
+    pattern = (error.get("ctx") or {}).get("pattern")
+    if pattern in _PATTERN_WORDS:  # the schema's text rules, in words
+        return f"{where or 'body'}: {_PATTERN_WORDS[pattern]}"
     if error.get("type") == "string_pattern_mismatch":  # say what did not match
         text += f" (got {str(error.get('input'))[:60]!r})"
     return text
 
+
+_PATTERN_WORDS = {
+    NO_NUL: "must not contain a NUL character (\\u0000)",
+    NOT_BLANK: "must hold a character that is not a space, and no NUL (\\u0000)",
+}
 
 # The router's and the body limit's refusals, in our words (with the framework's
 # default phrase, "Not Found", as the detail, a problem would tell the caller nothing).

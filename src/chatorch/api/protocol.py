@@ -119,7 +119,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         body = orjson.dumps(
             {
                 "type": f"urn:chatorch:problem:{code}",
-                "title": phrase,
+                "title": phrase.capitalize(),
                 "status": status,
                 "detail": detail,
                 "instance": self.url.decode("latin-1").partition("?")[0] if self.url else "",
