@@ -2,6 +2,7 @@
 is cut off with a 408; well-behaved clients notice nothing."""
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -93,6 +94,40 @@ class TestBodies:
         said = capsys.readouterr()
         assert "request.abandoned" in said.out + said.err
         assert "request.crashed" not in said.out + said.err  # a client leaving is no crash
+
+    async def test_a_body_over_the_limit_is_answered_then_the_connection_closed(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        url = client.base_url
+        reader, writer = await asyncio.open_connection(url.host, url.port)
+        heard = bytearray()
+
+        async def listen() -> None:
+            with contextlib.suppress(ConnectionError):
+                while part := await reader.read(65536):
+                    heard.extend(part)
+
+        listening = asyncio.ensure_future(listen())
+        chunk = b"10000\r\n" + b" " * 0x10000 + b"\r\n"  # 64 KiB, 20 a second: endless
+        started = time.monotonic()
+        try:
+            writer.write(
+                b"POST /v1/chats HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+            )
+            with contextlib.suppress(ConnectionError):
+                while time.monotonic() - started < 10:
+                    writer.write(chunk)
+                    await writer.drain()
+                    await asyncio.sleep(0.05)
+            cut_after = time.monotonic() - started
+            await asyncio.wait_for(listening, 5)
+        finally:
+            writer.close()
+        assert cut_after < 8  # the server stopped taking the body, some 2 s after its 413
+        status, problem = _problem(bytes(heard))
+        assert status == 413
+        assert problem["code"] == "body_too_large"
 
 
 class TestWellBehaved:

@@ -147,7 +147,11 @@ class _BodyLimit:
             if message["type"] == "http.request":
                 read += len(message.get("body", b""))
                 if read > limit:
-                    raise HTTPException(413, f"the body is over the limit of {limit} bytes")
+                    raise HTTPException(  # and close: the rest of the body is not wanted
+                        413,
+                        f"the body is over the limit of {limit} bytes",
+                        headers={"Connection": "close"},
+                    )
             return message
 
         return counted

@@ -142,9 +142,11 @@ async def _http_error(request: Request, error: Exception) -> Response:
 
 
 def body_too_large(request: Request, detail: str) -> Response:
-    """The 413 the body limit sends before the app runs (so no handler sees it)."""
+    """The 413 the body limit sends before the app runs (so no handler sees it); the
+    connection closes after it, so a body still on its way is not read."""
     title, code = _HTTP_PROBLEMS[413]
-    return problem(413, title, detail, code=code, request=request)
+    headers = {"Connection": "close"}
+    return problem(413, title, detail, code=code, request=request, headers=headers)
 
 
 _METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")

@@ -20,6 +20,7 @@ from chatorch.settings import Settings
 MAX_HEAD_BYTES = 32 * 1024  # request line and headers together, as nginx's default buffers
 HEAD_TIMEOUT = 10.0  # s from a connection's (or a message's) first byte to its whole head
 BODY_IDLE_TIMEOUT = 30.0  # s a body may pause between chunks while the app waits for it
+LINGER = 2.0  # s a refused client still sending may take to read the answer before the close
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
@@ -35,9 +36,11 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     _head_bytes = 0
     _refusal: tuple[int, str] | None = None
     _deadline: asyncio.TimerHandle | None = None
+    _lingering = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[arg-type]
+        self.transport = _LingeringTransport(self.transport, self)  # type: ignore[assignment]
         self._arm(self.head_timeout, "the request head did not arrive in time")
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -45,9 +48,32 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
-        if self._refusal is not None:
-            return  # answered already; the connection is closing
+        if self._refusal is not None or self._lingering:
+            return  # answered already: what still comes is dropped until the close
         super().data_received(data)
+
+    def eof_received(self) -> None:
+        if self._lingering:
+            self._close_now()  # the client has stopped sending: the close is clean now
+            return
+        super().eof_received()
+
+    def linger(self) -> None:
+        """Close once the client has read the answer: stop writing (FIN), drop what it
+        still sends, close at its EOF or after ``LINGER`` s. Closing a socket with
+        unread data resets it, and the client may lose the answer it has not read."""
+        real = _real(self.transport)
+        if self._lingering or real.is_closing():
+            return
+        self._lingering = True
+        self._disarm()
+        if real.can_write_eof():
+            real.write_eof()
+        self._deadline = self.loop.call_later(LINGER, self._close_now)
+
+    def _close_now(self) -> None:
+        self._disarm()
+        _real(self.transport).close()
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -132,7 +158,34 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             f"content-length: {len(body)}\r\nconnection: close\r\n\r\n"
         )
         self.transport.write(head.encode("ascii") + body)
-        self.transport.close()
+        self.linger()
+
+
+class _LingeringTransport:
+    """The connection's transport as uvicorn's request cycle sees it: its ``close`` of a
+    connection whose request body was not read in full lingers (``linger``) instead."""
+
+    def __init__(self, transport: asyncio.Transport, protocol: BoundedHttpToolsProtocol) -> None:
+        self.real = transport
+        self._protocol = protocol
+
+    def close(self) -> None:
+        cycle = self._protocol.cycle
+        if cycle is not None and cycle.more_body:
+            self._protocol.linger()
+        else:
+            self.real.close()
+
+    def is_closing(self) -> bool:
+        return self._protocol._lingering or self.real.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.real, name)
+
+
+def _real(transport: Any) -> asyncio.Transport:
+    found: asyncio.Transport = getattr(transport, "real", transport)
+    return found
 
 
 class _Refused(Exception):
