@@ -3,7 +3,6 @@
 import asyncio
 import os
 import secrets
-import socket
 from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
@@ -137,15 +136,3 @@ async def nats_namespace() -> AsyncIterator[str]:
         yield namespace
     finally:
         await drop_nats_streams(namespace)
-
-
-# ---- Networks ------------------------------------------------------------------------
-
-
-@pytest.fixture
-def closed_port() -> int:
-    """A local port nothing listens on: bound, then released."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port

@@ -7,7 +7,6 @@ tests/contract/test_auth.py. Here: the verifier's own rules and wording.
 
 import base64
 import json
-import socket
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -228,12 +227,3 @@ class TestJwks:
         detail = await refused(verifier, token)
         assert detail.startswith("identity provider keys unavailable")
         assert time.monotonic() - started < 5
-
-
-@pytest.fixture
-def closed_port() -> int:
-    """A local port nothing listens on: bound, then released."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
