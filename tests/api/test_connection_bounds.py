@@ -129,6 +129,28 @@ class TestBodies:
         assert status == 413
         assert problem["code"] == "body_too_large"
 
+    async def test_a_client_that_sends_its_whole_body_first_still_reads_the_413(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        size = 32 << 20  # declared, over the 1 MiB limit, and more than socket buffers hold
+        url = client.base_url
+        reader, writer = await asyncio.open_connection(url.host, url.port)
+        try:
+            writer.write(
+                b"POST /v1/chats HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                b"Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % size
+            )
+            with contextlib.suppress(ConnectionError):
+                for _ in range(size >> 16):
+                    writer.write(b" " * 65536)
+                    await asyncio.wait_for(writer.drain(), 5)
+            answer = await asyncio.wait_for(reader.read(), 5)
+        finally:
+            writer.close()
+        status, problem = _problem(answer)
+        assert status == 413
+        assert problem["code"] == "body_too_large"
+
 
 class TestWellBehaved:
     async def test_keep_alive_requests_and_answers_pass(self, quick: httpx.AsyncClient) -> None:

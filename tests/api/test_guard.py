@@ -75,6 +75,18 @@ class TestOrigins:
         opaque = await client.post("/v1/chats", json={}, headers={"Origin": "null"})
         assert opaque.status_code == 403
 
+    async def test_origins_and_hosts_that_name_no_port_are_refused_not_crashed(
+        self, client: httpx.AsyncClient
+    ) -> None:
+        for origin in ("http://localhost:99999", "http://a:b", "http://[::1"):
+            refused = await client.post("/v1/chats", json={}, headers={"Origin": origin})
+            assert refused.status_code == 403, origin
+        odd_host = {"Host": "localhost:abc", "Origin": "http://localhost"}
+        assert (await client.post("/v1/chats", json={}, headers=odd_host)).status_code in (
+            400,
+            403,
+        )
+
     async def test_the_servers_own_origin_writes_and_any_origin_reads(
         self, client: httpx.AsyncClient
     ) -> None:

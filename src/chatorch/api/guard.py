@@ -43,7 +43,7 @@ class HostGuard:
             self._patterns += LOOPBACK_NAMES
         self._any_host = not local_only and not allowed_hosts
         self._local_only = local_only
-        self._origins = {_origin_key(origin) for origin in trusted_origins}
+        self._origins = {key for origin in trusted_origins if (key := _origin_key(origin))}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -71,7 +71,7 @@ class HostGuard:
         if origin is None or not changes:
             return None
         key = _origin_key(origin)
-        if key == _host_key(host, scope) or key in self._origins:
+        if key is not None and (key == _host_key(host, scope) or key in self._origins):
             return None
         detail = (
             f"Origin {origin!r} is not this server; a page elsewhere cannot change anything"
@@ -83,9 +83,9 @@ class HostGuard:
         name = _host_name(host)
         if not name:
             return False
-        if self._local_only and _is_loopback_address(name):
+        if any(_matches(name, pattern) for pattern in self._patterns):
             return True
-        return any(_matches(name, pattern) for pattern in self._patterns)
+        return self._local_only and _is_loopback_address(name)
 
     def _host_detail(self, host: str) -> str:
         why = (
@@ -119,15 +119,17 @@ def _matches(name: str, pattern: str) -> bool:
     return name == pattern
 
 
-def _origin_key(origin: str) -> str:
-    """``host:port`` of an origin, with the scheme's default port filled in."""
-    parts = urlsplit(origin.strip().lower())
-    if not parts.hostname:
-        return "!"  # "null" and other opaque origins match nothing
-    port = parts.port or _DEFAULT_PORTS.get(parts.scheme, 0)
-    return f"{parts.hostname}:{port}"
+def _origin_key(origin: str) -> str | None:
+    """``host:port`` of an origin, with the scheme's default port filled in; None for
+    what names no host and port ("null", a port that is no number), which matches nothing."""
+    try:
+        parts = urlsplit(origin.strip().lower())
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme, 0)
+    except ValueError:
+        return None
+    return f"{parts.hostname}:{port}" if parts.hostname else None
 
 
-def _host_key(host: str, scope: Scope) -> str:
+def _host_key(host: str, scope: Scope) -> str | None:
     """``host:port`` this request was sent to, as an origin would name it."""
     return _origin_key(f"{scope.get('scheme', 'http')}://{host}")

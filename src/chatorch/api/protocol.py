@@ -18,15 +18,15 @@ from chatorch.domain.ids import new_id
 from chatorch.settings import Settings
 
 MAX_HEAD_BYTES = 32 * 1024  # request line and headers together, as nginx's default buffers
-HEAD_TIMEOUT = 10.0  # s from a connection's (or a message's) first byte to its whole head
-BODY_IDLE_TIMEOUT = 30.0  # s a body may pause between chunks while the app waits for it
+HEAD_TIMEOUT = 10.0  # s from a connection's opening (or a new request's first byte) to its head
+BODY_IDLE_TIMEOUT = 30.0  # s a body may pause while the app waits for it: then closed
 LINGER = 2.0  # s a refused client still sending may take to read the answer before the close
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
-    """Refuse a head over ``max_head_bytes`` (431), close a connection whose head does
-    not arrive within ``head_timeout`` or whose body stalls for ``body_idle_timeout``
-    (408), each refusal an RFC 9457 problem; otherwise uvicorn's protocol unchanged."""
+    """Refuse a head over ``max_head_bytes`` (431) or not in within ``head_timeout``
+    (408), each an RFC 9457 problem, and close a connection whose body stalls for
+    ``body_idle_timeout``; otherwise uvicorn's protocol unchanged."""
 
     max_head_bytes = MAX_HEAD_BYTES
     head_timeout = HEAD_TIMEOUT
@@ -37,6 +37,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     _refusal: tuple[int, str] | None = None
     _deadline: asyncio.TimerHandle | None = None
     _lingering = False
+    _in_head = True  # between a request's start (or the connection's) and its last header
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[arg-type]
@@ -69,6 +70,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         self._disarm()
         if real.can_write_eof():
             real.write_eof()
+        self.flow.resume_reading()  # uvicorn may have paused it: read on, to drop it
         self._deadline = self.loop.call_later(LINGER, self._close_now)
 
     def _close_now(self) -> None:
@@ -78,6 +80,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._head_bytes = 0
+        self._in_head = True
         self._arm(self.head_timeout, "the request head did not arrive in time")
 
     def on_url(self, url: bytes) -> None:
@@ -89,6 +92,7 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
+        self._in_head = False
         self._arm(self.body_idle_timeout, "the request body stopped arriving")
         super().on_headers_complete()
 
@@ -104,8 +108,10 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         """uvicorn's answer to a parse error: ours, when the error was a refusal."""
         if self._refusal is None:
             super().send_400_response(msg)
-            return
-        self._send_problem(*self._refusal)
+        elif self._answering():
+            self._close_now()  # a refusal now would land inside the answer being sent
+        else:
+            self._send_problem(*self._refusal)
 
     def _count(self, size: int) -> None:
         self._head_bytes += size
@@ -133,11 +139,15 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
             return
         if self.transport.is_closing():
             return
-        if self.cycle is not None and not self.cycle.response_complete:
-            self.transport.close()  # the app has the request: it sees a disconnect
+        if not self._in_head or self._answering():
+            self._close_now()  # the app has the request (it sees a disconnect), or answered
             return
         self._refusal = (408, f"{why} ({seconds:g} s)")
         self._send_problem(*self._refusal)
+
+    def _answering(self) -> bool:
+        """Whether an answer to an earlier request is still being written."""
+        return self.cycle is not None and not self.cycle.response_complete
 
     def _send_problem(self, status: int, detail: str) -> None:
         phrase = http.HTTPStatus(status).phrase

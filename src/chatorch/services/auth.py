@@ -9,9 +9,10 @@ local user; with ``CHATORCH_AUTH_REQUIRED`` it refuses. Every refusal is audited
 import functools
 import hashlib
 import secrets
+import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import structlog
@@ -23,13 +24,15 @@ from chatorch.ports.ratelimit import RateLimiter
 from chatorch.ports.store import Store
 
 log = structlog.get_logger(__name__)
+T = TypeVar("T")
 
 KEY_PREFIX = "chk_"  # recognisable in a leaked-secret scan, and never a JWT
 SHOWN_PREFIX = 12  # characters of a key kept to recognise it in lists and the audit
 MAX_SUBJECT_CHARS = 200  # a token's subject, as the user name "oidc:<subject>" (≤ 255)
 AUDIT_FAILURES_EVERY = "1/minute"  # audit rows of failed sign-ins per address
 ERASE_PAGE = 500  # chats listed per query while erasing a user
-UNWRITTEN_ADDRESSES = 10_000  # addresses whose unwritten failures this process counts
+ADDRESSES_HELD = 10_000  # addresses this process remembers failures of, the oldest dropped
+SUSPECT_FOR = 3600.0  # s after its last failure here an address is checked before lookups
 
 _RANK = [AccessRole.USER, AccessRole.OPERATOR, AccessRole.ADMIN]
 _ROLES = frozenset(role.value for role in AccessRole)
@@ -59,6 +62,7 @@ class Authenticator:
         self._limiter = limiter
         self._failure_rate = failure_rate
         self._unwritten: dict[str, int] = {}  # failures per address not yet in the audit
+        self._suspects: dict[str, float] = {}  # addresses that failed here: when, last
 
     @property
     def store(self) -> Store:
@@ -93,7 +97,13 @@ class Authenticator:
             raise
 
     async def _refuse_guessing(self, ip: str) -> None:
+        """Asks the limiter only about addresses that failed here lately: a client that
+        never failed costs no call (on Redis, a round trip) on every request."""
         if self._limiter is None or not ip:
+            return
+        failed_at = self._suspects.get(ip)
+        if failed_at is None or time.monotonic() - failed_at > SUSPECT_FOR:
+            self._suspects.pop(ip, None)
             return
         decision = await self._limiter.test(self._failure_rate, f"authfail:{ip}")
         if not decision.allowed:
@@ -103,6 +113,7 @@ class Authenticator:
         """Too many failures from one address turn its refusals into 429s: slows guessing."""
         if self._limiter is None or not ip:
             return
+        _remember(self._suspects, ip, time.monotonic())
         decision = await self._limiter.hit(self._failure_rate, f"authfail:{ip}")
         if not decision.allowed:
             raise _too_many_failures(ip, decision.retry_after)
@@ -113,9 +124,7 @@ class Authenticator:
         if self._limiter is not None and ip:
             decision = await self._limiter.hit(AUDIT_FAILURES_EVERY, f"authfail-audit:{ip}")
             if not decision.allowed:
-                if len(self._unwritten) >= UNWRITTEN_ADDRESSES and ip not in self._unwritten:
-                    del self._unwritten[next(iter(self._unwritten))]  # the oldest address
-                self._unwritten[ip] = self._unwritten.get(ip, 0) + 1
+                _remember(self._unwritten, ip, self._unwritten.get(ip, 0) + 1)
                 return
         detail: dict[str, object] = {"reason": reason}
         if repeats := self._unwritten.pop(ip, 0):
@@ -258,6 +267,14 @@ class Authenticator:
                 await tx.users.add_audit(event)
         except Exception:
             log.exception("audit.write_failed", action=event.action)
+
+
+def _remember(by_address: dict[str, T], ip: str, value: T) -> None:
+    """Set ``by_address[ip]``, dropping the oldest address when the map is full."""
+    by_address.pop(ip, None)  # re-inserted last: the newest
+    if len(by_address) >= ADDRESSES_HELD:
+        del by_address[next(iter(by_address))]
+    by_address[ip] = value
 
 
 def _too_many_failures(ip: str, retry_after: float) -> RateLimited:

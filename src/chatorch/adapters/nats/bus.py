@@ -58,6 +58,7 @@ FANOUT_BACKLOG_BYTES = 1 << 30
 # The last token of a chat's end-of-log marker, where a response id stands otherwise:
 # logged after its events are purged, it ends every stream on the chat, live or replayed.
 FORGOTTEN = "forgotten"
+FORGET_AT_ONCE = 32  # chats purged concurrently while forgetting many
 
 
 @dataclass(frozen=True, slots=True)
@@ -358,14 +359,16 @@ class NatsBus:
 
     async def forget(self, chat_ids: Sequence[UUID]) -> None:
         try:
-            for chat_id in chat_ids:
-                subject = self._names.events(chat_id)
-                await self._js.purge_stream(self._names.event_stream, subject=subject)
-                await self._js.publish(
-                    self._names.events(chat_id, FORGOTTEN), b"", timeout=PUBLISH_WAIT
-                )
+            for start in range(0, len(chat_ids), FORGET_AT_ONCE):
+                batch = chat_ids[start : start + FORGET_AT_ONCE]
+                await asyncio.gather(*(self._forget(chat_id) for chat_id in batch))
         except (NatsTimeout, ConnectionClosedError, OSError, nats.errors.Error) as error:
             raise BusUnavailable(f"NATS did not forget the chats: {error!r}") from error
+
+    async def _forget(self, chat_id: UUID) -> None:
+        """Purge the chat's events, then log its marker: it ends every stream on it."""
+        await self._js.purge_stream(self._names.event_stream, subject=self._names.events(chat_id))
+        await self._js.publish(self._names.events(chat_id, FORGOTTEN), b"", timeout=PUBLISH_WAIT)
 
     async def ping(self) -> None:
         if not self._nc.is_connected:

@@ -155,8 +155,10 @@ class _Unit:
                     reraise(failure, unavailable(failure, store._backend))
                 raise
         finally:
-            await transaction._scope.close()
-            await connection.close()
+            try:
+                await transaction._scope.close()
+            finally:
+                await connection.close()  # given back even if the session's close failed
         if wrote and self._durable:
             assert store._commits is not None
             try:
