@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from chatorch.domain.entities import User
 from chatorch.domain.errors import ChatorchError
+from chatorch.pipeline.inbox import ChannelInbox
 from chatorch.pipeline.request import RequestProcessor
 from chatorch.pipeline.runner import Runner
 from chatorch.ports.bus import Bus
@@ -19,6 +20,8 @@ from chatorch.ports.cache import Cache
 from chatorch.ports.registry import Registry
 from chatorch.ports.store import Store
 from chatorch.services.auth import Authenticator
+from chatorch.services.bots import BotManager
+from chatorch.services.channels import BotChannels
 from chatorch.services.llm import LLMManager
 from chatorch.services.metrics import MetricsCollector
 from chatorch.services.secrets import Vault
@@ -44,6 +47,9 @@ class Container:
     local_user: User
     auth: Authenticator
     vault: Vault | None
+    bots: BotManager
+    channels: BotChannels
+    inbox: ChannelInbox
     runner: Runner | None = None
 
     async def readiness(self) -> dict[str, dict[str, Any]]:

@@ -16,7 +16,11 @@ import orjson
 import structlog
 from structlog.typing import EventDict, Processor, WrappedLogger
 
-QUIET_AT_INFO = ("httpx", "httpx2")
+QUIET_AT_INFO = ("httpx2",)
+# Lines that carry a credential, even at debug: httpx logs every request's URL, and the
+# Telegram token is part of the Bot API's path; python-telegram-bot logs the parameters
+# (people's messages) of every call. Only their warnings and errors are shown.
+NEVER_BELOW_WARNING = ("httpx", "httpcore", "telegram")
 
 
 def configure(*, level: str = "info", fmt: str = "json") -> None:
@@ -96,3 +100,5 @@ def _route_standard_logging(*, level: str, fmt: str) -> None:
     quiet = logging.WARNING if root.level > logging.DEBUG else logging.NOTSET
     for name in QUIET_AT_INFO:
         logging.getLogger(name).setLevel(quiet)
+    for name in NEVER_BELOW_WARNING:
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -9,11 +9,15 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chatorch.domain.llm import check_chain
+
 _SCHEMES = {
     "database_url": ("sqlite+aiosqlite", "postgresql+asyncpg"),
     "bus_url": ("memory", "nats", "tls"),
     "cache_url": ("memory", "redis", "rediss"),
 }
+# Where each platform's API is reached: tests and self-hosters point them elsewhere.
+_PLATFORM_URLS = ("telegram_api_url", "slack_api_url", "discord_api_url", "meta_graph_url")
 
 
 class Settings(BaseSettings):
@@ -86,6 +90,17 @@ class Settings(BaseSettings):
         description='proxies whose X-Forwarded-For/-Proto are believed, as JSON: ["10.0.0.2"]',
     )
 
+    public_url: str | None = Field(
+        default=None,
+        description="this server as the internet reaches it, e.g. https://bots.example.com",
+    )
+    telegram_api_url: str = "https://api.telegram.org"
+    slack_api_url: str = "https://slack.com/api"
+    discord_api_url: str = "https://discord.com/api/v10"
+    meta_graph_url: str = Field(
+        default="https://graph.facebook.com/v21.0", description="WhatsApp and Messenger"
+    )
+
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     metrics_port: int | None = Field(
@@ -137,13 +152,17 @@ class Settings(BaseSettings):
     @field_validator("llm")
     @classmethod
     def _known_providers(cls, chain: str) -> str:
-        for entry in chain.split(","):
-            kind, _, model = entry.strip().partition(":")
-            if kind not in ("builtin", "openai", "anthropic"):
-                raise ValueError(f"CHATORCH_LLM names unknown provider {kind!r}")
-            if kind != "builtin" and not model:
-                raise ValueError(
-                    f"CHATORCH_LLM: {kind!r} needs a model, e.g. {kind}:"
-                    + ("gpt-4o-mini" if kind == "openai" else "claude-haiku-4-5")
-                )
-        return chain
+        return check_chain(chain, name="CHATORCH_LLM")
+
+    @field_validator("public_url", *_PLATFORM_URLS)
+    @classmethod
+    def _absolute_url(cls, url: str | None, info: object) -> str | None:
+        if url is None:
+            return None
+        name = f"CHATORCH_{getattr(info, 'field_name', '').upper()}"
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"{name}: {url!r} is not an absolute http(s) URL")
+        if "?" in url or "#" in url or url.endswith("/"):
+            raise ValueError(f"{name}: {url!r} must end without a query, fragment or '/'")
+        return url

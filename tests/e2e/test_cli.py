@@ -136,9 +136,9 @@ class TestStartup:
             )
             return done.stdout.strip()
 
-        assert migrate() == "database at revision 0004"
+        assert migrate() == "database at revision 0005"
         assert migrate("--downgrade", "base") == "database at revision base (empty)"
-        assert migrate() == "database at revision 0004"
+        assert migrate() == "database at revision 0005"
 
 
 class TestSecretsCommands:

@@ -15,7 +15,8 @@ from chatorch import logs
 def restore_logging() -> Iterator[None]:
     root = logging.getLogger()
     handlers, level = root.handlers[:], root.level
-    levels = {name: logging.getLogger(name).level for name in logs.QUIET_AT_INFO}
+    quieted = (*logs.QUIET_AT_INFO, *logs.NEVER_BELOW_WARNING)
+    levels = {name: logging.getLogger(name).level for name in quieted}
     yield
     root.handlers, root.level = handlers, level
     for name, saved in levels.items():
@@ -38,6 +39,14 @@ def test_debug_shows_the_http_clients_requests_again() -> None:
     logs.configure(level="info")
     logs.configure(level="debug")
     assert logging.getLogger("httpx2").isEnabledFor(logging.DEBUG)
+
+
+@pytest.mark.usefixtures("restore_logging")
+@pytest.mark.parametrize("name", logs.NEVER_BELOW_WARNING)
+def test_clients_whose_lines_carry_credentials_stay_quiet_even_at_debug(name: str) -> None:
+    logs.configure(level="debug")
+    assert not logging.getLogger(name).isEnabledFor(logging.INFO)
+    assert logging.getLogger(name).isEnabledFor(logging.WARNING)
 
 
 @pytest.mark.usefixtures("restore_logging")

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatorch import __version__
-from chatorch.api import admin, chats, events, health, messages, problems, web
+from chatorch.api import admin, bots, chats, events, health, messages, problems, web, webhooks
 from chatorch.api.deps import AuthenticateFirst
 from chatorch.api.detach import DetachedStreams
 from chatorch.api.direct import add_direct
@@ -68,7 +68,8 @@ def create_app(
     app.state.streams = events.StreamHub()
     problems.install(app)
     problems.document(app)
-    app.add_middleware(AuthenticateFirst, render=problems.render_error)
+    # Platforms sign their webhooks; they carry no API key.
+    app.add_middleware(AuthenticateFirst, render=problems.render_error, public=webhooks.PREFIX)
     app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
     if settings.cors_origins:
         app.add_middleware(
@@ -94,7 +95,8 @@ def create_app(
         app.include_router(health.metrics_router)
     if role != "worker":  # a worker's port is for probes and metrics only
         add_direct(app, chats.direct_router, messages.direct_router, events.direct_router)
-        for router in (chats.router, messages.router, admin.router, web.router):
+        routers = (chats, messages, bots, webhooks, admin, web)
+        for router in (module.router for module in routers):
             app.include_router(router)
         app.mount("/static", web.static_files(), name="static")
     return app

@@ -90,16 +90,23 @@ class AuthenticateFirst:
     """
 
     def __init__(
-        self, app: ASGIApp, *, render: Callable[[Request, Exception], Awaitable[Response]]
+        self,
+        app: ASGIApp,
+        *,
+        render: Callable[[Request, Exception], Awaitable[Response]],
+        public: str,
     ) -> None:
+        """``public``: the path prefix of routes that authenticate their own way."""
         self.app = app
         self._render = render
+        self._public = public
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] != "http"
             or scope["method"] not in _BODY_METHODS
             or not scope["path"].startswith("/v1/")
+            or scope["path"].startswith(self._public)
         ):
             await self.app(scope, receive, send)
             return

@@ -1,5 +1,5 @@
 """Command line (typer): ``chatorch serve | gateway | worker | status | migrate | chat |
-keys | secrets | version``.
+keys | secrets | bots | version``.
 
 One module per command group; this one holds the ``app`` the console script runs and
 registers them. Heavy modules (the app, drivers, SDKs) load inside the commands that use
@@ -11,7 +11,7 @@ at its top only typer, pydantic and ``chatorch.settings``. The package may impor
 import typer
 
 from chatorch import __version__
-from chatorch.cli import chat, keys, migrate, secrets, serve, status
+from chatorch.cli import bots, chat, keys, migrate, secrets, serve, status
 
 app = typer.Typer(
     name="chatorch",
@@ -26,6 +26,7 @@ app.command()(serve.worker)
 app.command()(status.status)
 app.add_typer(keys.app, name="keys")
 app.add_typer(secrets.app, name="secrets")
+app.add_typer(bots.app, name="bots")
 app.command()(migrate.migrate)
 app.command()(chat.chat)
 

@@ -1,8 +1,8 @@
-"""The things chatorch stores: users, chats, messages and file metadata."""
+"""The things chatorch stores: users, chats, messages, file metadata and bots."""
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
+from enum import Enum, StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -140,3 +140,41 @@ class AuditEvent:
     detail: dict[str, Any] = field(default_factory=dict)
     id: UUID = field(default_factory=new_id)
     at: datetime = field(default_factory=utcnow)
+
+
+class Platform(StrEnum):
+    """A messaging platform a bot answers on."""
+
+    TELEGRAM = "telegram"
+    SLACK = "slack"
+    DISCORD = "discord"
+    WHATSAPP = "whatsapp"
+    MESSENGER = "messenger"
+
+
+@dataclass(slots=True)
+class Bot:
+    """One bot on one platform. Its credentials are not here: they are stored encrypted
+    beside it and decrypted only when a channel needs them (``services.bots``).
+
+    ``llm`` is a fallback chain in ``CHATORCH_LLM``'s syntax and ``tools`` a list of tool
+    names; None means the server's.
+    """
+
+    owner_id: UUID  # the user who created it
+    platform: Platform
+    name: str
+    llm: str | None = None
+    tools: list[str] | None = None
+    id: UUID = field(default_factory=new_id)
+    created_at: datetime = field(default_factory=utcnow)
+
+
+class Keep(Enum):
+    """An update's "leave it as it is", where None is a value of its own (a bot's
+    ``llm=None`` means the server's chain)."""
+
+    KEEP = "keep"
+
+
+KEEP = Keep.KEEP

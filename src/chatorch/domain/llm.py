@@ -72,3 +72,28 @@ class Chunk:
     usage: Usage | None = None
     restart: bool = False  # the provider failed mid-answer: drop what came; another follows
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+PROVIDERS = ("builtin", "openai", "anthropic")
+# What ``check_chain`` accepts, as a pattern for schemas (it says what is wrong in words).
+_ENTRY = r"\s*(?:builtin(?::[^,\x00]*)?|(?:openai|anthropic):[^,\x00]*[^\s,\x00][^,\x00]*)\s*"
+CHAIN_PATTERN = rf"^{_ENTRY}(?:,{_ENTRY})*$"
+_EXAMPLE_MODEL = {"openai": "gpt-4o-mini", "anthropic": "claude-haiku-4-5"}
+
+
+def check_chain(chain: str, *, name: str = "CHATORCH_LLM") -> str:
+    """Refuse a fallback chain (``openai:gpt-4o-mini,builtin``) naming an unknown
+    provider or a provider without its model; return it unchanged.
+
+    ``name`` is what the message calls the chain: the setting, or a bot's ``llm``.
+
+    Raises:
+        ValueError: the first wrong entry, in words.
+    """
+    for entry in chain.split(","):
+        kind, _, model = entry.strip().partition(":")
+        if kind not in PROVIDERS:
+            raise ValueError(f"{name} names unknown provider {kind!r}")
+        if kind != "builtin" and not model:
+            raise ValueError(f"{name}: {kind!r} needs a model, e.g. {kind}:{_EXAMPLE_MODEL[kind]}")
+    return chain

@@ -23,6 +23,7 @@ from chatorch.pipeline.respond import ResponseEngine
 from chatorch.pipeline.think import ThinkEngine
 from chatorch.ports.bus import Bus
 from chatorch.ports.store import Store
+from chatorch.services.channels import BotChannels
 from chatorch.services.context import ContextManager
 from chatorch.services.llm import Generation
 from chatorch.services.metrics import MetricsCollector, labelled
@@ -36,6 +37,7 @@ log = structlog.get_logger(__name__)
 # resuming from an old attempt's event id never mistakes new events for ones it has.
 ATTEMPT_SEQ_BLOCK = 2**20
 TURN_WAIT_LIMIT = 300.0  # s a question waits for an earlier one of its chat to be answered
+DELIVERY_GRACE = 120.0  # s a platform may take to show a stored answer before the ack
 
 
 @dataclass(slots=True)
@@ -106,8 +108,11 @@ class AnswerPipeline:
         prompts: PromptManager,
         metrics: MetricsCollector,
         limits: Limits,
+        channels: BotChannels | None = None,
     ) -> None:
+        """``channels``: where answers to messages from a platform (a bot) are shown."""
         self._store, self._bus = store, bus
+        self._channels = channels
         self._think, self._act, self._respond = think, act, respond
         self._tools, self._context, self._prompts = tools, context, prompts
         self._metrics = metrics
@@ -119,6 +124,25 @@ class AnswerPipeline:
         if started is None:
             return  # answered by an earlier delivery, or erased since
         question, history = started
+        delivery = self._deliver(question)
+        try:
+            await self._attempt(item, question, history)
+        except BaseException:
+            if delivery is not None:  # the next delivery of the item delivers afresh
+                delivery.cancel()
+            raise
+        if delivery is not None:  # the platform shows the final text before the ack
+            await asyncio.wait([delivery], timeout=DELIVERY_GRACE)
+
+    def _deliver(self, question: Message) -> "asyncio.Task[None] | None":
+        """Show the answer on the platform ``question`` came from, as it is made."""
+        if self._channels is None or "channel" not in question.metadata:
+            return None
+        return asyncio.create_task(
+            self._channels.deliver(bus=self._bus, store=self._store, question=question)
+        )
+
+    async def _attempt(self, item: WorkItem, question: Message, history: Sequence[Message]) -> None:
         attempt = question.attempts  # counting this one
         emitter = await self._emitter(item, attempt)
         record = _Record(attempt=attempt)

@@ -6,6 +6,7 @@ put the work item on the bus — so a worker never sees a message the store lack
 
 import hashlib
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 import orjson
@@ -73,12 +74,22 @@ class RequestProcessor:
         return chat
 
     async def submit(
-        self, user: User, chat_id: UUID, content: str, *, idempotency_key: str | None = None
+        self,
+        user: User,
+        chat_id: UUID,
+        content: str,
+        *,
+        idempotency_key: str | None = None,
+        metadata: dict[str, Any] | None = None,
     ) -> Submission:
+        """Accept a user message; ``metadata`` is stored with it (where a channel's
+        message came from, so its answer finds the way back)."""
         self._check_content(content)
         request_hash = "" if idempotency_key is None else _hash(chat_id, content)
         try:
-            return await self._accept(user, chat_id, content, idempotency_key, request_hash)
+            return await self._accept(
+                user, chat_id, content, idempotency_key, request_hash, metadata or {}
+            )
         except DuplicateKey:
             # A concurrent twin of this request stored the key first; ours rolled back.
             assert idempotency_key is not None
@@ -89,7 +100,13 @@ class RequestProcessor:
             return Submission(earlier, replayed=True)
 
     async def _accept(
-        self, user: User, chat_id: UUID, content: str, key: str | None, request_hash: str
+        self,
+        user: User,
+        chat_id: UUID,
+        content: str,
+        key: str | None,
+        request_hash: str,
+        metadata: dict[str, Any],
     ) -> Submission:
         async with self._store.transaction() as tx:
             owned(
@@ -103,7 +120,11 @@ class RequestProcessor:
                     return Submission(earlier, replayed=True)
             await self._count_message(user)  # only now: a 404 or a replay is no message
             message = Message(
-                chat_id=chat_id, role=Role.USER, content=content, response_id=new_id()
+                chat_id=chat_id,
+                role=Role.USER,
+                content=content,
+                response_id=new_id(),
+                metadata=metadata,
             )
             await tx.chats.add_message(message)
             if key is not None:

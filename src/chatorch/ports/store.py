@@ -1,13 +1,14 @@
 """Store: one unit of work over every aggregate's repository.
 
 A transaction hands out one repository per aggregate (``ports/chats.py``,
-``users.py``, ``secrets.py``, ``work.py``, ``files.py``); what they write commits or
-rolls back together.
+``users.py``, ``secrets.py``, ``work.py``, ``files.py``, ``bots.py``); what they write
+commits or rolls back together.
 """
 
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
+from chatorch.ports.bots import BotRepository
 from chatorch.ports.chats import ChatRepository
 from chatorch.ports.files import FileRepository
 from chatorch.ports.secrets import SecretRepository
@@ -32,6 +33,9 @@ class Transaction(Protocol):
 
     @property
     def files(self) -> FileRepository: ...
+
+    @property
+    def bots(self) -> BotRepository: ...
 
 
 class Store(Protocol):

@@ -6,11 +6,15 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 
 from chatorch.container import Container, Role, default_pod_id
+from chatorch.pipeline.inbox import ChannelInbox
 from chatorch.pipeline.outbox import OutboxRelay
+from chatorch.services.bots import BotManager
+from chatorch.services.channels import BotChannels
 from chatorch.services.metrics import MetricsCollector
 from chatorch.settings import Settings
 from chatorch.wiring.auth import build_authenticator, build_limiter
 from chatorch.wiring.bus import announce_process, build_bus, build_cache_and_registry, in_process
+from chatorch.wiring.channels import channel_maker
 from chatorch.wiring.llm import build_llm
 from chatorch.wiring.pipeline import build_processor, build_runner
 from chatorch.wiring.startup import StartupError
@@ -43,6 +47,17 @@ async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator
         metrics = MetricsCollector()
         limiter = build_limiter(settings, stack)
         user = await local_user(store)
+        bots = BotManager(store, vault)
+        channels = BotChannels(bots, channel_maker(settings))
+        stack.push_async_callback(channels.close)
+        processor = build_processor(
+            settings,
+            store=store,
+            bus=bus,
+            metrics=metrics,
+            limiter=limiter,
+            outbox=not in_process(settings),
+        )
         container = Container(
             settings=settings,
             pod_id=pod_id,
@@ -55,17 +70,13 @@ async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator
             ),
             tools=await build_tools(settings, stack, declared=answers),
             metrics=metrics,
-            processor=build_processor(
-                settings,
-                store=store,
-                bus=bus,
-                metrics=metrics,
-                limiter=limiter,
-                outbox=not in_process(settings),
-            ),
+            processor=processor,
             local_user=user,
             auth=build_authenticator(settings, store, local_user=user, limiter=limiter),
             vault=vault,
+            bots=bots,
+            channels=channels,
+            inbox=ChannelInbox(store, processor),
         )
         await announce_process(
             bus, stack, settings=settings, role=role, pod_id=pod_id, metrics=metrics

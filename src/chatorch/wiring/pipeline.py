@@ -58,6 +58,7 @@ def build_runner(c: Container) -> Runner:
             temperature=s.llm_temperature,
             max_tokens=s.llm_max_tokens,
         ),
+        channels=c.channels,
     )
     return Runner(
         bus=c.bus,

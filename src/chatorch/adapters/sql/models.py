@@ -178,3 +178,50 @@ class SecretRow(Base):
     name: Mapped[str] = mapped_column(String(100), primary_key=True)
     ciphertext: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BotRow(Base):
+    """A bot; its credentials are encrypted before they reach the database."""
+
+    __tablename__ = "bots"
+
+    id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
+    owner_id: Mapped[UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"))
+    platform: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))
+    credentials: Mapped[str] = mapped_column(Text)  # Fernet ciphertext of a JSON object
+    llm: Mapped[str | None] = mapped_column(String(500), nullable=True)
+    tools: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BotChatRow(Base):
+    """A platform conversation of a bot and the one chat it is."""
+
+    __tablename__ = "bot_chats"
+    __table_args__ = (
+        PrimaryKeyConstraint("bot_id", "conversation", name="pk_bot_chats"),
+        # A chat is one conversation; also what deleting a chat finds its link by.
+        UniqueConstraint("chat_id", name="uq_bot_chats_chat_id"),
+    )
+
+    bot_id: Mapped[UUID] = mapped_column(Uuid, ForeignKey("bots.id", ondelete="CASCADE"))
+    conversation: Mapped[str] = mapped_column(String(255))
+    chat_id: Mapped[UUID] = mapped_column(Uuid, ForeignKey("chats.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BotSendRow(Base):
+    """A part of an answer a bot posted, so a retried answer never posts it twice."""
+
+    __tablename__ = "bot_sends"
+    __table_args__ = (
+        PrimaryKeyConstraint("response_id", "part", name="pk_bot_sends"),
+        Index("ix_bot_sends_bot_id", "bot_id"),  # deleting a bot finds its sends by it
+    )
+
+    response_id: Mapped[UUID] = mapped_column(Uuid)
+    part: Mapped[int] = mapped_column(Integer)
+    bot_id: Mapped[UUID] = mapped_column(Uuid, ForeignKey("bots.id", ondelete="CASCADE"))
+    message_id: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -2,7 +2,7 @@
 (``sqlite3`` on the loop's thread, the synchronous engine behind ``inline_sqlite``).
 
 A transaction hands out one repository per aggregate (``chats``, ``users``, ``secrets``,
-``work``, ``files``: a module each), all on one connection; ``SqlStore.transaction()``
+``work``, ``files``, ``bots``: a module each), all on one connection; ``SqlStore.transaction()``
 commits or rolls back, nothing else commits. Driver exceptions never leave the package:
 losing the database becomes ``StoreUnavailable`` (``errors``), and the two uniqueness
 rules callers rely on become ``DuplicateAnswer`` and ``DuplicateKey``.
@@ -22,6 +22,7 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from chatorch.adapters.sql.bots import SqlBotRepository
 from chatorch.adapters.sql.chats import SqlChatRepository
 from chatorch.adapters.sql.errors import Backend, reraise, unavailable, unusable
 from chatorch.adapters.sql.files import SqlFileRepository
@@ -42,7 +43,7 @@ SQLITE_POOL_WAIT = 30.0  # s a transaction waits for its turn at the one connect
 class SqlTransaction:
     """One unit of work: a repository per aggregate, all on one connection's scope."""
 
-    __slots__ = ("_scope", "chats", "files", "secrets", "users", "work")
+    __slots__ = ("_scope", "bots", "chats", "files", "secrets", "users", "work")
 
     def __init__(self, connection: AsyncConnection | InlineConnection, backend: Backend) -> None:
         self._scope = scope = SqlScope(connection, backend)
@@ -51,6 +52,7 @@ class SqlTransaction:
         self.secrets = SqlSecretRepository(scope)
         self.work = SqlWorkRepository(scope)
         self.files = SqlFileRepository(scope)
+        self.bots = SqlBotRepository(scope)
 
 
 class SqlStore:

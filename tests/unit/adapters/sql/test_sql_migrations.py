@@ -29,6 +29,9 @@ TABLES = {
     "api_keys",
     "audit_events",
     "secrets",
+    "bots",
+    "bot_chats",
+    "bot_sends",
 }
 
 
@@ -102,7 +105,7 @@ class TestMigrations:
     def test_upgrade_builds_exactly_the_models(self, url: str) -> None:
         assert current(url) is None
         upgrade(url)
-        assert current(url) == "0004"
+        assert current(url) == "0005"
         assert tables(url) == TABLES
         assert diff(url) == []
 
@@ -117,7 +120,7 @@ class TestMigrations:
     def test_upgrade_is_idempotent(self, url: str) -> None:
         upgrade(url)
         upgrade(url)
-        assert current(url) == "0004"
+        assert current(url) == "0005"
 
 
 class TestSqliteFile:
@@ -130,6 +133,6 @@ class TestSqliteFile:
     async def test_migrations_run_inside_a_running_event_loop(self, sqlite_url: str) -> None:
         # Alembic's env.py calls asyncio.run; migrate moves it off this loop's thread.
         upgrade(sqlite_url)
-        assert current(sqlite_url) == "0004"
+        assert current(sqlite_url) == "0005"
         downgrade(sqlite_url, "base")
         assert current(sqlite_url) is None

@@ -1,0 +1,81 @@
+"""Bots as stored: each with its credentials already encrypted by the vault
+(``services.bots``), the platform conversations linked to chats, and the messages sent.
+
+A platform conversation (a Telegram chat, a Slack channel and thread, …) is one chatorch
+chat: ``link_chat`` settles which, atomically. A sent part of an answer is recorded
+under its response, so a retried answer posts nothing twice.
+"""
+
+from collections.abc import Sequence
+from typing import Protocol
+from uuid import UUID
+
+from chatorch.domain.entities import KEEP, Bot, Keep
+
+
+class BotRepository(Protocol):
+    async def add_bot(self, bot: Bot, ciphertext: str) -> None:
+        """Store a bot with its encrypted credentials."""
+        ...
+
+    async def get_bot(self, bot_id: UUID) -> tuple[Bot, str] | None:
+        """The bot and its encrypted credentials; None when there is none."""
+        ...
+
+    async def list_bots(self) -> Sequence[Bot]:
+        """Every bot, newest first."""
+        ...
+
+    async def update_bot(
+        self,
+        bot_id: UUID,
+        *,
+        name: str | None = None,
+        ciphertext: str | None = None,
+        llm: str | Keep | None = KEEP,
+        tools: list[str] | Keep | None = KEEP,
+    ) -> Bot | None:
+        """Change what is given (None for ``name`` and ``ciphertext``, ``KEEP`` for
+        ``llm`` and ``tools``, leaves it); the bot as it is now, None when there is none."""
+        ...
+
+    async def delete_bot(self, bot_id: UUID) -> bool:
+        """Delete a bot with its links and sends; False when there was none."""
+        ...
+
+    async def bot_ciphertexts(self) -> Sequence[tuple[UUID, str]]:
+        """Every bot's id and encrypted credentials, for re-encryption with a new key."""
+        ...
+
+    async def put_bot_ciphertext(self, bot_id: UUID, ciphertext: str) -> None:
+        """Replace a bot's encrypted credentials (a rotated key)."""
+        ...
+
+    async def chat_for(self, bot_id: UUID, conversation: str) -> UUID | None:
+        """The chat linked to the bot's platform conversation, if any."""
+        ...
+
+    async def link_chat(self, bot_id: UUID, conversation: str, chat_id: UUID) -> UUID:
+        """Link the conversation to ``chat_id`` unless it is linked already; the chat it
+        is linked to now. Two deliveries racing get the same answer: the one whose chat
+        lost should drop that chat (roll its transaction back, or delete it).
+
+        A conversation is at most 255 characters; ``chat_id`` must exist.
+        """
+        ...
+
+    async def conversation_of(self, chat_id: UUID) -> tuple[UUID, str] | None:
+        """The bot and platform conversation a chat is linked to, if any."""
+        ...
+
+    async def sends(self, response_id: UUID) -> Sequence[tuple[int, str]]:
+        """The parts of an answer already sent: (part, the platform's message id),
+        ordered by part."""
+        ...
+
+    async def record_send(
+        self, bot_id: UUID, response_id: UUID, part: int, message_id: str
+    ) -> bool:
+        """Record that part ``part`` of the answer went out as ``message_id``; False
+        (and nothing changed) when that part was recorded already."""
+        ...
