@@ -8,8 +8,10 @@ from pathlib import Path
 
 import httpx
 import jwt
+from cryptography.fernet import Fernet
 
 from tests.e2e.processes import CHATORCH, Chatorch, fake_openai
+from tests.fixtures.fake_telegram import fake_telegram, update
 
 PROVIDER_KEY = "sk-provider-secret-0123456789abcdef"
 JWT_SECRET = "a-test-secret-that-is-long-enough-for-hs256"
@@ -82,3 +84,42 @@ async def _exercise(url: str, credentials: list[str]) -> None:
                 if line.startswith("data:") and '"message_id"' in line:
                     json.loads(line[5:])
                     break
+
+
+class TestChannelLogs:
+    async def test_debug_logs_of_a_telegram_bot_hold_no_credential(self, tmp_path: Path) -> None:
+        token = "555666:AAHlog-scan-telegram-token"  # part of every Bot API URL
+        secret = "log-scan-webhook-secret"
+        vault_key = Fernet.generate_key().decode()
+        async with fake_telegram() as api:
+            settings = {
+                "log_level": "debug",
+                "secret_keys": vault_key,
+                "telegram_api_url": api.url,
+            }
+            server = await asyncio.to_thread(Chatorch, tmp_path, **settings)
+            try:
+                async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+                    made = await http.post(
+                        "/v1/bots",
+                        json={
+                            "platform": "telegram",
+                            "name": "scan",
+                            "credentials": {"token": token, "secret_token": secret},
+                        },
+                    )
+                    webhook = made.json()["webhook_url"]
+                    signed = {"X-Telegram-Bot-Api-Secret-Token": secret}
+                    await http.post(webhook, json=update(1, "what is 2+2?"), headers=signed)
+                    await http.post(webhook, json=update(2, "hi"), headers={})  # forged
+                for _ in range(100):
+                    if api.called("sendMessage"):
+                        break
+                    await asyncio.sleep(0.1)
+            finally:
+                await asyncio.to_thread(server.stop)
+        logged = server.log.read_text()
+        assert api.called("sendMessage"), "the bot answered"
+        assert "channel.received" in logged  # it did log the traffic
+        for credential in (token, secret, vault_key):
+            assert credential not in logged
