@@ -22,7 +22,7 @@ from chatorch.ports.store import Store
 from chatorch.services.auth import Authenticator
 from chatorch.services.bots import BotManager
 from chatorch.services.channels import BotChannels
-from chatorch.services.llm import LLMManager
+from chatorch.services.llm import Chains, LLMManager
 from chatorch.services.metrics import MetricsCollector
 from chatorch.services.secrets import Vault
 from chatorch.services.tools import ToolRegistry
@@ -40,7 +40,8 @@ class Container:
     bus: Bus
     cache: Cache
     registry: Registry
-    llm: LLMManager
+    llm: LLMManager  # the server's chain (CHATORCH_LLM)
+    chains: Chains  # that one, and those bots name
     tools: ToolRegistry
     metrics: MetricsCollector
     processor: RequestProcessor

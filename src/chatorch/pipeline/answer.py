@@ -25,7 +25,7 @@ from chatorch.ports.bus import Bus
 from chatorch.ports.store import Store
 from chatorch.services.channels import BotChannels
 from chatorch.services.context import ContextManager
-from chatorch.services.llm import Generation
+from chatorch.services.llm import Chains, Generation
 from chatorch.services.metrics import MetricsCollector, labelled
 from chatorch.services.prompts import PromptManager
 from chatorch.services.tools import ToolRegistry, ToolResult
@@ -109,10 +109,12 @@ class AnswerPipeline:
         metrics: MetricsCollector,
         limits: Limits,
         channels: BotChannels | None = None,
+        chains: Chains | None = None,
     ) -> None:
-        """``channels``: where answers to messages from a platform (a bot) are shown."""
+        """``channels``: where answers to messages from a platform (a bot) are shown;
+        ``chains``: the model chains a bot may name instead of the server's."""
         self._store, self._bus = store, bus
-        self._channels = channels
+        self._channels, self._chains = channels, chains
         self._think, self._act, self._respond = think, act, respond
         self._tools, self._context, self._prompts = tools, context, prompts
         self._metrics = metrics
@@ -228,7 +230,12 @@ class AnswerPipeline:
     async def _generate(
         self, question: Message, history: Sequence[Message], record: _Record, emitter: Emitter
     ) -> str:
+        origin = question.metadata.get("channel") or {}  # a bot's own chain and tools
         specs = self._tools.specs()
+        if (allowed := origin.get("tools")) is not None:
+            specs = tuple(spec for spec in specs if spec.name in allowed)
+        chain = origin.get("llm")
+        llm = None if chain is None or self._chains is None else await self._chains.get(chain)
         system = self._prompts.system(tools=[spec.name for spec in specs])
         record.prompt = system.ref
         turns = self._context.build(system.text, history, question)
@@ -241,7 +248,8 @@ class AnswerPipeline:
                 temperature=self._limits.temperature,
                 max_tokens=self._limits.max_tokens,
             )
-            decision = await self._timed("think", self._think.decide(request, emitter), record)
+            deciding = self._think.decide(request, emitter, llm=llm)
+            decision = await self._timed("think", deciding, record)
             calls, text = decision.tool_calls, ""
             try:
                 if decision.answers:

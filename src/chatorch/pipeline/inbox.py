@@ -31,6 +31,8 @@ class ChannelInbox:
             "platform": bot.platform.value,
             "sender": inbound.sender,
             "reply": inbound.reply,
+            "llm": bot.llm,  # None: the server's chain and tools
+            "tools": bot.tools,
         }
         return await self._processor.submit(
             owner,

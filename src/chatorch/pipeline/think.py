@@ -34,9 +34,12 @@ class ThinkEngine:
     def __init__(self, llm: LLMManager) -> None:
         self._llm = llm
 
-    async def decide(self, request: LLMRequest, emitter: Emitter) -> Decision:
+    async def decide(
+        self, request: LLMRequest, emitter: Emitter, *, llm: LLMManager | None = None
+    ) -> Decision:
+        """``llm``: a chain of the question's own (a bot's), instead of the server's."""
         started = time.perf_counter()
-        decision = await self._read_until_decided(self._llm.generate(request))
+        decision = await self._read_until_decided((llm or self._llm).generate(request))
         detail = {
             "decision": "answer" if decision.answers else "tools",
             "tools": [call.name for call in decision.tool_calls],

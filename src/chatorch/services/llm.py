@@ -13,7 +13,7 @@ import asyncio
 import hashlib
 import random
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -247,3 +247,31 @@ def _decode(raw: list[dict[str, Any]]) -> list[Chunk]:
         )
         for c in raw
     ]
+
+
+class Chains:
+    """The LLMManager of each model chain in use: the server's, and the chains bots name
+    (``Bot.llm``), each made once, on its first use, by ``make`` (the wiring's)."""
+
+    def __init__(self, default: LLMManager, make: Callable[[str], Awaitable[LLMManager]]) -> None:
+        self.default = default
+        self._make = make
+        self._made: dict[str, LLMManager] = {}
+        self._making = asyncio.Lock()
+
+    async def get(self, chain: str | None) -> LLMManager:
+        """The manager for ``chain``; the server's for None."""
+        if chain is None:
+            return self.default
+        made = self._made.get(chain)
+        if made is None:
+            async with self._making:
+                made = self._made.get(chain)
+                if made is None:
+                    made = self._made[chain] = await self._make(chain)
+        return made
+
+    async def close(self) -> None:
+        for manager in self._made.values():
+            await manager.close()
+        self._made.clear()

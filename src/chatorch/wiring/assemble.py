@@ -47,6 +47,9 @@ async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator
         metrics = MetricsCollector()
         limiter = build_limiter(settings, stack)
         user = await local_user(store)
+        chains = await build_llm(
+            settings, stack, store=store, vault=vault, metrics=metrics, cache=cache
+        )
         bots = BotManager(store, vault)
         channels = BotChannels(bots, channel_maker(settings))
         stack.push_async_callback(channels.close)
@@ -65,9 +68,8 @@ async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator
             bus=bus,
             cache=cache,
             registry=registry,
-            llm=await build_llm(
-                settings, stack, store=store, vault=vault, metrics=metrics, cache=cache
-            ),
+            llm=chains.default,
+            chains=chains,
             tools=await build_tools(settings, stack, declared=answers),
             metrics=metrics,
             processor=processor,

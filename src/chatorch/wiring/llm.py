@@ -10,7 +10,7 @@ from chatorch.domain.errors import InvalidInput
 from chatorch.ports.cache import Cache
 from chatorch.ports.llm import LLMProvider
 from chatorch.ports.store import Store
-from chatorch.services.llm import LLMManager, Policy
+from chatorch.services.llm import Chains, LLMManager, Policy
 from chatorch.services.metrics import MetricsCollector
 from chatorch.services.secrets import Vault
 from chatorch.settings import Settings
@@ -27,15 +27,18 @@ async def build_llm(
     vault: Vault | None,
     metrics: MetricsCollector,
     cache: Cache,
-) -> LLMManager:
-    llm = LLMManager(
-        await _providers(settings, vault, store=store),
-        policy=_policy(settings),
-        metrics=metrics,
-        cache=cache,
-    )
-    stack.push_async_callback(llm.close)
-    return llm
+) -> Chains:
+    """The server's chain (CHATORCH_LLM), and the others bots name, made on first use."""
+
+    async def manager(chain: str) -> LLMManager:
+        providers = await _providers(chain, settings, vault, store=store)
+        return LLMManager(providers, policy=_policy(settings), metrics=metrics, cache=cache)
+
+    default = await manager(settings.llm)
+    stack.push_async_callback(default.close)
+    chains = Chains(default, manager)
+    stack.push_async_callback(chains.close)
+    return chains
 
 
 def _policy(s: Settings) -> Policy:
@@ -79,10 +82,13 @@ async def _provider_key(
         ) from None
 
 
-async def _providers(settings: Settings, vault: Vault | None, *, store: Store) -> list[LLMProvider]:
-    """The chain of CHATORCH_LLM; an SDK is imported only when the chain names it."""
+async def _providers(
+    chain: str, settings: Settings, vault: Vault | None, *, store: Store
+) -> list[LLMProvider]:
+    """The providers of ``chain`` (CHATORCH_LLM's syntax); an SDK is imported only when
+    the chain names it."""
     providers: list[LLMProvider] = []
-    for entry in settings.llm.split(","):
+    for entry in chain.split(","):
         kind, _, model = entry.strip().partition(":")
         if kind == "openai":
             from chatorch.adapters.llm.openai import OpenAIProvider

@@ -59,6 +59,7 @@ def build_runner(c: Container) -> Runner:
             max_tokens=s.llm_max_tokens,
         ),
         channels=c.channels,
+        chains=c.chains,
     )
     return Runner(
         bus=c.bus,

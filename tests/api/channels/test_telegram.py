@@ -69,7 +69,9 @@ class Bot:
         return list(texts.values())
 
 
-async def _bot(tmp_path: Path, api: FakeTelegram, **settings: Any) -> AsyncIterator[Bot]:
+async def _bot(
+    tmp_path: Path, api: FakeTelegram, *, bot: dict[str, Any] | None = None, **settings: Any
+) -> AsyncIterator[Bot]:
     configured = settings_for(
         tmp_path,
         secret_keys=remember(Fernet.generate_key().decode()),
@@ -83,6 +85,7 @@ async def _bot(tmp_path: Path, api: FakeTelegram, **settings: Any) -> AsyncItera
                 "platform": "telegram",
                 "name": "helper",
                 "credentials": {"token": TOKEN, "secret_token": SECRET},
+                **(bot or {}),
             },
         )
         assert made.status_code == 201, made.text
@@ -163,6 +166,24 @@ class TestInbound:
         assert await bot.deliver(other) == 200
         await bot.settled(answers=3)
         assert bot.rows("SELECT count(*) FROM chats") == [(2,)]
+
+
+class TestPerBot:
+    async def test_a_bot_answers_with_its_own_chain(
+        self, tmp_path: Path, api: FakeTelegram, openai: FakeOpenAI
+    ) -> None:
+        own = {"llm": "openai:fake-tokens-5"}  # the server's chain stays builtin
+        async for made in _bot(tmp_path, api, bot=own, openai_base_url=openai.url):
+            assert await made.deliver(update(1, "tell me something")) == 200
+            await made.settled()
+            assert made.answers() == ["tok0 tok1 tok2 tok3 tok4"]
+
+    async def test_a_bot_offers_only_its_tools(self, tmp_path: Path, api: FakeTelegram) -> None:
+        async for made in _bot(tmp_path, api, bot={"tools": []}):
+            assert await made.deliver(update(1, "what is 12*7?")) == 200
+            await made.settled()
+            (metadata,) = made.rows("SELECT metadata FROM messages WHERE role = 'assistant'")
+        assert '"tool_calls":[]' in metadata[0].replace(" ", "")  # no calculator offered
 
 
 class TestOutbound:
