@@ -18,9 +18,9 @@ from structlog.typing import EventDict, Processor, WrappedLogger
 
 QUIET_AT_INFO = ("httpx2",)
 # Lines that carry a credential, even at debug: httpx logs every request's URL, and the
-# Telegram token is part of the Bot API's path; python-telegram-bot logs the parameters
-# (people's messages) of every call. Only their warnings and errors are shown.
-NEVER_BELOW_WARNING = ("httpx", "httpcore", "telegram")
+# Telegram token is part of the Bot API's path; python-telegram-bot and slack-sdk log the
+# parameters (people's messages) of every call. Only their warnings and errors are shown.
+NEVER_BELOW_WARNING = ("httpx", "httpcore", "telegram", "slack_sdk")
 
 
 def configure(*, level: str = "info", fmt: str = "json") -> None:
