@@ -4,7 +4,6 @@ Discord API that records every call (tests/fixtures/fake_discord.py)."""
 
 import asyncio
 import itertools
-import sqlite3
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from nacl.signing import SigningKey
 from chatorch.adapters.channels.discord import DiscordChannel
 from chatorch.domain.errors import NotConfigured
 from chatorch.settings import Settings
+from tests.api.channels.harness import StoredAnswers
 from tests.api.conftest import serve, settings_for
 from tests.conftest import remember
 from tests.fixtures.fake_discord import (
@@ -33,7 +33,7 @@ from tests.fixtures.fake_discord import (
     sign,
     signing_key,
 )
-from tests.fixtures.fake_openai import FakeOpenAI, fake_openai_server
+from tests.fixtures.fake_openai import FakeOpenAI
 
 BOT_TOKEN = remember("MTE4NzYyMzE1MDExODA0Nzc0NA.GfakeX.discord-bot-token-for-tests")
 KEY, PUBLIC_KEY = signing_key()
@@ -41,7 +41,7 @@ ORIGINAL = f"/webhooks/{APPLICATION_ID}/{{token}}/messages/@original"
 
 
 @dataclass
-class Bot:
+class Bot(StoredAnswers):
     client: httpx.AsyncClient
     api: FakeDiscord
     settings: Settings
@@ -59,15 +59,6 @@ class Bot:
         return await self.client.post(
             self.webhook, content=raw, headers={"Content-Type": "application/json", **signed}
         )
-
-    def rows(self, sql: str) -> list[tuple[Any, ...]]:
-        path = self.settings.database_url.removeprefix("sqlite+aiosqlite:///")
-        with sqlite3.connect(path) as db:
-            return db.execute(sql).fetchall()
-
-    def answers(self) -> list[str]:
-        rows = self.rows("SELECT content FROM messages WHERE role = 'assistant' ORDER BY id")
-        return [content for (content,) in rows]
 
     async def settled(self, answers: int = 1, timeout: float = 20) -> None:
         """Until ``answers`` answers are stored and the platform's last call is 1 s old."""
@@ -110,12 +101,6 @@ async def api() -> AsyncIterator[FakeDiscord]:
 async def bot(tmp_path: Path, api: FakeDiscord) -> AsyncIterator[Bot]:
     async for made in _bot(tmp_path, api):
         yield made
-
-
-@pytest.fixture
-async def openai() -> AsyncIterator[FakeOpenAI]:
-    async with fake_openai_server() as server:
-        yield server
 
 
 class TestInbound:

@@ -5,7 +5,6 @@ every call (tests/fixtures/fake_slack.py)."""
 import asyncio
 import itertools
 import logging
-import sqlite3
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -20,9 +19,10 @@ from cryptography.fernet import Fernet
 from chatorch.adapters.channels.slack import SlackChannel
 from chatorch.domain.errors import NotConfigured
 from chatorch.settings import Settings
+from tests.api.channels.harness import StoredAnswers
 from tests.api.conftest import serve, settings_for
 from tests.conftest import remember
-from tests.fixtures.fake_openai import FakeOpenAI, fake_openai_server
+from tests.fixtures.fake_openai import FakeOpenAI
 from tests.fixtures.fake_slack import (
     BOT_ID,
     BOT_USER,
@@ -45,7 +45,7 @@ SLACK_WAITS = 3.0  # s Slack waits for a webhook's answer before it retries
 
 
 @dataclass
-class Bot:
+class Bot(StoredAnswers):
     client: httpx.AsyncClient
     api: FakeSlack
     settings: Settings
@@ -64,15 +64,6 @@ class Bot:
         signed = signature_headers(raw, SIGNING_SECRET) if headers is None else headers
         sent = {"Content-Type": "application/json", **signed, **(retry or {})}
         return await self.client.post(self.webhook, content=raw, headers=sent)
-
-    def rows(self, sql: str) -> list[tuple[Any, ...]]:
-        path = self.settings.database_url.removeprefix("sqlite+aiosqlite:///")
-        with sqlite3.connect(path) as db:
-            return db.execute(sql).fetchall()
-
-    def answers(self) -> list[str]:
-        rows = self.rows("SELECT content FROM messages WHERE role = 'assistant' ORDER BY id")
-        return [content for (content,) in rows]
 
     def questions(self) -> list[str]:
         rows = self.rows("SELECT content FROM messages WHERE role = 'user' ORDER BY id")
@@ -128,12 +119,6 @@ async def api() -> AsyncIterator[FakeSlack]:
 async def bot(tmp_path: Path, api: FakeSlack) -> AsyncIterator[Bot]:
     async for made in _bot(tmp_path, api):
         yield made
-
-
-@pytest.fixture
-async def openai() -> AsyncIterator[FakeOpenAI]:
-    async with fake_openai_server() as server:
-        yield server
 
 
 class TestVerification:

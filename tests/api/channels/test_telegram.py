@@ -3,7 +3,6 @@ Bot API that records every call (tests/fixtures/fake_telegram.py)."""
 
 import asyncio
 import itertools
-import sqlite3
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -15,9 +14,10 @@ import pytest
 from cryptography.fernet import Fernet
 
 from chatorch.settings import Settings
+from tests.api.channels.harness import StoredAnswers
 from tests.api.conftest import serve, settings_for
 from tests.conftest import remember
-from tests.fixtures.fake_openai import FakeOpenAI, fake_openai_server
+from tests.fixtures.fake_openai import FakeOpenAI
 from tests.fixtures.fake_telegram import FakeTelegram, fake_telegram, update
 
 TOKEN = remember("123456:AAHfake-telegram-token-for-tests")
@@ -26,7 +26,7 @@ SIGNED = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
 
 
 @dataclass
-class Bot:
+class Bot(StoredAnswers):
     client: httpx.AsyncClient
     api: FakeTelegram
     settings: Settings
@@ -35,15 +35,6 @@ class Bot:
     async def deliver(self, body: dict[str, Any], headers: dict[str, str] = SIGNED) -> int:
         response = await self.client.post(self.webhook, json=body, headers=headers)
         return response.status_code
-
-    def rows(self, sql: str) -> list[tuple[Any, ...]]:
-        path = self.settings.database_url.removeprefix("sqlite+aiosqlite:///")
-        with sqlite3.connect(path) as db:
-            return db.execute(sql).fetchall()
-
-    def answers(self) -> list[str]:
-        rows = self.rows("SELECT content FROM messages WHERE role = 'assistant' ORDER BY id")
-        return [content for (content,) in rows]
 
     async def settled(self, answers: int = 1, timeout: float = 20) -> None:
         """Until ``answers`` answers are stored and the platform's last call is 1 s old."""
@@ -102,12 +93,6 @@ async def api() -> AsyncIterator[FakeTelegram]:
 async def bot(tmp_path: Path, api: FakeTelegram) -> AsyncIterator[Bot]:
     async for made in _bot(tmp_path, api):
         yield made
-
-
-@pytest.fixture
-async def openai() -> AsyncIterator[FakeOpenAI]:
-    async with fake_openai_server() as server:
-        yield server
 
 
 class TestInbound:

@@ -3,7 +3,6 @@ sent whole when it is done, against a local Graph API that records every call
 (tests/fixtures/fake_meta.py)."""
 
 import asyncio
-import sqlite3
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -17,6 +16,7 @@ from cryptography.fernet import Fernet
 from chatorch.adapters.channels.meta import WhatsAppChannel
 from chatorch.domain.errors import NotConfigured
 from chatorch.settings import Settings
+from tests.api.channels.harness import StoredAnswers
 from tests.api.conftest import serve, settings_for
 from tests.conftest import remember
 from tests.fixtures.fake_meta import (
@@ -28,7 +28,7 @@ from tests.fixtures.fake_meta import (
     whatsapp_status,
     whatsapp_text,
 )
-from tests.fixtures.fake_openai import FakeOpenAI, fake_openai_server
+from tests.fixtures.fake_openai import FakeOpenAI
 
 ACCESS_TOKEN = remember("EAAGfake-whatsapp-access-token-for-tests")
 APP_SECRET = remember("whatsapp-app-secret-0123456789abcdef")
@@ -37,7 +37,7 @@ MAX_CHARS = 4096
 
 
 @dataclass
-class Bot:
+class Bot(StoredAnswers):
     client: httpx.AsyncClient
     api: FakeMeta
     settings: Settings
@@ -59,15 +59,6 @@ class Bot:
 
     async def handshake(self, **query: str) -> httpx.Response:
         return await self.client.get(self.webhook, params={f"hub.{k}": v for k, v in query.items()})
-
-    def rows(self, sql: str) -> list[tuple[Any, ...]]:
-        path = self.settings.database_url.removeprefix("sqlite+aiosqlite:///")
-        with sqlite3.connect(path) as db:
-            return db.execute(sql).fetchall()
-
-    def answers(self) -> list[str]:
-        rows = self.rows("SELECT content FROM messages WHERE role = 'assistant' ORDER BY id")
-        return [content for (content,) in rows]
 
     async def settled(self, answers: int = 1, timeout: float = 20) -> None:
         """Until ``answers`` answers are stored and shown, and the platform's last call is
@@ -114,12 +105,6 @@ async def api() -> AsyncIterator[FakeMeta]:
 async def bot(tmp_path: Path, api: FakeMeta) -> AsyncIterator[Bot]:
     async for made in _bot(tmp_path, api):
         yield made
-
-
-@pytest.fixture
-async def openai() -> AsyncIterator[FakeOpenAI]:
-    async with fake_openai_server() as server:
-        yield server
 
 
 class TestHandshake:
