@@ -9,16 +9,18 @@ The token is part of every call's URL: the HTTP client's log lines stay off
 
 import hmac
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
 import orjson
 import structlog
 from telegram import Bot, Update
+from telegram.constants import ParseMode
 from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
+from chatorch.adapters.channels.telegram.markup import to_html
 from chatorch.domain.channels import ChannelError, Inbound, Reception
 from chatorch.domain.errors import Unauthenticated
 
@@ -90,26 +92,34 @@ class TelegramChannel:
         return bool(replied and replied.from_user and str(replied.from_user.id) == self._bot_id)
 
     async def send(self, reply: Mapping[str, Any], text: str) -> str:
+        target = {"chat_id": reply["chat_id"], "reply_to_message_id": reply.get("reply_to")}
         try:
-            sent = await self._bot.send_message(
-                chat_id=reply["chat_id"],
-                text=text,
-                reply_to_message_id=reply.get("reply_to"),
-            )
+            sent = await self._formatted(self._bot.send_message, text, **target)
         except TelegramError as error:
             raise _failure("sendMessage", error) from None
         return str(sent.message_id)
 
     async def edit(self, reply: Mapping[str, Any], message_id: str, text: str) -> None:
+        target = {"chat_id": reply["chat_id"], "message_id": int(message_id)}
         try:
-            await self._bot.edit_message_text(
-                text=text, chat_id=reply["chat_id"], message_id=int(message_id)
-            )
+            await self._formatted(self._bot.edit_message_text, text, **target)
         except BadRequest as error:
             if "not modified" not in str(error).lower():  # the same text again is fine
                 raise _failure("editMessageText", error) from None
         except TelegramError as error:
             raise _failure("editMessageText", error) from None
+
+    @staticmethod
+    async def _formatted(call: Callable[..., Awaitable[Any]], text: str, **target: Any) -> Any:
+        """``call`` with the Markdown rendered as Telegram's HTML; as plain text when
+        Telegram cannot parse what was made (never a lost answer for its markup)."""
+        try:
+            return await call(text=to_html(text) or text, parse_mode=ParseMode.HTML, **target)
+        except BadRequest as error:
+            if "parse entities" not in str(error).lower():
+                raise
+            log.warning("telegram.markup_refused", error=str(error)[:200])
+            return await call(text=text, **target)
 
     async def register(self, url: str) -> None:
         """Point the bot's webhook at ``url``, with its secret token."""
