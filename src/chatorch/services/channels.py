@@ -19,7 +19,7 @@ import structlog
 
 from chatorch.domain.channels import ChannelError
 from chatorch.domain.entities import Bot, Message
-from chatorch.domain.errors import NotFound
+from chatorch.domain.errors import ChatorchError, NotFound
 from chatorch.domain.events import Cursor, EventKind, StreamEvent
 from chatorch.ports.bus import Bus
 from chatorch.ports.channels import Channel
@@ -183,7 +183,11 @@ class BotChannels:
     async def deliver(self, *, bus: Bus, store: Store, question: Message) -> None:
         """Show ``question``'s answer where it was asked; nothing for a bot gone since."""
         origin = question.metadata.get("channel") or {}
-        found = await self.get(UUID(origin["bot_id"]))
+        try:
+            found = await self.get(UUID(origin["bot_id"]))
+        except ChatorchError as error:  # no vault key, undecryptable credentials…
+            log.warning("channel.unavailable", bot_id=origin["bot_id"], detail=error.detail)
+            return
         if found is None:
             return
         delivery = AnswerDelivery(
