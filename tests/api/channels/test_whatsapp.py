@@ -3,21 +3,15 @@ sent whole when it is done, against a local Graph API that records every call
 (tests/fixtures/fake_meta.py)."""
 
 import asyncio
-import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from cryptography.fernet import Fernet
 
 from chatorch.adapters.channels.meta import WhatsAppChannel
 from chatorch.domain.errors import NotConfigured
-from chatorch.settings import Settings
-from tests.api.channels.harness import StoredAnswers
-from tests.api.conftest import serve, settings_for
+from tests.api.channels.meta_harness import MetaBot, serve_bot
 from tests.conftest import remember
 from tests.fixtures.fake_meta import (
     PHONE_NUMBER_ID,
@@ -36,63 +30,20 @@ VERIFY_TOKEN = remember("whatsapp-verify-token-42")
 MAX_CHARS = 4096
 
 
-@dataclass
-class Bot(StoredAnswers):
-    client: httpx.AsyncClient
-    api: FakeMeta
-    settings: Settings
-    webhook: str
-
-    async def deliver(
-        self,
-        body: dict[str, Any],
-        *,
-        secret: str = APP_SECRET,
-        headers: dict[str, str] | None = None,
-    ) -> int:
-        """POST ``body`` as Meta does: signed with ``secret``, or with ``headers`` instead."""
-        raw, signature = signed(body, secret)
-        response = await self.client.post(
-            self.webhook, content=raw, headers=signature if headers is None else headers
-        )
-        return response.status_code
-
-    async def handshake(self, **query: str) -> httpx.Response:
-        return await self.client.get(self.webhook, params={f"hub.{k}": v for k, v in query.items()})
-
-    async def settled(self, answers: int = 1, timeout: float = 20) -> None:
-        """Until ``answers`` answers are stored and shown, and the platform's last call is
-        1.5 s old (a refused send is tried again after the wait)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            quiet = not self.api.calls or time.monotonic() - self.api.calls[-1]["at"] > 1.5
-            shown = len(self.api.sent()) >= answers
-            if len(self.answers()) >= answers and shown and quiet:
-                return
-            await asyncio.sleep(0.1)
-        raise AssertionError(f"not settled: {self.answers()} {self.api.calls[-3:]}")
+Bot = MetaBot
 
 
 async def _bot(tmp_path: Path, api: FakeMeta, **settings: Any) -> AsyncIterator[Bot]:
-    configured = settings_for(
-        tmp_path,
-        secret_keys=remember(Fernet.generate_key().decode()),
-        meta_graph_url=api.url,
-        **settings,
-    )
-    async with serve(configured) as client:
-        credentials = {
-            "access_token": ACCESS_TOKEN,
-            "app_secret": APP_SECRET,
-            "verify_token": VERIFY_TOKEN,
-            "phone_number_id": PHONE_NUMBER_ID,
-        }
-        made = await client.post(
-            "/v1/bots",
-            json={"platform": "whatsapp", "name": "helper", "credentials": credentials},
-        )
-        assert made.status_code == 201, made.text
-        yield Bot(client, api, configured, made.json()["webhook_url"])
+    credentials = {
+        "access_token": ACCESS_TOKEN,
+        "app_secret": APP_SECRET,
+        "verify_token": VERIFY_TOKEN,
+        "phone_number_id": PHONE_NUMBER_ID,
+    }
+    async for made in serve_bot(
+        tmp_path, api, platform="whatsapp", credentials=credentials, **settings
+    ):
+        yield made
 
 
 @pytest.fixture
