@@ -22,7 +22,7 @@ import httpx
 import orjson
 import structlog
 
-from chatorch.domain.channels import ChannelError, Reception
+from chatorch.domain.channels import ChannelError, Inbound, Reception
 from chatorch.domain.errors import Forbidden, Unauthenticated
 
 log = structlog.get_logger(__name__)
@@ -168,3 +168,41 @@ def _seconds(value: str | None) -> float | None:
     except ValueError:
         return None
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+class MetaChannel:
+    """What a WhatsApp and a Messenger channel share: the webhook's checks, the GET
+    handshake, one token's Graph API, and no edits (the answer is sent when it is done).
+    A platform says what an event's ``object`` is and reads its messages (``_messages``)."""
+
+    edits = False
+    platform = ""  # the name in errors and log lines
+    kind = ""  # the ``object`` of the platform's webhook events
+
+    def __init__(self, *, token: str, app_secret: str, verify_token: str, api_url: str) -> None:
+        self._webhook = MetaWebhook(app_secret=app_secret, verify_token=verify_token)
+        self._graph = GraphApi(api_url=api_url, token=token, platform=self.platform)
+
+    def verify(
+        self, *, method: str, headers: Mapping[str, str], query: Mapping[str, str], body: bytes
+    ) -> None:
+        self._webhook.verify(method=method, headers=headers, query=query, body=body)
+
+    def receive(
+        self, *, method: str, headers: Mapping[str, str], query: Mapping[str, str], body: bytes
+    ) -> Reception:
+        if method == "GET":
+            return self._webhook.handshake(query)
+        event = payload(body, platform=self.platform.lower(), kind=self.kind)
+        if event is None:
+            return Reception()
+        return Reception(messages=tuple(self._messages(dicts(event.get("entry")))))
+
+    def _messages(self, entries: list[dict[str, Any]]) -> list[Inbound]:
+        raise NotImplementedError
+
+    async def edit(self, reply: Mapping[str, Any], message_id: str, text: str) -> None:
+        raise ChannelError(f"{self.platform} cannot edit a sent message")
+
+    async def close(self) -> None:
+        await self._graph.close()

@@ -11,43 +11,33 @@ message, so the answer is sent whole when it is done (no typing indicator).
 from collections.abc import Mapping
 from typing import Any
 
-from chatorch.adapters.channels.meta.graph import GraphApi, MetaWebhook, dicts, payload, text_of
-from chatorch.domain.channels import ChannelError, Inbound, Reception
+from chatorch.adapters.channels.meta.graph import MetaChannel, dicts, text_of
+from chatorch.domain.channels import ChannelError, Inbound
 from chatorch.domain.errors import NotConfigured
 
 MAX_CHARS = 2000  # Send API: message.text
 
 
-class MessengerChannel:
+class MessengerChannel(MetaChannel):
     max_chars = MAX_CHARS
-    edits = False
+    platform = "Messenger"
+    kind = "page"
 
     def __init__(
         self, *, page_access_token: str, app_secret: str, verify_token: str, api_url: str
     ) -> None:
-        self._webhook = MetaWebhook(app_secret=app_secret, verify_token=verify_token)
-        self._graph = GraphApi(api_url=api_url, token=page_access_token, platform="Messenger")
+        super().__init__(
+            token=page_access_token,
+            app_secret=app_secret,
+            verify_token=verify_token,
+            api_url=api_url,
+        )
 
-    def verify(
-        self, *, method: str, headers: Mapping[str, str], query: Mapping[str, str], body: bytes
-    ) -> None:
-        self._webhook.verify(method=method, headers=headers, query=query, body=body)
-
-    def receive(
-        self, *, method: str, headers: Mapping[str, str], query: Mapping[str, str], body: bytes
-    ) -> Reception:
-        if method == "GET":
-            return self._webhook.handshake(query)
-        event = payload(body, platform="messenger", kind="page")
-        if event is None:
-            return Reception()
-        messages: list[Inbound] = []
-        for entry in dicts(event.get("entry")):
-            for messaging in dicts(entry.get("messaging")):
-                inbound = _inbound(messaging)
-                if inbound is not None:
-                    messages.append(inbound)
-        return Reception(messages=tuple(messages))
+    def _messages(self, entries: list[dict[str, Any]]) -> list[Inbound]:
+        found = (
+            _inbound(messaging) for entry in entries for messaging in dicts(entry.get("messaging"))
+        )
+        return [inbound for inbound in found if inbound is not None]
 
     async def send(self, reply: Mapping[str, Any], text: str) -> str:
         sent = await self._graph.post(
@@ -63,18 +53,12 @@ class MessengerChannel:
             raise ChannelError("Messenger me/messages: the answer names no message id")
         return mid
 
-    async def edit(self, reply: Mapping[str, Any], message_id: str, text: str) -> None:
-        raise ChannelError("Messenger cannot edit a sent message")
-
     async def register(self, url: str) -> None:
         raise NotConfigured(
             "Messenger takes its webhook in the Meta App Dashboard only: Messenger → Settings"
             f" (or Webhooks → Page), callback URL {url} with the bot's verify token, then"
             " subscribe the Page to the `messages` field (docs/channels.md)"
         )
-
-    async def close(self) -> None:
-        await self._graph.close()
 
 
 def _inbound(messaging: dict[str, Any]) -> Inbound | None:

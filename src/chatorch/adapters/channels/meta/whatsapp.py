@@ -13,8 +13,8 @@ from typing import Any
 
 import structlog
 
-from chatorch.adapters.channels.meta.graph import GraphApi, MetaWebhook, dicts, payload, text_of
-from chatorch.domain.channels import ChannelError, Inbound, Reception
+from chatorch.adapters.channels.meta.graph import MetaChannel, dicts, text_of
+from chatorch.domain.channels import ChannelError, Inbound
 from chatorch.domain.errors import NotConfigured
 
 log = structlog.get_logger(__name__)
@@ -22,9 +22,10 @@ log = structlog.get_logger(__name__)
 MAX_CHARS = 4096  # Cloud API: text.body of one message
 
 
-class WhatsAppChannel:
+class WhatsAppChannel(MetaChannel):
     max_chars = MAX_CHARS
-    edits = False
+    platform = "WhatsApp"
+    kind = "whatsapp_business_account"
 
     def __init__(
         self,
@@ -35,30 +36,19 @@ class WhatsAppChannel:
         phone_number_id: str,
         api_url: str,
     ) -> None:
-        self._webhook = MetaWebhook(app_secret=app_secret, verify_token=verify_token)
-        self._graph = GraphApi(api_url=api_url, token=access_token, platform="WhatsApp")
+        super().__init__(
+            token=access_token, app_secret=app_secret, verify_token=verify_token, api_url=api_url
+        )
         self._number = phone_number_id
 
-    def verify(
-        self, *, method: str, headers: Mapping[str, str], query: Mapping[str, str], body: bytes
-    ) -> None:
-        self._webhook.verify(method=method, headers=headers, query=query, body=body)
-
-    def receive(
-        self, *, method: str, headers: Mapping[str, str], query: Mapping[str, str], body: bytes
-    ) -> Reception:
-        if method == "GET":
-            return self._webhook.handshake(query)
-        event = payload(body, platform="whatsapp", kind="whatsapp_business_account")
-        if event is None:
-            return Reception()
+    def _messages(self, entries: list[dict[str, Any]]) -> list[Inbound]:
         messages: list[Inbound] = []
-        for entry in dicts(event.get("entry")):
+        for entry in entries:
             for change in dicts(entry.get("changes")):
                 value = change.get("value")
                 if change.get("field") == "messages" and isinstance(value, dict):
                     messages.extend(self._texts(value))
-        return Reception(messages=tuple(messages))
+        return messages
 
     def _texts(self, value: dict[str, Any]) -> list[Inbound]:
         """The text messages of one change (``statuses`` and other types are skipped)."""
@@ -102,15 +92,9 @@ class WhatsAppChannel:
             raise ChannelError("WhatsApp messages: the answer names no message id")
         return wamid
 
-    async def edit(self, reply: Mapping[str, Any], message_id: str, text: str) -> None:
-        raise ChannelError("WhatsApp cannot edit a sent message")
-
     async def register(self, url: str) -> None:
         raise NotConfigured(
             "WhatsApp takes its webhook in the Meta App Dashboard only: WhatsApp →"
             f" Configuration → Webhook, callback URL {url} with the bot's verify token,"
             " then subscribe to the `messages` field (docs/channels.md)"
         )
-
-    async def close(self) -> None:
-        await self._graph.close()
