@@ -172,6 +172,65 @@ class TestSends:
             assert len(await tx.bots.sends(response)) == 1
 
 
+class TestOwedAnswers:
+    async def test_an_owed_answer_is_listed_until_settled(self, store: Store) -> None:
+        owner = await make.user(store)
+        bot, chat = await _bot(store, owner), await make.chat(store, owner)
+        first, second = make.question(chat, "one"), make.question(chat, "two")
+        await make.add(store, first, second)
+        async with store.transaction() as tx:
+            await tx.bots.owe(bot.id, second)
+            await tx.bots.owe(bot.id, first)
+            await tx.bots.owe(bot.id, first)  # noted once
+        async with store.transaction() as tx:
+            assert await tx.bots.is_owed(first.response_id)
+            owed = await tx.bots.owed(limit=10)
+            assert [item.response_id for item in owed] == sorted(
+                [first.response_id, second.response_id]
+            )
+            assert owed[0].message_id in (first.id, second.id)
+            assert owed[0].chat_id == chat.id
+            later = await tx.bots.owed(limit=10, after=owed[0].response_id)
+            assert [item.response_id for item in later] == [owed[1].response_id]
+            await tx.bots.settle(first.response_id)
+        async with store.transaction() as tx:
+            assert not await tx.bots.is_owed(first.response_id)
+            assert [item.message_id for item in await tx.bots.owed(limit=10)] == [second.id]
+
+    async def test_nothing_is_owed_for_a_bot_deleted_before(self, store: Store) -> None:
+        owner = await make.user(store)
+        bot, chat = await _bot(store, owner), await make.chat(store, owner)
+        asked = make.question(chat)
+        await make.add(store, asked)
+        async with store.transaction() as tx:
+            assert await tx.bots.delete_bot(bot.id)
+        async with store.transaction() as tx:  # the answer's transaction goes on
+            await tx.bots.owe(bot.id, asked)
+            await tx.chats.add_message(make.answer(asked))
+        async with store.transaction() as tx:
+            assert not await tx.bots.is_owed(asked.response_id)
+            assert len((await tx.chats.chat_turn(chat.id, asked.response_id))[1]) == 2
+
+    async def test_erasing_the_asker_or_deleting_the_bot_forgets_the_debt(
+        self, store: Store
+    ) -> None:
+        operator, person = await make.user(store, "operator"), await make.user(store, "person")
+        bot = await _bot(store, operator)
+        chat, other_chat = await make.chat(store, person), await make.chat(store, operator)
+        gone, kept = make.question(chat), make.question(other_chat)
+        await make.add(store, gone, kept)
+        async with store.transaction() as tx:
+            await tx.bots.owe(bot.id, gone)
+            await tx.bots.owe(bot.id, kept)
+        async with store.transaction() as tx:
+            assert await tx.users.delete_user(person.id)  # and their chats and messages
+        async with store.transaction() as tx:
+            assert [item.message_id for item in await tx.bots.owed(limit=10)] == [kept.id]
+            assert await tx.bots.delete_bot(bot.id)
+        async with store.transaction() as tx:
+            assert await tx.bots.owed(limit=10) == []
+
+
 class TestDeletion:
     async def test_deleting_a_bot_deletes_its_links_and_sends_not_its_chats(
         self, store: Store

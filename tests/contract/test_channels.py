@@ -156,23 +156,24 @@ def _delivery(platform: Platform, body: dict[str, Any]) -> dict[str, Any]:
     return {"method": "POST", "headers": platform.signed(body), "query": {}, "body": raw}
 
 
-def _reply(platform: Platform) -> Any:
-    return (
-        platform.channel.receive(**_delivery(platform, platform.message(1, "hi"))).messages[0].reply
-    )
+async def _reply(platform: Platform) -> Any:
+    received = await platform.channel.receive(**_delivery(platform, platform.message(1, "hi")))
+    return received.messages[0].reply
 
 
 class TestInbound:
-    def test_a_signed_delivery_passes_and_brings_its_message(self, platform: Platform) -> None:
+    async def test_a_signed_delivery_passes_and_brings_its_message(
+        self, platform: Platform
+    ) -> None:
         seen = _delivery(platform, platform.message(1, "hello there"))
         platform.channel.verify(**seen)
-        reception = platform.channel.receive(**seen)
+        reception = await platform.channel.receive(**seen)
         assert reception.status == 200
         (inbound,) = reception.messages
         assert inbound.text == "hello there"
-        again = platform.channel.receive(**seen)
+        again = await platform.channel.receive(**seen)
         assert again.messages[0].event_id == inbound.event_id  # a redelivery is known
-        other = platform.channel.receive(**_delivery(platform, platform.message(2, "more")))
+        other = await platform.channel.receive(**_delivery(platform, platform.message(2, "more")))
         assert other.messages[0].event_id != inbound.event_id
         assert other.messages[0].conversation == inbound.conversation
 
@@ -185,7 +186,7 @@ class TestInbound:
 
 class TestOutbound:
     async def test_send_then_edit_where_the_platform_can(self, platform: Platform) -> None:
-        reply = _reply(platform)
+        reply = await _reply(platform)
         message_id = await platform.channel.send(reply, "Hel")
         assert platform.channel.max_chars >= 2000
         if not platform.channel.edits:  # answers are sent when done
@@ -198,8 +199,14 @@ class TestOutbound:
         assert platform.sent()[:2] == ["Hel", "Hello"]
 
     async def test_a_refusal_with_a_wait_says_how_long(self, platform: Platform) -> None:
-        reply = _reply(platform)
+        reply = await _reply(platform)
         platform.refuse_next_send(3)
         with pytest.raises(ChannelError) as refused:
             await platform.channel.send(reply, "text")
         assert refused.value.retry_after == 3
+
+    async def test_a_typing_indicator_shows_no_text(self, platform: Platform) -> None:
+        reply = await _reply(platform)
+        await platform.channel.typing(reply)  # a platform without one does nothing
+        await platform.channel.send(reply, "answer")
+        assert platform.sent() == ["answer"]

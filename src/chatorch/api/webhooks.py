@@ -45,7 +45,7 @@ async def _received(bot_id: UUID, request: Request, c: Container) -> Response:
     method, headers, query = request.method, request.headers, request.query_params
     body = await request.body()
     channel.verify(method=method, headers=headers, query=query, body=body)
-    reception = channel.receive(method=method, headers=headers, query=query, body=body)
+    reception = await channel.receive(method=method, headers=headers, query=query, body=body)
     for inbound in reception.messages:
         submitted = await c.inbox.accept(bot, inbound)
         log.info(

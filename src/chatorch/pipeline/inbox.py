@@ -14,14 +14,16 @@ from chatorch.domain.channels import Inbound
 from chatorch.domain.entities import Bot, Chat, User
 from chatorch.pipeline.request import RequestProcessor, Submission, title_from
 from chatorch.ports.store import Store
+from chatorch.services.bots import BotManager
 
 MAX_TITLE = 60
 
 
 class ChannelInbox:
-    def __init__(self, store: Store, processor: RequestProcessor) -> None:
+    def __init__(self, store: Store, processor: RequestProcessor, bots: BotManager) -> None:
         self._store = store
         self._processor = processor
+        self._bots = bots  # seals where the answer goes: it may carry a platform token
 
     async def accept(self, bot: Bot, inbound: Inbound) -> Submission:
         """The turn ``inbound`` asks for: a new one, or the one its first delivery made."""
@@ -30,9 +32,10 @@ class ChannelInbox:
             "bot_id": str(bot.id),
             "platform": bot.platform.value,
             "sender": inbound.sender,
-            "reply": inbound.reply,
+            "reply": self._bots.seal_reply(inbound.reply),
             "llm": bot.llm,  # None: the server's chain and tools
             "tools": bot.tools,
+            "prompt": bot.prompt,  # None: the server's system template
         }
         return await self._processor.submit(
             owner,

@@ -3,14 +3,17 @@
 
 A platform conversation (a Telegram chat, a Slack channel and thread, …) is one chatorch
 chat: ``link_chat`` settles which, atomically. A sent part of an answer is recorded
-under its response, so a retried answer posts nothing twice.
+under its response, so a retried answer posts nothing twice. An answer stored but not
+yet shown is owed (``owe``) until its delivery ends (``settle``): a worker that dies in
+between leaves the debt, and the question's next delivery shows the stored answer.
 """
 
 from collections.abc import Sequence
 from typing import Protocol
 from uuid import UUID
 
-from chatorch.domain.entities import KEEP, Bot, Keep
+from chatorch.domain.entities import KEEP, Bot, Keep, Message
+from chatorch.domain.events import WorkItem
 
 
 class BotRepository(Protocol):
@@ -34,9 +37,11 @@ class BotRepository(Protocol):
         ciphertext: str | None = None,
         llm: str | Keep | None = KEEP,
         tools: list[str] | Keep | None = KEEP,
+        prompt: str | Keep | None = KEEP,
     ) -> Bot | None:
         """Change what is given (None for ``name`` and ``ciphertext``, ``KEEP`` for
-        ``llm`` and ``tools``, leaves it); the bot as it is now, None when there is none."""
+        ``llm``, ``tools`` and ``prompt``, leaves it); the bot as it is now, None when
+        there is none."""
         ...
 
     async def delete_bot(self, bot_id: UUID) -> bool:
@@ -78,4 +83,21 @@ class BotRepository(Protocol):
     ) -> bool:
         """Record that part ``part`` of the answer went out as ``message_id``; False
         (and nothing changed) when that part was recorded already."""
+        ...
+
+    async def owe(self, bot_id: UUID, question: Message) -> None:
+        """Note that ``question``'s answer, stored in this transaction, is still to be
+        shown on the bot's platform (nothing changes when it is noted already)."""
+        ...
+
+    async def is_owed(self, response_id: UUID) -> bool:
+        """Whether the answer to ``response_id`` is stored but not yet shown."""
+        ...
+
+    async def settle(self, response_id: UUID) -> None:
+        """The answer was shown, or showing it ended for good: nothing is owed."""
+        ...
+
+    async def owed(self, *, limit: int, after: UUID | None = None) -> Sequence[WorkItem]:
+        """The questions whose answers are owed, by response id, after ``after``."""
         ...

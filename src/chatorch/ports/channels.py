@@ -28,7 +28,7 @@ class Channel(Protocol):
         """
         ...
 
-    def receive(
+    async def receive(
         self, *, method: str, headers: Mapping[str, str], query: Mapping[str, str], body: bytes
     ) -> Reception:
         """What to answer the (verified) request with, and the messages it brought.
@@ -48,6 +48,15 @@ class Channel(Protocol):
 
     async def edit(self, reply: Mapping[str, Any], message_id: str, text: str) -> None:
         """Replace the text of a message this channel sent.
+
+        Raises:
+            ChannelError: as for ``send``.
+        """
+        ...
+
+    async def typing(self, reply: Mapping[str, Any]) -> None:
+        """Show the person an answer is being written, where the platform can (for a
+        few seconds: WhatsApp and Messenger 20–25, Telegram 5); elsewhere nothing.
 
         Raises:
             ChannelError: as for ``send``.

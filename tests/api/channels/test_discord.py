@@ -159,6 +159,19 @@ class TestInbound:
         assert {c["auth"] for c in bot.api.calls} == {None}  # webhooks need no bot token
         assert bot.rows("SELECT content FROM messages WHERE role = 'user'") == [("what is 12*7?",)]
 
+    async def test_the_interaction_token_is_never_stored_in_plaintext(self, bot: Bot) -> None:
+        assert (await bot.deliver(interaction(1, "what is 12*7?"))).status_code == 200
+        await bot.settled()
+        assert bot.api.shown(interaction_token(1)) == bot.answers()  # it was used
+        database = Path(bot.settings.database_url.removeprefix("sqlite+aiosqlite:///"))
+        stored = b"".join(
+            path.read_bytes()
+            for path in (database, database.with_name(database.name + "-wal"))
+            if path.exists()
+        )
+        assert b"what is 12*7?" in stored  # the scan reads what was written
+        assert interaction_token(1).encode() not in stored
+
     async def test_a_direct_message_is_answered_too(self, bot: Bot) -> None:
         answered = await bot.deliver(interaction(1, "what is 2+3?", guild=False))
         assert answered.json() == {"type": 5}
@@ -246,6 +259,8 @@ class TestOutbound:
         assert all(len(part) <= 2000 for part in parts)
         assert all(part.endswith(" ") for part in parts[:-1])  # no word cut in two
         assert api.calls[0]["path"].endswith("/messages/@original")  # the first part
+        pings = [call["json"]["allowed_mentions"] for call in api.calls]
+        assert pings == [{"parse": []}] * len(api.calls)  # every edit and follow-up: nobody
         assert len(api.called("POST")) == len(parts) - 1  # the rest: one follow-up each
         edits = [c for c in api.called("PATCH") if c["path"].endswith("/@original")]
         assert len(edits) > 1, "the answer grew by edits"
@@ -265,6 +280,27 @@ class TestOutbound:
         assert first["path"] == second["path"]  # still @original: the refusal filled nothing
         assert second["at"] - first["at"] >= 1
         assert bot.api.shown(interaction_token(1)) == bot.answers()
+
+
+# The fake model calls the tools a question names ("[call name {json}]") and answers with
+# what they said: the calculator quotes an expression it cannot compute, so the answer
+# holds it as written.
+MENTIONS = "@everyone <@80351110224678912> ![chart](https://x.test/c.png)"
+QUOTING = f'[call calculator {{"expression": "{MENTIONS}"}}]'
+
+
+class TestMarkdown:
+    async def test_an_answer_quoting_mentions_pings_nobody_and_shows_images_as_links(
+        self, tmp_path: Path, api: FakeDiscord, openai: FakeOpenAI
+    ) -> None:
+        async for made in _bot(tmp_path, api, llm="openai:fake", openai_base_url=openai.url):
+            assert (await made.deliver(interaction(1, QUOTING))).json() == {"type": 5}
+            await made.settled()
+            (answer,) = made.answers()
+        assert MENTIONS in answer
+        (shown,) = api.shown(interaction_token(1))
+        assert shown == answer.replace("![chart]", "[chart]")  # Discord shows no image syntax
+        assert all(call["json"]["allowed_mentions"] == {"parse": []} for call in api.calls)
 
 
 def _channel(api: FakeDiscord) -> DiscordChannel:

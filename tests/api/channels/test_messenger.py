@@ -94,6 +94,11 @@ class TestInbound:
             "messaging_type": "RESPONSE",
             "message": {"text": answer},
         }
+        (typing,) = bot.api.indicators  # "typing…" while the answer is made
+        assert typing["json"] == {"recipient": {"id": PSID}, "sender_action": "typing_on"}
+        assert typing["path"] == call["path"]
+        assert typing["authorized"]
+        assert typing["at"] < call["at"]
 
     async def test_a_forged_or_missing_signature_is_refused_and_leaves_nothing(
         self, bot: Bot

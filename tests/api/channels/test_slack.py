@@ -338,3 +338,34 @@ class TestRegistration:
         await channel.close()
         assert "Event Subscriptions" in refused.value.detail
         assert url in refused.value.detail
+
+
+# The fake model calls the tools a question names ("[call name {json}]") and answers with
+# what they said: the calculator quotes an expression it cannot compute, so the answer
+# holds it, Markdown and all (Slack sends what the person typed with & < > escaped).
+MARKDOWN_QUESTION = '[call calculator {"expression": "**Bold** &amp; &lt;!channel&gt;"}]'
+
+
+class TestMarkdown:
+    async def test_the_answers_markdown_is_shown_as_mrkdwn_and_pings_nobody(
+        self, tmp_path: Path, api: FakeSlack, openai: FakeOpenAI
+    ) -> None:
+        async for made in _bot(tmp_path, api, llm="openai:fake", openai_base_url=openai.url):
+            assert (await made.deliver(dm(1, MARKDOWN_QUESTION))).status_code == 200
+            await made.settled()
+            (answer,) = made.answers()
+            shown = made.shown()
+        assert "'**Bold** & <!channel>'" in answer
+        last = [call["params"] for call in api.calls if call["ok"]][-1]
+        assert last["mrkdwn"] is True
+        assert "'*Bold* &amp; &lt;!channel&gt;'" in last["text"]
+        assert shown == [answer.replace("**Bold**", "Bold")]
+
+    async def test_markup_slack_refuses_goes_again_as_plain_text(self, bot: Bot) -> None:
+        bot.api.refuse("chat.postMessage", status=200, retry_after=None, error="invalid_blocks")
+        assert (await bot.deliver(dm(1, "what is 6*7?"))).status_code == 200
+        await bot.settled()
+        first, second = bot.api.called("chat.postMessage")
+        assert (first["mrkdwn"], second["mrkdwn"]) == (True, False)
+        assert [call["ok"] for call in bot.api.calls][:2] == [False, True]
+        assert bot.shown() == bot.answers()

@@ -141,6 +141,57 @@ class TestInbound:
         await asyncio.sleep(0.5)
         assert bot.rows("SELECT count(*) FROM messages") == [(0,)]
 
+    async def test_in_a_group_mentions_and_replies_to_the_bot_are_answered(self, bot: Bot) -> None:
+        group = {"id": -1001234567890, "type": "supergroup", "title": "Team"}
+        mention = update(
+            1,
+            "@chatorch_bot what is 6*7?",
+            chat=group,
+            entities=[{"type": "mention", "offset": 0, "length": 13}],
+        )
+        command = update(
+            2,
+            "/ask@chatorch_bot what is 2+3?",
+            chat=group,
+            entities=[{"type": "bot_command", "offset": 0, "length": 17}],
+        )
+        ours = {"message_id": 55, "date": 1764950400, "chat": group, "text": "42"}
+        replying = update(
+            3,
+            "and 3+4?",
+            chat=group,
+            reply_to_message={**ours, "from": {"id": 123456, "is_bot": True, "first_name": "C"}},
+        )
+        for body in (mention, command, replying):
+            assert await bot.deliver(body) == 200
+            await bot.settled(answers=len(bot.answers()) + 1)
+        asked = bot.rows("SELECT content FROM messages WHERE role = 'user' ORDER BY id")
+        assert asked == [("what is 6*7?",), ("what is 2+3?",), ("and 3+4?",)]
+        replied = [s["reply_parameters"]["message_id"] for s in bot.api.called("sendMessage")]
+        assert replied == [10, 20, 30]  # each answer replies to its question
+        assert len(bot.api.called("getMe")) == 1  # the bot's name is asked once
+
+    async def test_in_a_group_messages_to_others_are_ignored(self, bot: Bot) -> None:
+        group = {"id": -1001234567890, "type": "supergroup", "title": "Team"}
+        other_bot = update(
+            1,
+            "@other_bot what is 6*7?",
+            chat=group,
+            entities=[{"type": "mention", "offset": 0, "length": 10}],
+        )
+        plain = update(2, "what is 6*7?", chat=group)
+        theirs = {"message_id": 55, "date": 1764950400, "chat": group, "text": "hi"}
+        replying = update(
+            3,
+            "and 3+4?",
+            chat=group,
+            reply_to_message={**theirs, "from": {"id": 8, "is_bot": False, "first_name": "B"}},
+        )
+        for body in (other_bot, plain, replying):
+            assert await bot.deliver(body) == 200
+        await asyncio.sleep(0.5)
+        assert bot.rows("SELECT count(*) FROM messages") == [(0,)]
+
     async def test_one_telegram_chat_is_one_chat_with_its_history(self, bot: Bot) -> None:
         assert await bot.deliver(update(1, "what is 2+3?")) == 200
         await bot.settled(answers=1)

@@ -96,6 +96,16 @@ class TestInbound:
             "type": "text",
             "text": {"body": answer},
         }
+        (typing,) = bot.api.indicators  # read, with a typing indicator, before the answer
+        assert typing["json"] == {
+            "messaging_product": "whatsapp",
+            "status": "read",
+            "message_id": "wamid.HBgL01",
+            "typing_indicator": {"type": "text"},
+        }
+        assert typing["path"] == call["path"]
+        assert typing["authorized"]
+        assert typing["at"] < call["at"]
 
     async def test_a_forged_or_missing_signature_is_refused_and_leaves_nothing(
         self, bot: Bot

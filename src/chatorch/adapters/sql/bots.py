@@ -5,11 +5,20 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from sqlalchemy import delete, select
+from sqlalchemy import Uuid, delete, literal, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from chatorch.adapters.sql.models import BotChatRow, BotRow, BotSendRow
+from chatorch.adapters.sql.models import (
+    BotChatRow,
+    BotDeliveryRow,
+    BotRow,
+    BotSendRow,
+    UTCDateTime,
+)
 from chatorch.adapters.sql.scope import SqlRepository, translated
-from chatorch.domain.entities import KEEP, Bot, Keep, Platform, utcnow
+from chatorch.domain.entities import KEEP, Bot, Keep, Message, Platform, utcnow
+from chatorch.domain.events import WorkItem
 from chatorch.ports.bots import BotRepository
 
 
@@ -27,6 +36,7 @@ class SqlBotRepository(SqlRepository):
                 credentials=ciphertext,
                 llm=bot.llm,
                 tools=None if bot.tools is None else list(bot.tools),
+                prompt=bot.prompt,
                 created_at=bot.created_at,
             )
         )
@@ -51,6 +61,7 @@ class SqlBotRepository(SqlRepository):
         ciphertext: str | None = None,
         llm: str | Keep | None = KEEP,
         tools: list[str] | Keep | None = KEEP,
+        prompt: str | Keep | None = KEEP,
     ) -> Bot | None:
         row = await self._scope.get(BotRow, bot_id)
         if row is None:
@@ -63,6 +74,8 @@ class SqlBotRepository(SqlRepository):
             row.llm = llm
         if not isinstance(tools, Keep):
             row.tools = None if tools is None else list(tools)
+        if not isinstance(prompt, Keep):
+            row.prompt = prompt
         await self._scope.session.flush()
         return _bot(row)
 
@@ -141,6 +154,46 @@ class SqlBotRepository(SqlRepository):
         }
         return await self._scope.insert_unless_taken(BotSendRow, values, ["response_id", "part"])
 
+    @translated
+    async def owe(self, bot_id: UUID, question: Message) -> None:
+        # INSERT … SELECT from the bot's row: a bot deleted meanwhile is owed nothing,
+        # and the answer's transaction this runs in must not fail for it.
+        source = select(
+            literal(question.response_id, Uuid),
+            BotRow.id,
+            literal(question.id, Uuid),
+            literal(question.chat_id, Uuid),
+            literal(utcnow(), UTCDateTime),
+        ).where(BotRow.id == bot_id)
+        insert = pg_insert if self._scope.backend == "postgresql" else sqlite_insert
+        columns = ["response_id", "bot_id", "message_id", "chat_id", "created_at"]
+        statement = (
+            insert(BotDeliveryRow)
+            .from_select(columns, source)
+            .on_conflict_do_nothing(index_elements=["response_id"])
+        )
+        await self._scope.session.execute(statement)
+
+    @translated
+    async def is_owed(self, response_id: UUID) -> bool:
+        query = select(BotDeliveryRow.response_id).where(BotDeliveryRow.response_id == response_id)
+        return await self._scope.session.scalar(query) is not None
+
+    @translated
+    async def settle(self, response_id: UUID) -> None:
+        query = delete(BotDeliveryRow).where(BotDeliveryRow.response_id == response_id)
+        await self._scope.session.execute(query)
+
+    @translated
+    async def owed(self, *, limit: int, after: UUID | None = None) -> Sequence[WorkItem]:
+        query = select(BotDeliveryRow).order_by(BotDeliveryRow.response_id).limit(limit)
+        if after is not None:
+            query = query.where(BotDeliveryRow.response_id > after)
+        return [
+            WorkItem(row.message_id, row.chat_id, row.response_id)
+            for row in await self._scope.session.scalars(query)
+        ]
+
 
 def _bot(row: BotRow) -> Bot:
     return Bot(
@@ -150,6 +203,7 @@ def _bot(row: BotRow) -> Bot:
         name=row.name,
         llm=row.llm,
         tools=None if row.tools is None else list(row.tools),
+        prompt=row.prompt,
         created_at=row.created_at,
     )
 

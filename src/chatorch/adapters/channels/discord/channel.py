@@ -9,6 +9,11 @@ answer's first message; the parts after it are follow-up messages. Other interac
 get a short ephemeral note. Ordinary channel messages never reach an HTTP endpoint (they
 need a Gateway connection): docs/channels.md.
 
+Answers go as written, Discord rendering their Markdown, but for what it shows raw
+(tables, deep headings, images…: ``markup.py``); a rewrite over 2000 characters, or one
+Discord refuses (400), goes as written instead. Every message and edit carries
+``allowed_mentions: {"parse": []}``: an answer quoting "@everyone" or ``<@id>`` pings nobody.
+
 Interaction webhooks need no authorization (the interaction token is in the URL path,
 and httpx's log lines stay off: ``chatorch.logs.NEVER_BELOW_WARNING``); the bot token is
 sent only to register the ``/ask`` command.
@@ -26,6 +31,7 @@ import structlog
 from nacl.exceptions import CryptoError
 from nacl.signing import VerifyKey
 
+from chatorch.adapters.channels.discord.markup import to_discord
 from chatorch.domain.channels import ChannelError, Inbound, Reception
 from chatorch.domain.errors import InvalidInput, NotConfigured, Unauthenticated
 
@@ -94,7 +100,7 @@ class DiscordChannel:
         if abs(time.time() - int(timestamp)) > MAX_AGE:
             raise Unauthenticated("the Discord signature is more than 5 minutes old")
 
-    def receive(
+    async def receive(
         self, *, method: str, headers: Mapping[str, str], query: Mapping[str, str], body: bytes
     ) -> Reception:
         try:
@@ -169,6 +175,10 @@ class DiscordChannel:
                 del self._filled[known]
         self._filled[token] = now
 
+    async def typing(self, reply: Mapping[str, Any]) -> None:
+        """Nothing: the deferred response already shows "thinking…" until the answer's first
+        words replace it."""
+
     async def register(self, url: str) -> None:
         """Register the global ``/ask`` command (created, or updated by its name).
 
@@ -187,8 +197,14 @@ class DiscordChannel:
         )
 
     async def _call(self, method: str, path: str, *, what: str, text: str) -> Any:
-        body = {"content": text, "allowed_mentions": NO_PINGS}
-        return await self._request(method, path, what=what, json=body)
+        """``text`` with what Discord shows raw rewritten; as written when the rewrite is
+        too long or Discord refuses it (never a lost answer for its markup)."""
+        shown = to_discord(text)
+        if shown == text or len(shown) > MAX_CHARS:
+            return await self._request(method, path, what=what, json=_message(text))
+        return await self._request(
+            method, path, what=what, json=_message(shown), refused=_message(text)
+        )
 
     async def _request(
         self,
@@ -198,15 +214,19 @@ class DiscordChannel:
         what: str,
         json: Any,
         headers: Mapping[str, str] | None = None,
+        refused: Any = None,
     ) -> Any:
         """Discord's JSON answer; its refusals as ``ChannelError``, never with the URL (the
-        interaction token is in it)."""
+        interaction token is in it). ``refused``: the body to send instead after a 400."""
         try:
             response = await self._http.request(
                 method, self._api + path, json=json, headers=headers
             )
         except httpx.HTTPError as error:
             raise ChannelError(f"Discord {what}: {type(error).__name__}") from None
+        if response.status_code == 400 and refused is not None:
+            log.warning("discord.markup_refused", what=what, said=_said(response))
+            return await self._request(method, path, what=what, json=refused, headers=headers)
         if response.status_code == 429:
             wait = _retry_after(response)
             raise ChannelError(f"Discord {what}: rate limited for {wait} s", retry_after=wait)
@@ -219,6 +239,10 @@ class DiscordChannel:
 
     async def close(self) -> None:
         await self._http.aclose()
+
+
+def _message(content: str) -> dict[str, Any]:
+    return {"content": content, "allowed_mentions": NO_PINGS}
 
 
 def _answer(body: dict[str, Any], *messages: Inbound) -> Reception:

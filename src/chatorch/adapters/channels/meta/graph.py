@@ -188,7 +188,7 @@ class MetaChannel:
     ) -> None:
         self._webhook.verify(method=method, headers=headers, query=query, body=body)
 
-    def receive(
+    async def receive(
         self, *, method: str, headers: Mapping[str, str], query: Mapping[str, str], body: bytes
     ) -> Reception:
         if method == "GET":

@@ -53,6 +53,10 @@ class MessengerChannel(MetaChannel):
             raise ChannelError("Messenger me/messages: the answer names no message id")
         return mid
 
+    async def typing(self, reply: Mapping[str, Any]) -> None:
+        action = {"recipient": {"id": reply["recipient"]}, "sender_action": "typing_on"}
+        await self._graph.post("me/messages", action)
+
     async def register(self, url: str) -> None:
         raise NotConfigured(
             "Messenger takes its webhook in the Meta App Dashboard only: Messenger → Settings"

@@ -71,7 +71,7 @@ class WhatsAppChannel(MetaChannel):
                     conversation=sender,
                     sender=sender,
                     text=body,
-                    reply={"to": sender},
+                    reply={"to": sender, "message_id": wamid},
                 )
             )
         return found
@@ -91,6 +91,17 @@ class WhatsAppChannel(MetaChannel):
         if wamid is None:
             raise ChannelError("WhatsApp messages: the answer names no message id")
         return wamid
+
+    async def typing(self, reply: Mapping[str, Any]) -> None:
+        """Mark the question read with a typing indicator (dismissed by the answer)."""
+        if "message_id" in reply:  # a question taken before replies named it
+            indicator = {
+                "messaging_product": "whatsapp",
+                "status": "read",
+                "message_id": reply["message_id"],
+                "typing_indicator": {"type": "text"},
+            }
+            await self._graph.post(f"{self._number}/messages", indicator)
 
     async def register(self, url: str) -> None:
         raise NotConfigured(

@@ -6,13 +6,15 @@ more than five minutes away is refused as a replay (slack-sdk's ``SignatureVerif
 Direct messages (``message`` in an ``im``) and mentions (``app_mention``, answered in
 their thread) are answered; anything a bot posted (``bot_id``) and every ``subtype``
 (edits, joins, the bot's own replies — answering those loops forever) is acknowledged
-and ignored. Answers are posted by ``chat.postMessage`` and grown by ``chat.update``,
-with ``& < >`` escaped as Slack asks, so an answer never pings ``<!channel>`` or anyone.
+and ignored. Answers are posted by ``chat.postMessage`` and grown by ``chat.update``, their
+Markdown shown as Slack's mrkdwn (``markup.py``), with ``& < >`` escaped as Slack asks, so
+an answer never pings ``<!channel>`` or anyone. A rendering longer than Slack keeps, or
+one Slack refuses, goes again as plain text (``mrkdwn: false``).
 """
 
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
@@ -22,6 +24,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
+from chatorch.adapters.channels.slack.markup import escape, to_mrkdwn
 from chatorch.domain.channels import ChannelError, Inbound, Reception
 from chatorch.domain.errors import NotConfigured, Unauthenticated
 
@@ -38,6 +41,13 @@ MAX_CHARS = 40_000  # chat.postMessage: the text Slack keeps of one message
 CALL_TIMEOUT = 10  # s for one Web API call
 RATE_LIMIT_WAIT = 1.0  # s to wait after a 429 that named no Retry-After
 _MENTION = re.compile(r"\s*<@([A-Z0-9]+)(?:\|[^>]*)?>\s*")
+# chat.postMessage's refusals of a message's content, after which the plain text is sent:
+# Slack lays mrkdwn out as blocks itself, and plain text may pass where they did not. Not
+# msg_too_long: the rendering's length is checked before it goes, so that refusal is of
+# the part itself, and its plain text would be refused as well.
+MARKUP_REFUSED = frozenset(
+    {"invalid_blocks", "invalid_blocks_format", "msg_blocks_too_long", "no_text"}
+)
 
 
 class SlackChannel:
@@ -67,7 +77,7 @@ class SlackChannel:
                 " 5 minutes away"
             )
 
-    def receive(
+    async def receive(
         self, *, method: str, headers: Mapping[str, str], query: Mapping[str, str], body: bytes
     ) -> Reception:
         try:
@@ -86,21 +96,38 @@ class SlackChannel:
         return Reception(messages=() if inbound is None else (inbound,))
 
     async def send(self, reply: Mapping[str, Any], text: str) -> str:
+        target = {"channel": reply["channel"], "thread_ts": reply.get("thread_ts")}
         try:
-            sent = await self._web().chat_postMessage(
-                channel=reply["channel"], text=_escaped(text), thread_ts=reply.get("thread_ts")
-            )
+            sent = await self._formatted(self._web().chat_postMessage, text, **target)
         except (SlackClientError, aiohttp.ClientError, TimeoutError) as error:
             raise _failure("chat.postMessage", error) from None
         return str(sent["ts"])
 
     async def edit(self, reply: Mapping[str, Any], message_id: str, text: str) -> None:
+        target = {"channel": reply["channel"], "ts": message_id}
         try:
-            await self._web().chat_update(
-                channel=reply["channel"], ts=message_id, text=_escaped(text)
-            )
+            await self._formatted(self._web().chat_update, text, **target)
         except (SlackClientError, aiohttp.ClientError, TimeoutError) as error:
             raise _failure("chat.update", error) from None
+
+    @staticmethod
+    async def _formatted(call: Callable[..., Awaitable[Any]], text: str, **target: Any) -> Any:
+        """``call`` with the Markdown shown as mrkdwn; as plain text when the rendering is
+        longer than Slack keeps or Slack refuses it (never a lost answer for its markup)."""
+        rendered = to_mrkdwn(text)
+        if rendered.strip() and len(rendered) <= MAX_CHARS:
+            try:
+                return await call(text=rendered, mrkdwn=True, **target)
+            except SlackApiError as error:
+                said = error.response.data if isinstance(error.response.data, dict) else {}
+                if said.get("error") not in MARKUP_REFUSED:
+                    raise
+                log.warning("slack.markup_refused", error=str(said.get("error")))
+        return await call(text=escape(text), mrkdwn=False, **target)
+
+    async def typing(self, reply: Mapping[str, Any]) -> None:
+        """Nothing: the Web API has no typing indicator for a bot's message, and the answer
+        is posted with its first words and grown in place."""
 
     async def register(self, url: str) -> None:
         """Slack has no call to set it: its Request URL is pasted in the app's settings."""
@@ -184,11 +211,6 @@ def _without_mention(text: str, bots: set[str]) -> str:
     if mention is None or (bots and mention.group(1) not in bots):
         return text
     return text[mention.end() :]
-
-
-def _escaped(text: str) -> str:
-    """Text as Slack takes it: its three control characters as entities."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _unescaped(text: str) -> str:

@@ -2,7 +2,8 @@
 
 Webhooks carry the bot's ``secret_token`` in ``X-Telegram-Bot-Api-Secret-Token``
 (compared in constant time before the body is read). Private chats are answered; in
-groups, messages that reply to the bot. Updates without text are ignored (docs/channels.md).
+groups, messages that reply to the bot or mention it (its @username, asked once with
+``getMe``), without the mention. Updates without text are ignored (docs/channels.md).
 The token is part of every call's URL: the HTTP client's log lines stay off
 (``chatorch.logs.NEVER_BELOW_WARNING``).
 """
@@ -15,8 +16,8 @@ from typing import Any
 
 import orjson
 import structlog
-from telegram import Bot, Update
-from telegram.constants import ParseMode
+from telegram import Bot, Message, MessageEntity, Update
+from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.request import HTTPXRequest
 
@@ -42,6 +43,7 @@ class TelegramChannel:
     def __init__(self, *, token: str, secret_token: str, api_url: str) -> None:
         self._secret = secret_token.encode()
         self._bot_id = token.partition(":")[0]
+        self._name: str | None = None  # the bot's @username, once Telegram said it
         request = HTTPXRequest(
             connection_pool_size=8, read_timeout=CALL_TIMEOUT, connect_timeout=CALL_TIMEOUT
         )
@@ -54,7 +56,7 @@ class TelegramChannel:
         if method != "POST" or not hmac.compare_digest(given, self._secret):
             raise Unauthenticated("the Telegram secret token is missing or wrong")
 
-    def receive(
+    async def receive(
         self, *, method: str, headers: Mapping[str, str], query: Mapping[str, str], body: bytes
     ) -> Reception:
         try:
@@ -69,27 +71,58 @@ class TelegramChannel:
         message = update.message
         if message is None or message.from_user is None or message.from_user.is_bot:
             return Reception()  # edits, channel posts, other bots: nothing to answer
-        if message.text is None or not self._addressed(message):
+        if message.text is None:
             return Reception()
         chat = message.chat
+        text = message.text
         reply: dict[str, Any] = {"chat_id": chat.id}
         if chat.type != "private":
-            reply["reply_to"] = message.message_id
+            addressed = await self._addressed(message)
+            if addressed is None:
+                return Reception()
+            text, reply["reply_to"] = addressed, message.message_id
         inbound = Inbound(
             event_id=str(update.update_id),
             conversation=str(chat.id),
             sender=str(message.from_user.id),
-            text=message.text,
+            text=text,
             reply=reply,
         )
         return Reception(messages=(inbound,))
 
-    def _addressed(self, message: Any) -> bool:
-        """A private chat always; a group when the message replies to the bot."""
-        if message.chat.type == "private":
-            return True
+    async def _addressed(self, message: Message) -> str | None:
+        """In a group: the text of a message that replies to the bot, or mentions it
+        (``@name``, ``/command@name``, a mention of its user) without the mention; None
+        for a message to others."""
         replied = message.reply_to_message
-        return bool(replied and replied.from_user and str(replied.from_user.id) == self._bot_id)
+        if replied and replied.from_user and str(replied.from_user.id) == self._bot_id:
+            return message.text
+        text = message.text or ""
+        names = {MessageEntity.MENTION, MessageEntity.BOT_COMMAND, MessageEntity.TEXT_MENTION}
+        mentions = message.parse_entities(list(names))
+        if not mentions:
+            return None
+        username = await self._username()
+        ours = [
+            (entity, said)
+            for entity, said in mentions.items()
+            if (entity.user is not None and str(entity.user.id) == self._bot_id)
+            or (username is not None and said.lower().endswith(f"@{username.lower()}"))
+        ]
+        if not ours:
+            return None
+        for _, said in ours:
+            text = text.replace(said, "", 1)
+        return text.strip() or None  # a bare "/start@bot" asks nothing
+
+    async def _username(self) -> str | None:
+        """The bot's @username (asked once; None while Telegram cannot say)."""
+        if self._name is None:
+            try:
+                self._name = (await self._bot.get_me()).username
+            except TelegramError as error:
+                log.warning("telegram.get_me_failed", error=str(error)[:200])
+        return self._name
 
     async def send(self, reply: Mapping[str, Any], text: str) -> str:
         target = {"chat_id": reply["chat_id"], "reply_to_message_id": reply.get("reply_to")}
@@ -120,6 +153,12 @@ class TelegramChannel:
                 raise
             log.warning("telegram.markup_refused", error=str(error)[:200])
             return await call(text=text, **target)
+
+    async def typing(self, reply: Mapping[str, Any]) -> None:
+        try:
+            await self._bot.send_chat_action(chat_id=reply["chat_id"], action=ChatAction.TYPING)
+        except TelegramError as error:
+            raise _failure("sendChatAction", error) from None
 
     async def register(self, url: str) -> None:
         """Point the bot's webhook at ``url``, with its secret token."""
