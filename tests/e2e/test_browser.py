@@ -208,3 +208,218 @@ def test_a_reloaded_answer_lists_the_steps_it_streamed(
     assert _steps(reloaded) == live
     expect(reloaded.locator(".steps summary")).to_have_text(summary)
     assert problems == []
+
+
+# ------------------------------------------------------------------ files, search, export
+
+MANUAL = b"""# Printer manual
+
+## Setup
+
+Unpack the printer and connect the power cable. Press the power button for two seconds.
+
+## Errors
+
+Error ERR-4471 means the toner cartridge is empty. Replace the cartridge and close the lid.
+
+Error ERR-4417 means the paper tray is open.
+"""
+ERR_ANSWER = '"Error ERR-4471 means the toner cartridge is empty." [1]'
+
+
+def _ask(page: "Page", question: str) -> "Locator":
+    """Send ``question`` in the open chat; the answer, once complete."""
+    page.locator("#composer textarea").fill(question)
+    page.locator("#send").click()
+    answer = page.locator("#messages .message.assistant").last
+    expect(answer).to_have_attribute("data-status", "complete", timeout=WAIT)
+    return answer
+
+
+def _open_chat(page: "Page", chat_id: str) -> None:
+    page.locator(f'#chat-list [data-chat-id="{chat_id}"]').click()
+    expect(page.locator("#chat-list [aria-current]")).to_have_attribute("data-chat-id", chat_id)
+
+
+def test_an_attached_file_is_quoted_and_cited_also_after_a_reload(
+    page: "Page", server_url: str, problems: list[str]
+) -> None:
+    page.goto(server_url)
+    chat_id = _new_chat(page)
+
+    with (
+        page.expect_file_chooser() as chooser,
+        page.expect_request(lambda r: r.method == "POST" and r.url.endswith("/v1/files")) as upload,
+    ):
+        page.get_by_role("button", name="Attach a file").click()
+        chooser.value.set_files(
+            {"name": "manual.md", "mimeType": "text/markdown", "buffer": MANUAL}
+        )
+    assert upload.value.headers["content-type"].startswith("multipart/form-data; boundary=")
+    chip = page.locator("#attachments .chip")
+    expect(chip).to_have_count(1)
+    expect(chip.locator(".chip-name")).to_have_text("manual.md")
+    expect(chip).to_have_attribute("data-status", "ready", timeout=WAIT)
+    expect(chip.locator(".chip-status")).to_have_text("ready")
+    file_id = chip.get_attribute("data-file-id")
+    assert file_id is not None
+    assert UUID.match(file_id)
+
+    box = page.locator("#composer textarea")
+    box.fill("What does ERR-4471 mean?")
+    with page.expect_request(_is_message_post, timeout=WAIT) as posted:
+        box.press("Enter")
+    assert posted.value.post_data_json == {
+        "content": "What does ERR-4471 mean?",
+        "file_ids": [file_id],
+    }
+    # The file is the chat's now: the composer lets it go.
+    expect(chip).to_have_count(0)
+    expect(page.locator("#attachments")).to_be_hidden()
+
+    answer = page.locator("#messages .message.assistant").last
+    expect(answer).to_have_attribute("data-status", "complete", timeout=WAIT)
+    content = answer.locator(".content")
+    expect(content).to_have_text(re.compile(r'^From manual\.md, part \d+: "'))
+    expect(content).to_contain_text(ERR_ANSWER)
+    part = re.search(r"part (\d+)", content.text_content() or "")
+    assert part is not None
+    sources = answer.locator(".sources")
+    expect(sources).to_be_visible(timeout=WAIT)
+    expect(sources).to_contain_text("Sources:")
+    # The passage the answer quotes as [1] is the first source, named the same way.
+    expect(sources.locator(".source").first).to_have_text(f"[1] manual.md · part {part[1]}")
+    expect(sources.locator(".source").first).to_have_attribute("data-file-id", file_id)
+    live = sources.locator(".source").all_text_contents()
+    assert len(live) == len(set(live))  # each passage once
+
+    page.reload()
+    _open_chat(page, chat_id)
+    reloaded = page.locator("#messages .message.assistant").last
+    expect(reloaded.locator(".content")).to_contain_text(ERR_ANSWER, timeout=WAIT)
+    expect(reloaded.locator(".sources")).to_be_visible()
+    assert reloaded.locator(".sources .source").all_text_contents() == live
+    # An answer that cited nothing says nothing about sources.
+    expect(page.locator("#messages .message.user .sources")).to_have_count(0)
+    assert problems == []
+
+
+def test_search_marks_the_words_and_opens_the_chat_at_the_message(
+    page: "Page", server_url: str, problems: list[str]
+) -> None:
+    page.goto(server_url)
+    ferry_chat = _new_chat(page)
+    _ask(page, "Is the zanzibar ferry <b>late</b> today?")
+    question = page.locator("#messages .message.user").last
+    message_id = question.get_attribute("data-message-id")
+    assert message_id is not None
+    assert UUID.match(message_id)
+    expect(page.locator("#chat-title")).to_have_text("Is the zanzibar ferry <b>late</b> today?")
+    _new_chat(page)
+    _ask(page, "what is 2+3?")  # now another chat is open
+
+    search = page.get_by_role("searchbox", name="Search your messages")
+    with page.expect_request(lambda r: "/v1/search?" in r.url, timeout=WAIT) as searched:
+        search.press_sequentially("Zanzibar")
+    # typed letter by letter, asked once: the box waits for a pause
+    assert searched.value.url.endswith("/v1/search?q=Zanzibar&limit=20")
+    expect(page.locator("#chat-nav")).to_be_hidden()
+    result = page.locator(f'#search-messages .result[data-message-id="{message_id}"]')
+    expect(result).to_have_count(1, timeout=WAIT)
+    expect(result.locator(".chat-name")).to_have_text("Is the zanzibar ferry <b>late</b> today?")
+    snippet = result.locator(".snippet")
+    expect(snippet.locator("mark")).to_have_text(["zanzibar"])
+    expect(snippet).to_have_text("Is the zanzibar ferry <b>late</b> today?")  # text, not HTML
+    expect(snippet.locator("b")).to_have_count(0)
+    expect(page.locator("#search-status")).to_contain_text("1 message found")
+    # The chat's title holds the word too.
+    expect(page.locator(f'#search-chats [data-chat-id="{ferry_chat}"]')).to_be_visible()
+
+    result.click()
+    expect(page.locator("#chat-title")).to_have_text("Is the zanzibar ferry <b>late</b> today?")
+    expect(page.locator("#chat-list [aria-current]")).to_have_attribute("data-chat-id", ferry_chat)
+    target = page.locator(f'#messages .message[data-message-id="{message_id}"]')
+    expect(target).to_have_class(re.compile(r"\bhighlight\b"))
+    expect(target).to_be_focused()
+    expect(target).to_be_in_viewport()
+    expect(page.locator("#messages .message.highlight")).to_have_count(1)
+
+    search.fill("nothingmatchesthisword")
+    expect(page.locator("#search-status")).to_have_text(
+        "Nothing found for “nothingmatchesthisword”.", timeout=WAIT
+    )
+    expect(page.locator("#search-messages .result")).to_have_count(0)
+    search.press("Escape")  # back to the chat list
+    expect(search).to_have_value("")
+    expect(page.locator("#search-results")).to_be_hidden()
+    expect(page.locator("#chat-nav")).to_be_visible()
+    assert problems == []
+
+
+def test_files_the_server_refuses_or_cannot_read_say_why(
+    page: "Page", server_url: str, tmp_path: Path, problems: list[str]
+) -> None:
+    from chatorch.settings import Settings  # the server runs with the default limit
+
+    max_file_bytes = Settings.model_fields["max_file_bytes"].default
+    page.goto(server_url)
+    _new_chat(page)
+    files, error = page.locator("#file-input"), page.locator("#error")
+
+    files.set_input_files(
+        {"name": "setup.exe", "mimeType": "application/octet-stream", "buffer": b"MZ\x90\x00\x03"}
+    )
+    expect(error).to_be_visible(timeout=WAIT)
+    expect(error).to_contain_text("Cannot attach setup.exe: files named *.exe cannot be read;")
+    expect(error).to_contain_text("(by extension: .txt, .text, .md, .markdown, .html, .htm, .pdf)")
+    expect(page.locator("#attachments .chip")).to_have_count(0)
+    page.locator("#error-dismiss").click()
+
+    big = tmp_path / "big.txt"  # a path: Chromium reads it, Playwright carries no bytes
+    big.write_bytes(b"a" * (max_file_bytes + 1))
+    files.set_input_files(big)
+    expect(error).to_be_visible(timeout=WAIT)
+    expect(error).to_contain_text(
+        f"Cannot attach big.txt: the file is over the limit of {max_file_bytes} bytes"
+    )
+    expect(page.locator("#attachments .chip")).to_have_count(0)
+
+    # Accepted, then unreadable: the chip keeps the reason, and the file stays out of
+    # the message until it is removed.
+    files.set_input_files(
+        {"name": "broken.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 not really"}
+    )
+    chip = page.locator("#attachments .chip")
+    expect(chip).to_have_attribute("data-status", "failed", timeout=WAIT)
+    expect(chip.locator(".chip-status")).to_contain_text("failed: the PDF could not be read")
+    with page.expect_request(_is_message_post, timeout=WAIT) as posted:
+        _ask(page, "hello")
+    assert posted.value.post_data_json == {"content": "hello"}
+    expect(chip).to_have_count(1)
+    chip.get_by_role("button", name="Remove broken.pdf").click()
+    expect(chip).to_have_count(0)
+    expect(page.locator("#attachments")).to_be_hidden()
+    assert [p for p in problems if "413" not in p and "415" not in p] == []
+
+
+def test_export_downloads_the_open_chat_as_markdown(
+    page: "Page", server_url: str, tmp_path: Path, problems: list[str]
+) -> None:
+    page.goto(server_url)
+    export = page.get_by_role("button", name="Export this chat as Markdown")
+    expect(export).to_be_hidden()  # no chat open yet
+    _new_chat(page)
+    _ask(page, "what is 12*7?")
+    with page.expect_download(timeout=WAIT) as downloading:
+        export.click()
+    download = downloading.value
+    # named as Content-Disposition's filename* says: the title made safe, and the day
+    assert re.fullmatch(r"what is 12 7 \d{4}-\d{2}-\d{2}\.md", download.suggested_filename)
+    saved = tmp_path / "export.md"
+    download.save_as(saved)
+    text = saved.read_text(encoding="utf-8")
+    assert text.startswith("# what is 12\\*7?\n")  # the title, as Markdown text
+    assert "\n## User · " in text
+    assert "\n## Assistant · " in text
+    assert "\n12*7 = 84.\n" in text
+    assert problems == []

@@ -1,13 +1,17 @@
-// chatorch web chat: plain ES module, no build step. Model and user text only ever
+// chatorch web chat: plain ES modules, no build step. Model and user text only ever
 // reaches the page as text nodes (textContent / append), never as HTML.
 
-const $ = (selector) => document.querySelector(selector);
+import { api, download } from "./api.js";
+import { $, el, when } from "./dom.js";
+import { Attachments, renderSources } from "./files.js";
+import { Search } from "./search.js";
 
 const ui = {
   newChat: $("#new-chat"),
   chatList: $("#chat-list"),
   chatListEmpty: $("#chat-list-empty"),
   title: $("#chat-title"),
+  exportChat: $("#export-chat"),
   messages: $("#messages"),
   messagesEmpty: $("#messages-empty"),
   composer: $("#composer"),
@@ -28,17 +32,6 @@ const state = {
 
 // ---------------------------------------------------------------- helpers
 
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [name, value] of Object.entries(attrs)) {
-    if (name === "class") node.className = value;
-    else if (name === "dataset") Object.assign(node.dataset, value);
-    else node.setAttribute(name, value);
-  }
-  node.append(...children); // strings become text nodes
-  return node;
-}
-
 function uuid() {
   if (crypto.randomUUID) return crypto.randomUUID();
   const b = crypto.getRandomValues(new Uint8Array(16)); // non-secure contexts lack randomUUID
@@ -48,29 +41,7 @@ function uuid() {
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
 
-const when = (iso) => new Date(iso).toLocaleString([], { dateStyle: "medium", timeStyle: "short" });
 const chatLabel = (chat) => chat.title || "Untitled chat";
-
-/** fetch JSON; a failure throws an Error carrying the problem+json ``detail``. */
-async function api(path, { method = "GET", body, headers = {} } = {}) {
-  const init = { method, headers: { accept: "application/json", ...headers } };
-  if (body !== undefined) {
-    init.headers["content-type"] = "application/json";
-    init.body = JSON.stringify(body);
-  }
-  let response;
-  try {
-    response = await fetch(path, init);
-  } catch (error) {
-    throw new Error(`Cannot reach the server (${error.message}).`);
-  }
-  const isJson = (response.headers.get("content-type") || "").includes("json");
-  const data = isJson ? await response.json() : null;
-  if (!response.ok) {
-    throw new Error(data?.detail || data?.title || `${response.status} ${response.statusText}`);
-  }
-  return data;
-}
 
 function showError(message) {
   ui.errorText.textContent = message;
@@ -96,6 +67,7 @@ function renderChatList() {
   ui.chatListEmpty.hidden = state.chats.length > 0;
   const current = state.chats.find((chat) => chat.id === state.chatId);
   ui.title.textContent = current ? chatLabel(current) : "Start a conversation";
+  ui.exportChat.hidden = !state.chatId;
 }
 
 async function loadChats() {
@@ -112,6 +84,9 @@ async function createChat() {
 async function selectChat(chatId) {
   closeStreams();
   clearError();
+  if (!state.chats.some((chat) => chat.id === chatId)) {
+    state.chats.push(await api(`/v1/chats/${chatId}`)); // older than the list's first page
+  }
   state.chatId = chatId;
   history.replaceState(null, "", `#chat=${chatId}`);
   renderChatList();
@@ -124,18 +99,50 @@ async function selectChat(chatId) {
   }
 }
 
+/** Open a chat at one of its messages (a search result), and point the reader at it. */
+async function openMessage(chatId, messageId) {
+  const selector = `.message[data-message-id="${CSS.escape(messageId || "")}"]`;
+  const find = () => (messageId ? ui.messages.querySelector(selector) : null);
+  if (state.chatId !== chatId || !find()) await selectChat(chatId);
+  const article = find();
+  for (const old of ui.messages.querySelectorAll(".message.highlight")) old.classList.remove("highlight");
+  if (!article) return;
+  article.classList.add("highlight");
+  article.tabIndex = -1;
+  article.scrollIntoView({ block: "center" });
+  article.focus({ preventScroll: true });
+}
+
+async function exportChat() {
+  const chat = state.chats.find((c) => c.id === state.chatId);
+  if (!chat) return;
+  ui.exportChat.disabled = true;
+  clearError();
+  try {
+    await download(`/v1/chats/${chat.id}/export?format=md`, `${chat.id}.md`);
+  } catch (error) {
+    showError(error.message);
+  } finally {
+    ui.exportChat.disabled = false;
+  }
+}
+
 // ---------------------------------------------------------------- messages
 
-function messageEl(role, { content = "", status = "complete", responseId = "", createdAt } = {}) {
+function messageEl(role, { id = "", content = "", status = "complete", responseId = "", createdAt } = {}) {
   const head = el("header", { class: "message-head" },
     el("span", { class: "role" }, role === "user" ? "You" : "Assistant"));
   if (createdAt) head.append(el("time", { datetime: createdAt }, when(createdAt)));
   head.append(el("span", { class: "status" }));
   const article = el("article", { class: `message ${role}`, dataset: { role, responseId } },
     head, el("div", { class: "content" }, content), el("p", { class: "note" }));
+  if (id) article.dataset.messageId = id;
   if (role === "assistant") {
-    article.append(el("details", { class: "steps", hidden: "" },
-      el("summary", {}, "Steps"), el("ol", { class: "step-list" })));
+    article.append(
+      el("div", { class: "sources", hidden: "" },
+        el("span", { class: "sources-label" }, "Sources:"), el("ol", { class: "source-list" })),
+      el("details", { class: "steps", hidden: "" },
+        el("summary", {}, "Steps"), el("ol", { class: "step-list" })));
   }
   setStatus(article, status);
   return article;
@@ -240,24 +247,39 @@ function renderHistory(chatId, messages) {
   const answered = new Set(messages.filter((m) => m.role === "assistant").map((m) => m.response_id));
   for (const m of messages) {
     const article = messageEl(m.role, {
-      content: m.content, status: m.status, responseId: m.response_id, createdAt: m.created_at,
+      id: m.id, content: m.content, status: m.status, responseId: m.response_id, createdAt: m.created_at,
     });
     const meta = m.metadata || {};
     if (meta.error) setStatus(article, m.status, meta.error.detail || meta.error.code);
-    if (m.role === "assistant") renderSteps(article, storedTrace(meta, m.status));
+    if (m.role === "assistant") {
+      renderSources(article, meta.citations);
+      renderSteps(article, storedTrace(meta, m.status));
+    }
     ui.messages.append(article);
     if (m.role === "user" && m.status === "pending" && !answered.has(m.response_id)) {
       // still being answered (e.g. after a reload): pick its stream up from the start
       const answer = messageEl("assistant", { status: "pending", responseId: m.response_id });
       ui.messages.append(answer);
-      follow(`/v1/chats/${chatId}/events?response_id=${m.response_id}`, answer, article);
+      follow(chatId, `/v1/chats/${chatId}/events?response_id=${m.response_id}`, answer, article);
     }
   }
   ui.messages.scrollTop = ui.messages.scrollHeight;
 }
 
+/** The stored answer's sources, once its stream said it is stored. */
+async function loadSources(chatId, answer) {
+  const id = answer.dataset.messageId;
+  try {
+    let stored = (await api(`/v1/chats/${chatId}/messages?limit=20`)).find((m) => m.id === id);
+    stored ??= (await api(`/v1/chats/${chatId}/messages`)).find((m) => m.id === id);
+    if (stored) renderSources(answer, stored.metadata?.citations);
+  } catch (error) {
+    if (state.chatId === chatId) showError(error.message);
+  }
+}
+
 /** Stream one response into ``answer``; the URL replays it from its first event. */
-function follow(url, answer, question) {
+function follow(chatId, url, answer, question) {
   const source = new EventSource(url);
   state.streams.add(source);
   const content = answer.querySelector(".content");
@@ -289,6 +311,7 @@ function follow(url, answer, question) {
     const now = new Date().toISOString();
     answer.querySelector(".role").after(el("time", { datetime: now }, when(now)));
     finish("complete", "");
+    loadSources(chatId, answer);
   }));
   source.addEventListener("error", (event) => {
     if (typeof event.data === "string") {
@@ -307,13 +330,25 @@ function closeStreams() {
 
 // ---------------------------------------------------------------- composer
 
+const attachments = new Attachments({
+  button: $("#attach"),
+  input: $("#file-input"),
+  list: $("#attachments"),
+  onChange: () => {
+    state.sendKey = null; // other files, another message
+    updateSend();
+  },
+  onError: showError,
+});
+
 function updateSend() {
-  ui.send.disabled = state.sending || ui.input.value.trim() === "";
+  // A file still being read would miss the message: wait for it (its chip says so).
+  ui.send.disabled = state.sending || attachments.busy || ui.input.value.trim() === "";
 }
 
 async function send() {
   const content = ui.input.value;
-  if (state.sending || content.trim() === "") return;
+  if (state.sending || attachments.busy || content.trim() === "") return;
   state.sending = true;
   updateSend();
   clearError();
@@ -321,20 +356,23 @@ async function send() {
   try {
     if (!state.chatId) await selectChat((await createChat()).id);
     const chatId = state.chatId;
+    const fileIds = attachments.readyIds;
+    const body = fileIds.length ? { content, file_ids: fileIds } : { content };
     const accepted = await api(`/v1/chats/${chatId}/messages`, {
-      method: "POST", body: { content }, headers: { "Idempotency-Key": state.sendKey },
+      method: "POST", body, headers: { "Idempotency-Key": state.sendKey },
     });
     state.sendKey = null;
     ui.input.value = "";
+    attachments.sent(fileIds);
     if (state.chatId !== chatId) return; // the user moved on; the answer is in the history
     const m = accepted.message;
     const question = messageEl("user", {
-      content: m.content, status: m.status, responseId: m.response_id, createdAt: m.created_at,
+      id: m.id, content: m.content, status: m.status, responseId: m.response_id, createdAt: m.created_at,
     });
     const answer = messageEl("assistant", { status: "pending", responseId: accepted.response_id });
     show(question);
     show(answer);
-    follow(accepted.events_url, answer, question);
+    follow(chatId, accepted.events_url, answer, question);
     const chat = state.chats.find((c) => c.id === chatId);
     if (chat && !chat.title) await loadChats(); // the first message named the chat
   } catch (error) {
@@ -378,6 +416,21 @@ ui.newChat.addEventListener("click", async () => {
   }
 });
 ui.errorDismiss.addEventListener("click", clearError);
+ui.exportChat.addEventListener("click", exportChat);
+
+new Search({
+  form: $("#search"),
+  input: $("#search-input"),
+  chatNav: $("#chat-nav"),
+  panel: $("#search-results"),
+  status: $("#search-status"),
+  chats: $("#search-chats"),
+  chatsHeading: $("#search-chats-heading"),
+  messages: $("#search-messages"),
+  more: $("#search-more"),
+  open: openMessage,
+  onError: showError,
+});
 
 async function start() {
   try {
