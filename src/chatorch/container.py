@@ -17,13 +17,18 @@ from chatorch.pipeline.request import RequestProcessor
 from chatorch.pipeline.runner import Runner
 from chatorch.ports.bus import Bus
 from chatorch.ports.cache import Cache
+from chatorch.ports.embeddings import Embedder
 from chatorch.ports.registry import Registry
 from chatorch.ports.store import Store
+from chatorch.ports.vectors import VectorIndex
+from chatorch.services.artifacts import ArtifactManager
 from chatorch.services.auth import Authenticator
 from chatorch.services.bots import BotManager
 from chatorch.services.channels import BotChannels
 from chatorch.services.llm import Chains, LLMManager
 from chatorch.services.metrics import MetricsCollector
+from chatorch.services.prompts import PromptManager
+from chatorch.services.retrieval import Retriever
 from chatorch.services.secrets import Vault
 from chatorch.services.tools import ToolRegistry
 from chatorch.settings import Settings
@@ -51,13 +56,20 @@ class Container:
     bots: BotManager
     channels: BotChannels
     inbox: ChannelInbox
+    prompts: PromptManager
+    artifacts: ArtifactManager  # uploaded files: bytes, text, chunks
+    retriever: Retriever  # the passages of files that answer a question
     runner: Runner | None = None
+    # Chunks of files by meaning, and what makes their vectors; None without an index
+    # (distributed with no Qdrant server: files are searched by full text alone).
+    embedder: Embedder | None = None
+    vectors: VectorIndex | None = None
 
     async def readiness(self) -> dict[str, dict[str, Any]]:
         """Ask every backing service; report each one's state and whether it is critical.
 
         The store and the bus are critical: without them no answer is made. Without the
-        cache or the registry chatorch still answers, degraded.
+        cache, the registry or the vector index chatorch still answers, degraded.
         """
         services: dict[str, Any] = {
             "store": self.store,
@@ -65,6 +77,8 @@ class Container:
             "cache": self.cache,
             "registry": self.registry,
         }
+        if self.vectors is not None:
+            services["vectors"] = self.vectors
         results = await asyncio.gather(*(_check(s) for s in services.values()))
         checks = dict(zip(services, results, strict=True))
         for name, check in checks.items():

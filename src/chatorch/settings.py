@@ -9,12 +9,14 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chatorch.domain.embeddings import parse_embeddings
 from chatorch.domain.llm import check_chain
 
 _SCHEMES = {
     "database_url": ("sqlite+aiosqlite", "postgresql+asyncpg"),
     "bus_url": ("memory", "nats", "tls"),
     "cache_url": ("memory", "redis", "rediss"),
+    "blob_url": ("file",),
 }
 # Where each platform's API is reached: tests and self-hosters point them elsewhere.
 _PLATFORM_URLS = ("telegram_api_url", "slack_api_url", "discord_api_url", "meta_graph_url")
@@ -28,6 +30,17 @@ class Settings(BaseSettings):
     database_url: str = "sqlite+aiosqlite:///./data/chatorch.db"
     bus_url: str = "memory://"
     cache_url: str = "memory://"
+    blob_url: str = Field(default="file:./data/files", description="where file bytes are kept")
+    vector_url: str | None = Field(
+        default=None,
+        description="Qdrant: local:<folder> in this process, or http(s)://host:6333;"
+        " unset: local mode beside the SQLite database, or no vectors when distributed",
+    )
+    vector_api_key: SecretStr | None = Field(default=None, description="a Qdrant server's key")
+    embeddings: str = Field(
+        default="wordllama",
+        description="'wordllama' (offline, in its package) or 'openai:<model>[@<dimensions>]'",
+    )
     llm: str = Field(
         default="builtin",
         description="Fallback chain of providers, e.g. 'openai:gpt-4o-mini,builtin'.",
@@ -81,6 +94,7 @@ class Settings(BaseSettings):
         default_factory=list, description='origins allowed by CORS, as JSON: ["https://…"]'
     )
     max_body_bytes: int = Field(default=1 << 20, ge=1024, description="largest request body")
+    max_file_bytes: int = Field(default=20 << 20, ge=1, description="largest file uploaded")
     allowed_hosts: list[str] = Field(
         default_factory=list,
         description='Host names served besides loopback, as JSON: ["chat.example.com"]',
@@ -115,6 +129,9 @@ class Settings(BaseSettings):
     tool_timeout: float = Field(default=10.0, gt=0, description="s for one tool call")
     context_messages: int = Field(default=50, ge=1, description="earlier messages in a prompt")
     context_chars: int = Field(default=48_000, ge=1_000, description="prompt history budget")
+    summary_idle_s: float = Field(
+        default=600.0, ge=1, description="s a chat is quiet before its summary is written"
+    )
     event_log_seconds: float = Field(default=600.0, gt=0, description="s events stay replayable")
     heartbeat_seconds: float = Field(default=15.0, gt=0, description="s between SSE pings")
     ack_wait: float = Field(
@@ -125,7 +142,7 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
 
-    @field_validator("database_url", "bus_url", "cache_url")
+    @field_validator("database_url", "bus_url", "cache_url", "blob_url")
     @classmethod
     def _known_scheme(cls, url: str, info: object) -> str:
         name = getattr(info, "field_name", "")
@@ -153,6 +170,26 @@ class Settings(BaseSettings):
     @classmethod
     def _known_providers(cls, chain: str) -> str:
         return check_chain(chain, name="CHATORCH_LLM")
+
+    @field_validator("vector_url")
+    @classmethod
+    def _vector_url(cls, url: str | None) -> str | None:
+        if not url:
+            return None  # chosen by the mode (docs/memory.md#retrieval)
+        parts = urlsplit(url)
+        if parts.scheme == "local" and parts.path and not parts.netloc:
+            return url
+        if parts.scheme in ("http", "https") and parts.hostname:
+            return url
+        raise ValueError(
+            f"CHATORCH_VECTOR_URL: {url!r} is neither local:<folder> nor http(s)://host:6333"
+        )
+
+    @field_validator("embeddings")
+    @classmethod
+    def _known_embedder(cls, spec: str) -> str:
+        parse_embeddings(spec)
+        return spec
 
     @field_validator("public_url", *_PLATFORM_URLS)
     @classmethod

@@ -63,10 +63,13 @@ async def serve(
 
 
 def settings_for(tmp_path: Path, **overrides: Any) -> Settings:
+    defaults: dict[str, Any] = {
+        "database_url": f"sqlite+aiosqlite:///{tmp_path}/chatorch.db",
+        "blob_url": f"file:{tmp_path}/files",  # uploads stay in the test's folder
+    }
     return Settings(
         _env_file=None,  # type: ignore[call-arg]
-        database_url=f"sqlite+aiosqlite:///{tmp_path}/chatorch.db",
-        **overrides,
+        **{**defaults, **overrides},
     )
 
 

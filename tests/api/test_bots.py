@@ -45,7 +45,7 @@ CREDENTIALS: dict[str, dict[str, str]] = {
     },
 }
 VALUES = [remember(value) for fields in CREDENTIALS.values() for value in fields.values()]
-SHOWN = {"id", "platform", "name", "webhook_url", "created_at", "llm", "tools"}
+SHOWN = {"id", "platform", "name", "webhook_url", "created_at", "llm", "tools", "prompt"}
 
 
 @pytest.fixture

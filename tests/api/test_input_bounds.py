@@ -38,7 +38,10 @@ async def settings(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
         yield settings_for(tmp_path, **common)
         return
     async with fresh_database() as url:
-        yield Settings(_env_file=None, database_url=url, **common)  # type: ignore[call-arg]
+        vectors = f"local:{tmp_path / 'vectors'}"  # not ./data: one process holds a folder
+        yield Settings(  # type: ignore[call-arg]
+            _env_file=None, database_url=url, vector_url=vectors, **common
+        )
 
 
 @pytest.fixture

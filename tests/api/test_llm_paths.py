@@ -56,6 +56,7 @@ class TestOpenAIProvider:
         assert [t["function"]["name"] for t in fake.requests[0]["tools"]] == [
             "calculator",
             "current_time",
+            "knowledge_search",
         ]
         second = fake.requests[1]["messages"]
         assert second[-1] == {

@@ -14,9 +14,11 @@ class TestProbes:
         response = await client.get("/readyz")
         assert response.status_code == 200
         checks = response.json()["checks"]
-        assert set(checks) == {"store", "bus", "cache", "registry"}
+        assert set(checks) == {"store", "bus", "cache", "registry", "vectors"}
         assert all(check["ok"] for check in checks.values())
         assert checks["store"]["backend"] == "sqlite"
+        assert checks["vectors"]["backend"] == "qdrant-local"
+        assert checks["vectors"]["critical"] is False
 
     async def test_every_response_carries_a_request_id(self, client: httpx.AsyncClient) -> None:
         response = await client.get("/healthz", headers={"X-Request-ID": "trace-me"})

@@ -20,6 +20,7 @@ from tests.services import POSTGRES_URL, drop_nats_streams, require
 # ---- Store ---------------------------------------------------------------------------
 
 _STORE_TABLES = "users, chats, messages, files, idempotency_keys, api_keys, audit_events, secrets"
+_STORE_TABLES += ", prompts"  # no user owns them: truncating users leaves them
 
 
 async def _postgres_execute(url: str, sql: str) -> None:

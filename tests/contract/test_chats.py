@@ -166,3 +166,24 @@ class TestMessages:
             await make.add(store, make.question(chat, "again", response_id=question.response_id))
         async with store.transaction() as tx:
             assert make.contents(await tx.chats.list_messages(chat.id)) == ["question", "first"]
+
+
+class TestChatsByTitle:
+    async def test_a_title_holding_the_text_in_any_case_and_alphabet(self, store: Store) -> None:
+        ada = await make.user(store)
+        trip = await make.chat(store, ada, "Trip to LISBON")
+        über = await make.chat(store, ada, "Über den Wolken")
+        odd = await make.chat(store, ada, "100% done_")
+        await make.chat(store, await make.user(store, "bob"), "Bob's Lisbon trip")
+
+        async def titled(text: str, **page: object) -> list[str]:
+            async with store.transaction() as tx:
+                found = await tx.chats.list_chats(ada.id, limit=10, title_contains=text, **page)
+            return [chat.title for chat in found]
+
+        assert await titled("lisbon") == [trip.title]
+        assert await titled("über") == await titled("ÜBER") == [über.title]
+        assert await titled("% d") == await titled("_") == [odd.title]  # no wildcards
+        assert await titled("o") == [odd.title, über.title, trip.title]
+        assert await titled("o", before=odd.id) == [über.title, trip.title]
+        assert await titled("nowhere") == []

@@ -8,6 +8,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 from tests.e2e.processes import CHATORCH, chatorch
+from tests.unit.adapters.sql.test_sql_migrations import HEAD
 
 
 class TestChatCommand:
@@ -136,9 +137,9 @@ class TestStartup:
             )
             return done.stdout.strip()
 
-        assert migrate() == "database at revision 0005"
+        assert migrate() == f"database at revision {HEAD}"
         assert migrate("--downgrade", "base") == "database at revision base (empty)"
-        assert migrate() == "database at revision 0005"
+        assert migrate() == f"database at revision {HEAD}"
 
 
 class TestSecretsCommands:

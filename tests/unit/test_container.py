@@ -6,6 +6,7 @@ import sys
 import pytest
 
 DRIVERS = ["sqlalchemy", "asyncpg", "aiosqlite", "nats", "redis", "openai", "anthropic", "aiohttp"]
+DRIVERS += ["qdrant_client", "wordllama", "numpy"]  # the vector index and the embedder
 
 
 @pytest.mark.parametrize(

@@ -54,3 +54,24 @@ class TestPlatformUrls:
     def test_a_query_or_fragment_is_refused(self) -> None:
         assert "CHATORCH_PUBLIC_URL" in _refusal(public_url="https://bots.example.com?x=1")
         assert "CHATORCH_PUBLIC_URL" in _refusal(public_url="https://bots.example.com#top")
+
+
+class TestVectors:
+    def test_defaults_are_offline(self) -> None:
+        settings = _settings()
+        assert (settings.vector_url, settings.embeddings) == (None, "wordllama")
+        assert _settings(vector_url="").vector_url is None  # set empty: unset
+
+    @pytest.mark.parametrize(
+        "url", ["local:./data/vectors", "local:/var/lib/chatorch/vectors", "http://qdrant:6333"]
+    )
+    def test_a_folder_or_a_server(self, url: str) -> None:
+        assert _settings(vector_url=url).vector_url == url
+
+    @pytest.mark.parametrize("url", ["./data/vectors", "local:", "local://x/y", "qdrant:6333"])
+    def test_anything_else_is_refused_naming_the_setting(self, url: str) -> None:
+        assert f"CHATORCH_VECTOR_URL: {url!r}" in _refusal(vector_url=url)
+
+    def test_an_unknown_embedder_is_refused_naming_the_setting(self) -> None:
+        assert "CHATORCH_EMBEDDINGS: 'bert' names no embedder" in _refusal(embeddings="bert")
+        assert _settings(embeddings="openai:text-embedding-3-small@512").embeddings

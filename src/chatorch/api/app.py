@@ -2,7 +2,7 @@
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 import structlog
@@ -15,6 +15,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatorch import __version__
 from chatorch.api import admin, bots, chats, events, health, messages, problems, web, webhooks
+from chatorch.api import export as export_routes
+from chatorch.api import files as file_routes
+from chatorch.api import prompts as prompt_routes
+from chatorch.api import search as search_routes
 from chatorch.api.deps import AuthenticateFirst
 from chatorch.api.detach import DetachedStreams
 from chatorch.api.direct import add_direct
@@ -70,7 +74,11 @@ def create_app(
     problems.document(app)
     # Platforms sign their webhooks; they carry no API key.
     app.add_middleware(AuthenticateFirst, render=problems.render_error, public=webhooks.PREFIX)
-    app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
+    app.add_middleware(
+        _BodyLimit,
+        limit=settings.max_body_bytes,
+        wider={file_routes.PATH: file_routes.body_limit(settings)},  # uploads
+    )
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -95,9 +103,12 @@ def create_app(
         app.include_router(health.metrics_router)
     if role != "worker":  # a worker's port is for probes and metrics only
         add_direct(app, chats.direct_router, messages.direct_router, events.direct_router)
-        routers = (chats, messages, bots, webhooks, admin, web)
+        routers = (chats, messages, bots, webhooks, admin, web, prompt_routes)
         for router in (module.router for module in routers):
             app.include_router(router)
+        app.include_router(search_routes.router)
+        app.include_router(export_routes.router)
+        app.include_router(file_routes.router)
         app.mount("/static", web.static_files(), name="static")
     return app
 
@@ -121,26 +132,28 @@ class _BodyLimit:
     the limit: the app sees an ``HTTPException(413)``, rendered like every problem.
     """
 
-    def __init__(self, app: ASGIApp, *, limit: int) -> None:
+    def __init__(self, app: ASGIApp, *, limit: int, wider: Mapping[str, int] | None = None) -> None:
+        """``wider``: a larger limit for the requests to a path (file uploads)."""
         self.app = app
         self.limit = limit
+        self.wider = dict(wider or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.wider.get(scope["path"], self.limit)
         declared = Headers(scope=scope).get("content-length")
         if declared is None:
-            receive = self._counted(receive)
-        elif declared.isdigit() and int(declared) > self.limit:
-            detail = f"the body has {declared} bytes; the limit is {self.limit}"
+            receive = self._counted(receive, limit)
+        elif declared.isdigit() and int(declared) > limit:
+            detail = f"the body has {declared} bytes; the limit is {limit}"
             response = problems.body_too_large(Request(scope), detail)
             await response(scope, receive, send)
             return
         await self.app(scope, receive, send)
 
-    def _counted(self, receive: Receive) -> Receive:
-        limit = self.limit
+    def _counted(self, receive: Receive, limit: int) -> Receive:
         read = 0
 
         async def counted() -> Message:

@@ -24,11 +24,17 @@ from chatorch.services.bots import (
     TOOL_NAME,
     webhook_url,
 )
+from chatorch.services.templates import NAME_PATTERN as PROMPT_NAME
 
 router = APIRouter(prefix="/v1/bots", tags=["bots"])
 
 PlatformName = Literal["telegram", "slack", "discord", "whatsapp", "messenger"]
 ToolName = Annotated[str, StringConstraints(pattern=TOOL_NAME)]
+PromptName = Annotated[
+    str,
+    StringConstraints(pattern=PROMPT_NAME),
+    Field(description="a template of /v1/prompts for its system prompt; unset: system"),
+]
 Name = Annotated[str, StringConstraints(min_length=1, max_length=MAX_NAME, pattern=NOT_BLANK)]
 # The chain's syntax is in the schema; the service checks it, saying what is wrong.
 Chain = Annotated[
@@ -51,11 +57,12 @@ class NewBot(BaseModel):
     tools: list[ToolName] | None = Field(
         default=None, max_length=MAX_TOOLS, description="tool names; unset: the server's"
     )
+    prompt: PromptName | None = None
 
 
 class BotChanges(BaseModel):
-    """What a ``PATCH`` changes: only the fields it holds. ``llm`` or ``tools`` set to
-    null go back to the server's."""
+    """What a ``PATCH`` changes: only the fields it holds. ``llm``, ``tools`` or
+    ``prompt`` set to null go back to the server's."""
 
     model_config = ConfigDict(extra="forbid")
     # Optional, but not nullable: the schema says so, and the validator refuses a null.
@@ -63,6 +70,7 @@ class BotChanges(BaseModel):
     credentials: Credentials | SkipJsonSchema[None] = None
     llm: Chain | None = None
     tools: list[ToolName] | None = Field(default=None, max_length=MAX_TOOLS)
+    prompt: PromptName | None = None
 
     @field_validator("name", "credentials")
     @classmethod
@@ -80,6 +88,7 @@ class BotOut(BaseModel):
     created_at: datetime
     llm: str | None
     tools: list[str] | None
+    prompt: str | None
 
     @classmethod
     def of(cls, bot: Bot, public_url: str | None) -> "BotOut":
@@ -91,6 +100,7 @@ class BotOut(BaseModel):
             created_at=bot.created_at,
             llm=bot.llm,
             tools=bot.tools,
+            prompt=bot.prompt,
         )
 
 
@@ -111,6 +121,7 @@ async def create_bot(
         credentials=body.credentials,
         llm=body.llm,
         tools=body.tools,
+        prompt=body.prompt,
         actor=operator.user.name,
     )
     response.headers["Location"] = f"/v1/bots/{bot.id}"
@@ -132,7 +143,7 @@ async def get_bot(bot_id: UUID, c: ContainerDep, _: OperatorDep) -> BotOut:
 async def update_bot(
     bot_id: UUID, body: BotChanges, c: ContainerDep, operator: OperatorDep
 ) -> BotOut:
-    """Change the name, credentials, ``llm`` or ``tools``: only the fields sent."""
+    """Change the name, credentials, ``llm``, ``tools`` or ``prompt``: only the fields sent."""
     given = body.model_fields_set
     bot = await c.bots.update(
         bot_id,
@@ -140,6 +151,7 @@ async def update_bot(
         credentials=body.credentials,
         llm=body.llm if "llm" in given else KEEP,
         tools=body.tools if "tools" in given else KEEP,
+        prompt=body.prompt if "prompt" in given else KEEP,
         actor=operator.user.name,
     )
     c.channels.forget(bot_id)  # this process uses the new credentials at once

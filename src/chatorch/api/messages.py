@@ -44,7 +44,7 @@ async def submit(request: Request) -> Response:
     key = direct.parameters(request, "header", SubmitHeaders).idempotency_key
     body = direct.required(await direct.body(request, NewMessage))
     submission = await container_of(request).processor.submit(
-        user, chat_id, body.content, idempotency_key=key
+        user, chat_id, body.content, idempotency_key=key, file_ids=body.file_ids
     )
     message = submission.message
     events_url = f"/v1/chats/{chat_id}/events?response_id={message.response_id}"

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chatorch.domain.entities import Chat, Message
+from chatorch.domain.entities import Chat, ChatSummary, Message
 
 # Text without NUL, which PostgreSQL cannot store; in the schema, so clients and fuzzers
 # know before they send it. ``NOT_BLANK`` also wants one character that is not space.
@@ -30,12 +30,44 @@ class ChatOut(BaseModel):
         return cls(id=chat.id, title=chat.title, owner_id=chat.owner_id, created_at=chat.created_at)
 
 
+class SummaryOut(BaseModel):
+    text: str
+    prompt: str = Field(description="the summary prompt's name and version: summary@<n>")
+    through_message_id: UUID = Field(description="the last message it sums up")
+    created_at: datetime
+
+
+class ChatDetail(ChatOut):
+    summary: SummaryOut | None
+
+    @classmethod
+    def of(cls, chat: Chat, summary: ChatSummary | None = None) -> "ChatDetail":
+        written = None
+        if summary is not None:
+            written = SummaryOut(
+                text=summary.text,
+                prompt=summary.prompt,
+                through_message_id=summary.through_message_id,
+                created_at=summary.created_at,
+            )
+        return cls(**ChatOut.of(chat).model_dump(), summary=written)
+
+
+MAX_FILES_PER_MESSAGE = 20
+
+
 class NewMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
     content: str = Field(
         description="The message text, not blank; limited by CHATORCH_MAX_CONTENT_CHARS.",
         # Documented here, checked by the RequestProcessor (with a clearer message).
         json_schema_extra={"minLength": 1, "pattern": NOT_BLANK},
+    )
+    file_ids: list[UUID] = Field(
+        default_factory=list,
+        max_length=MAX_FILES_PER_MESSAGE,
+        description="Your files (POST /v1/files) to attach to the chat: every answer in it"
+        " may then cite their passages (metadata.citations).",
     )
 
 

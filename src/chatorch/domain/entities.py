@@ -1,4 +1,4 @@
-"""The things chatorch stores: users, chats, messages, file metadata and bots."""
+"""The things chatorch stores: users, chats, messages, files and their chunks, and bots."""
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -58,16 +58,55 @@ class Message:
     attempts: int = 0
 
 
+@dataclass(slots=True, frozen=True)
+class ChatSummary:
+    """What a chat said up to ``through_message_id``, written by the model with the
+    ``summary`` prompt (``prompt``: its ``summary@<version>``)."""
+
+    chat_id: UUID
+    text: str
+    prompt: str
+    through_message_id: UUID
+    created_at: datetime = field(default_factory=utcnow)
+
+
+class FileStatus(StrEnum):
+    """Where an uploaded file is: its text being read, readable in chunks, or unreadable."""
+
+    PROCESSING = "processing"
+    READY = "ready"
+    FAILED = "failed"
+
+
 @dataclass(slots=True)
 class FileMeta:
+    """An uploaded file; its bytes live in a blob store, its text in ``FileChunk``s.
+
+    ``error`` says why a ``failed`` file could not be read; None otherwise.
+    """
+
     owner_id: UUID
     name: str
     media_type: str
     size: int
     sha256: str
     chat_id: UUID | None = None
+    status: FileStatus = FileStatus.PROCESSING
+    error: str | None = None
     id: UUID = field(default_factory=new_id)
     created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(slots=True, frozen=True)
+class FileChunk:
+    """A passage of a file's text, numbered from 0 in reading order, with where it is:
+    the PDF page (from 1) and the headings it sits under, when the format has them."""
+
+    file_id: UUID
+    number: int
+    text: str
+    page: int | None = None
+    heading: str | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -158,7 +197,7 @@ class Bot:
     beside it and decrypted only when a channel needs them (``services.bots``).
 
     ``llm`` is a fallback chain in ``CHATORCH_LLM``'s syntax and ``tools`` a list of tool
-    names; None means the server's.
+    names; None means the server's. ``prompt`` names the template of its system prompt.
     """
 
     owner_id: UUID  # the user who created it
@@ -166,8 +205,20 @@ class Bot:
     name: str
     llm: str | None = None
     tools: list[str] | None = None
+    prompt: str | None = None  # the name of its system prompt template; None: "system"
     id: UUID = field(default_factory=new_id)
     created_at: datetime = field(default_factory=utcnow)
+
+
+@dataclass(slots=True, frozen=True)
+class PromptVersion:
+    """One version of a named prompt template. Version 1 of a built-in name is chatorch's
+    own text, stored nowhere (``created_at`` None); stored versions start at 2."""
+
+    name: str
+    version: int
+    template: str
+    created_at: datetime | None = None
 
 
 class Keep(Enum):

@@ -112,6 +112,18 @@ class RegistryUnavailable(ServiceUnavailable):
     code = "registry_unavailable"
 
 
+class VectorsUnavailable(ServiceUnavailable):
+    """The vector index (Qdrant) could not be read or written."""
+
+    code = "vectors_unavailable"
+
+
+class EmbeddingsUnavailable(ServiceUnavailable):
+    """The embedding model could not be loaded or did not answer."""
+
+    code = "embeddings_unavailable"
+
+
 class Unauthenticated(ChatorchError):
     """No valid credentials: a missing, malformed, expired or revoked key or token."""
 
@@ -142,3 +154,38 @@ class NotConfigured(ChatorchError):
     code = "not_configured"
     status = 409
     title = "Not configured"
+
+
+class FileTooLarge(ChatorchError):
+    code = "file_too_large"
+    status = 413
+    title = "File too large"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"the file is over the limit of {limit} bytes (CHATORCH_MAX_FILE_BYTES)")
+        self.limit = limit
+
+
+class UnsupportedFileType(ChatorchError):
+    """A file of a type chatorch cannot read text from; the detail lists those it can."""
+
+    code = "unsupported_file_type"
+    status = 415
+    title = "Unsupported file type"
+
+
+class EmptyFile(InvalidInput):
+    code = "empty_file"
+    title = "Empty file"
+
+
+class BlobNotFound(NotFound):
+    """No bytes are stored under the key asked for."""
+
+    code = "blob_not_found"
+
+
+class BlobUnavailable(ServiceUnavailable):
+    """The blob store could not be read or written (a full disk, a lost mount)."""
+
+    code = "blob_unavailable"

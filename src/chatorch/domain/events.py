@@ -109,26 +109,37 @@ class Cursor:
         return event.response_id == self.response_id and event.seq > self.seq
 
 
+class WorkKind(StrEnum):
+    ANSWER = "answer"  # answer a question: the ids are the question's
+    INGEST = "ingest"  # read an uploaded file: every id is the file's
+
+
 @dataclass(slots=True, frozen=True)
 class WorkItem:
-    """A request for an answer; its id (the user message id) dedupes redelivery."""
+    """Work for a worker; its id (the user message id, or the file id) dedupes
+    redelivery. Items of one chat are done in order; a file is a chat of its own."""
 
     message_id: UUID
     chat_id: UUID
     response_id: UUID
+    kind: WorkKind = WorkKind.ANSWER
+
+    @classmethod
+    def ingest(cls, file_id: UUID) -> "WorkItem":
+        return cls(file_id, file_id, file_id, WorkKind.INGEST)
 
     def to_json(self) -> bytes:
-        return compact(
-            orjson.dumps(
-                {
-                    "message_id": str(self.message_id),
-                    "chat_id": str(self.chat_id),
-                    "response_id": str(self.response_id),
-                }
-            )
-        )
+        fields = {
+            "message_id": str(self.message_id),
+            "chat_id": str(self.chat_id),
+            "response_id": str(self.response_id),
+        }
+        if self.kind is not WorkKind.ANSWER:  # answers, the bulk, stay as they were
+            fields["kind"] = self.kind.value
+        return compact(orjson.dumps(fields))
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> "WorkItem":
         obj = orjson.loads(raw)
-        return cls(UUID(obj["message_id"]), UUID(obj["chat_id"]), UUID(obj["response_id"]))
+        kind = WorkKind(obj.get("kind", WorkKind.ANSWER))
+        return cls(UUID(obj["message_id"]), UUID(obj["chat_id"]), UUID(obj["response_id"]), kind)

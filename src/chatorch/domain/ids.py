@@ -1,5 +1,6 @@
 """Time-ordered UUIDv7 ids: every id chatorch mints sorts by creation time."""
 
+from datetime import datetime
 from uuid import UUID
 
 from uuid_utils.compat import uuid7
@@ -16,3 +17,10 @@ def parse_id(text: str) -> UUID | None:
         return UUID(text)
     except (ValueError, AttributeError, TypeError):
         return None
+
+
+def id_at(moment: datetime) -> UUID:
+    """The smallest UUIDv7 minted at ``moment`` (to the millisecond): ids minted before
+    it sort below, ids minted then or after sort at or above."""
+    millis = int(moment.timestamp() * 1000)
+    return UUID(int=(millis << 80) | (0x7 << 76) | (0b10 << 62))

@@ -33,11 +33,24 @@ class ToolSpec:
 
 
 @dataclass(slots=True, frozen=True)
+class Source:
+    """A passage of the user's files the prompt offers as evidence, numbered from 1 as
+    the prompt numbers it. Every model reads it in the prompt's text; the builtin model,
+    which reads no prose, quotes it from here."""
+
+    label: str  # where it is, as a person would cite it: "manual.pdf, page 3"
+    text: str
+
+
+@dataclass(slots=True, frozen=True)
 class LLMRequest:
     turns: tuple[Turn, ...]
     tools: tuple[ToolSpec, ...] = ()
     temperature: float | None = None
     max_tokens: int | None = None
+    sources: tuple[Source, ...] = ()  # best first; already in the turns' text
+    # "summary": the last turn is a transcript to sum up (sources: the summary so far)
+    task: Literal["answer", "summary"] = "answer"
 
 
 @dataclass(slots=True, frozen=True)

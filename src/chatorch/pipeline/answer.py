@@ -10,10 +10,11 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID
 
 import structlog
 
-from chatorch.domain.entities import Message, Role, Status
+from chatorch.domain.entities import ChatSummary, FileMeta, Message, Role, Status
 from chatorch.domain.errors import ChatorchError, DuplicateAnswer
 from chatorch.domain.events import WorkItem
 from chatorch.domain.llm import LLMRequest, ToolCall, Turn, Usage
@@ -29,6 +30,7 @@ from chatorch.services.llm import Chains, Generation
 from chatorch.services.metrics import MetricsCollector, labelled
 from chatorch.services.prompts import PromptManager
 from chatorch.services.tools import ToolRegistry, ToolResult
+from chatorch.services.tools.knowledge import answering
 
 log = structlog.get_logger(__name__)
 
@@ -57,6 +59,8 @@ class _Record:
     retries: int = 0
     cached: bool = False
     first_chunk_ms: list[float] = field(default_factory=list)  # one per model call
+    context: dict[str, Any] = field(default_factory=dict)  # what the prompt held
+    citations: list[dict[str, Any]] = field(default_factory=list)  # passages offered
 
     def note(self, generation: Generation) -> None:
         """Who answered this round, after which retries and fallbacks."""
@@ -81,7 +85,19 @@ class _Record:
             "retries": self.retries,
             "cached": self.cached,
             "first_chunk_ms": self.first_chunk_ms,
+            "context": self.context,
+            "citations": self.citations,
         }
+
+
+@dataclass(slots=True, frozen=True)
+class _Recalled:
+    """What the chat holds for an answer: its latest earlier messages (``complete``: all
+    of them) and the files attached to it."""
+
+    history: Sequence[Message]
+    files: Sequence[FileMeta]
+    complete: bool
 
 
 @dataclass(slots=True, frozen=True)
@@ -123,18 +139,46 @@ class AnswerPipeline:
     async def handle(self, item: WorkItem) -> None:
         """Answer ``item`` unless it was answered already; never raises for a bad answer."""
         started = await self._start_in_turn(item)
-        if started is None:
-            return  # answered by an earlier delivery, or erased since
-        question, history = started
+        if started is None:  # answered by an earlier delivery, or erased since
+            await self._show_owed(item)
+            return
+        question, recalled = started
         delivery = self._deliver(question)
         try:
-            await self._attempt(item, question, history)
+            await self._attempt(item, question, recalled)
+            if delivery is not None:  # the platform shows the final text before the ack
+                await asyncio.wait([delivery], timeout=DELIVERY_GRACE)
         except BaseException:
             if delivery is not None:  # the next delivery of the item delivers afresh
                 delivery.cancel()
             raise
-        if delivery is not None:  # the platform shows the final text before the ack
-            await asyncio.wait([delivery], timeout=DELIVERY_GRACE)
+        if delivery is not None:
+            delivery.cancel()  # past the grace: the platform is given up on
+            await self._settle(item)
+
+    async def _show_owed(self, item: WorkItem) -> None:
+        """Show a stored answer its platform has not shown: the process that stored it
+        died first, and this is its question's next delivery (or a restart's)."""
+        if self._channels is None:
+            return
+        async with self._store.transaction() as tx:
+            _, turn = await tx.chats.chat_turn(item.chat_id, item.response_id)
+            owed = (
+                len(turn) == 2
+                and "channel" in turn[0].metadata
+                and await tx.bots.is_owed(item.response_id)
+            )
+        if not owed:
+            return
+        question, answer = turn
+        log.info("channel.showing_owed_answer", response_id=str(item.response_id))
+        store, bus = self._store, self._bus
+        await self._channels.show(bus=bus, store=store, question=question, answer=answer)
+        await self._settle(item)
+
+    async def _settle(self, item: WorkItem) -> None:
+        async with self._store.transaction(durable=False) as tx:
+            await tx.bots.settle(item.response_id)
 
     def _deliver(self, question: Message) -> "asyncio.Task[None] | None":
         """Show the answer on the platform ``question`` came from, as it is made."""
@@ -144,7 +188,7 @@ class AnswerPipeline:
             self._channels.deliver(bus=self._bus, store=self._store, question=question)
         )
 
-    async def _attempt(self, item: WorkItem, question: Message, history: Sequence[Message]) -> None:
+    async def _attempt(self, item: WorkItem, question: Message, recalled: "_Recalled") -> None:
         attempt = question.attempts  # counting this one
         emitter = await self._emitter(item, attempt)
         record = _Record(attempt=attempt)
@@ -154,7 +198,7 @@ class AnswerPipeline:
             return
         if attempt > 1:
             await emitter.reset()  # an earlier attempt may have sent partial text
-        await self._answer(question, history, record, emitter)
+        await self._answer(question, recalled, record, emitter)
 
     async def give_up(self, item: WorkItem, *, detail: str) -> None:
         """Store ``item``'s answer as failed, with an ``error`` event: it gets no more tries."""
@@ -177,7 +221,7 @@ class AnswerPipeline:
             attempt=attempt,
         )
 
-    async def _start_in_turn(self, item: WorkItem) -> tuple[Message, Sequence[Message]] | None:
+    async def _start_in_turn(self, item: WorkItem) -> "tuple[Message, _Recalled] | None":
         """Count an attempt once every earlier question of the chat is answered.
 
         An earlier question may be in the hands of another worker: wait for it, with
@@ -193,7 +237,8 @@ class AnswerPipeline:
                 if question is not None:
                     limit = self._limits.context_messages
                     history = await tx.chats.history_before(question, limit=limit)
-                    return question, history
+                    files = await tx.files.chat_files(question.chat_id)
+                    return question, _Recalled(history, files, complete=len(history) < limit)
                 unclaimed = await tx.chats.get_message(item.message_id)  # answered, or waiting?
                 if unclaimed is None or unclaimed.status is not Status.PENDING:
                     return None
@@ -204,14 +249,14 @@ class AnswerPipeline:
             pause = min(pause * 2, 1.0)
 
     async def _answer(
-        self, question: Message, history: Sequence[Message], record: _Record, emitter: Emitter
+        self, question: Message, recalled: "_Recalled", record: _Record, emitter: Emitter
     ) -> None:
         started, started_at = time.perf_counter(), time.monotonic()
         self._metrics.in_flight.inc()
         text = ""
         failure: tuple[str, str] | None = None
         try:
-            text = await self._generate(question, history, record, emitter)
+            text = await self._generate(question, recalled, record, emitter)
         except ChatorchError as error:
             failure = (error.code, error.detail)
         except Exception:
@@ -228,7 +273,7 @@ class AnswerPipeline:
         await self._store_answer(question, text, record, emitter, failure=failure, total=total)
 
     async def _generate(
-        self, question: Message, history: Sequence[Message], record: _Record, emitter: Emitter
+        self, question: Message, recalled: "_Recalled", record: _Record, emitter: Emitter
     ) -> str:
         origin = question.metadata.get("channel") or {}  # a bot's own chain and tools
         specs = self._tools.specs()
@@ -236,9 +281,25 @@ class AnswerPipeline:
             specs = tuple(spec for spec in specs if spec.name in allowed)
         chain = origin.get("llm")
         llm = None if chain is None or self._chains is None else await self._chains.get(chain)
-        system = self._prompts.system(tools=[spec.name for spec in specs])
-        record.prompt = system.ref
-        turns = self._context.build(system.text, history, question)
+        template = origin.get("prompt") or "system"  # a bot's own, or the server's
+        await self._prompts.refresh(template)  # a store read at most once a second
+        context = await self._context.build(
+            lambda summary: self._prompts.system(
+                tools=[spec.name for spec in specs],
+                name=template,
+                user=origin.get("sender", ""),
+                channel=origin.get("platform", "api"),
+                summary=summary,
+            ),
+            recalled.history,
+            question,
+            files=recalled.files,
+            summary=lambda: self._summary(question),
+            complete=recalled.complete,
+        )
+        record.prompt, record.context = context.prompt.ref, context.makeup()
+        record.citations = context.citations()
+        turns = context.turns
         parts: list[str] = []
         for step in range(self._limits.max_tool_steps + 1):
             offered = specs if step < self._limits.max_tool_steps else ()
@@ -247,6 +308,7 @@ class AnswerPipeline:
                 tools=offered,
                 temperature=self._limits.temperature,
                 max_tokens=self._limits.max_tokens,
+                sources=context.sources,
             )
             deciding = self._think.decide(request, emitter, llm=llm)
             decision = await self._timed("think", deciding, record)
@@ -264,10 +326,18 @@ class AnswerPipeline:
                 record.note(decision.generation)
             if not calls or not offered:
                 break
-            results = await self._timed("act", self._act.run(calls, emitter), record)
+            token = answering.set(question.chat_id)  # whose files knowledge_search reads
+            try:
+                results = await self._timed("act", self._act.run(calls, emitter), record)
+            finally:
+                answering.reset(token)
             record.tool_calls.extend(describe_result(r) for r in results)
             turns.extend(_tool_turns(text, calls, results))
         return "".join(parts)
+
+    async def _summary(self, question: Message) -> ChatSummary | None:
+        async with self._store.transaction(durable=False) as tx:
+            return await tx.summaries.get_summary(question.chat_id)
 
     async def _timed(self, stage: str, work: Any, record: _Record) -> Any:
         started = time.perf_counter()
@@ -306,6 +376,8 @@ class AnswerPipeline:
             async with self._store.transaction() as tx:
                 await tx.chats.add_message(answer)
                 await tx.work.set_status(question.id, status)
+                if self._channels is not None and (origin := question.metadata.get("channel")):
+                    await tx.bots.owe(UUID(origin["bot_id"]), question)  # shown: settled
         except DuplicateAnswer:
             log.warning("answer.duplicate_dropped", response_id=str(question.response_id))
             return

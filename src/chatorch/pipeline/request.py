@@ -5,6 +5,7 @@ put the work item on the bus — so a worker never sees a message the store lack
 """
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -81,14 +82,24 @@ class RequestProcessor:
         *,
         idempotency_key: str | None = None,
         metadata: dict[str, Any] | None = None,
+        file_ids: Sequence[UUID] = (),
     ) -> Submission:
         """Accept a user message; ``metadata`` is stored with it (where a channel's
-        message came from, so its answer finds the way back)."""
+        message came from, so its answer finds the way back). ``file_ids``: the user's
+        files to attach to the chat with it, whose passages its answers may cite.
+
+        Raises:
+            NotFound: the chat, or one of the files, is not the user's.
+        """
         self._check_content(content)
-        request_hash = "" if idempotency_key is None else _hash(chat_id, content)
+        file_ids = list(dict.fromkeys(file_ids))
+        request_hash = "" if idempotency_key is None else _hash(chat_id, content, file_ids)
+        metadata = dict(metadata or {})
+        if file_ids:
+            metadata["file_ids"] = [str(file_id) for file_id in file_ids]
         try:
             return await self._accept(
-                user, chat_id, content, idempotency_key, request_hash, metadata or {}
+                user, chat_id, content, idempotency_key, request_hash, metadata, file_ids
             )
         except DuplicateKey:
             # A concurrent twin of this request stored the key first; ours rolled back.
@@ -107,6 +118,7 @@ class RequestProcessor:
         key: str | None,
         request_hash: str,
         metadata: dict[str, Any],
+        file_ids: Sequence[UUID],
     ) -> Submission:
         async with self._store.transaction() as tx:
             owned(
@@ -118,6 +130,11 @@ class RequestProcessor:
                 earlier = await self._replay(tx, user, key, request_hash)
                 if earlier is not None:
                     return Submission(earlier, replayed=True)
+            for file_id in file_ids:
+                file = await tx.files.get_file(file_id)
+                if file is None or file.owner_id != user.id:
+                    raise NotFound(f"no file {file_id}")  # nothing attached, nothing stored
+                await tx.files.attach_file(chat_id, file_id)
             await self._count_message(user)  # only now: a 404 or a replay is no message
             message = Message(
                 chat_id=chat_id,
@@ -212,6 +229,9 @@ def title_from(content: str, *, limit: int = 60) -> str:
     return line[: limit - 1].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
 
 
-def _hash(chat_id: UUID, content: str) -> str:
-    body = orjson.dumps({"chat_id": str(chat_id), "content": content})
+def _hash(chat_id: UUID, content: str, file_ids: Sequence[UUID] = ()) -> str:
+    fields: dict[str, Any] = {"chat_id": str(chat_id), "content": content}
+    if file_ids:  # a request without files hashes as it always did
+        fields["file_ids"] = [str(file_id) for file_id in file_ids]
+    body = orjson.dumps(fields)
     return hashlib.sha256(body).hexdigest()

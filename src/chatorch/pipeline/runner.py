@@ -5,7 +5,8 @@ chat run one after another in submission order, so each answer's context holds
 every earlier answer of its chat. Here, an answer waits for this process's answers
 to earlier questions of its chat; the pipeline then waits for any still answered
 elsewhere. Order is by question (response id), not by arrival: a redelivered
-earlier question must not wait behind the later ones that wait for it.
+earlier question must not wait behind the later ones that wait for it. An uploaded
+file to read (``WorkKind.INGEST``) is work too, in a lane of its own.
 """
 
 import asyncio
@@ -15,10 +16,11 @@ from uuid import UUID
 
 import structlog
 
-from chatorch.domain.events import WorkItem
+from chatorch.domain.events import WorkItem, WorkKind
 from chatorch.pipeline.answer import AnswerPipeline
 from chatorch.ports.bus import Bus, Delivery
 from chatorch.ports.store import Store
+from chatorch.services.artifacts import ArtifactManager
 
 log = structlog.get_logger(__name__)
 
@@ -32,11 +34,14 @@ class Runner:
         bus: Bus,
         store: Store,
         pipeline: AnswerPipeline,
+        artifacts: ArtifactManager,
         concurrency: int,
         progress_every: float,
     ) -> None:
-        """``progress_every`` (s): how often a long answer tells the bus it is alive."""
+        """``progress_every`` (s): how often a long answer tells the bus it is alive;
+        ``artifacts`` reads the uploaded files the bus brings (``WorkKind.INGEST``)."""
         self._bus, self._store, self._pipeline = bus, store, pipeline
+        self._artifacts = artifacts
         self._slots = asyncio.Semaphore(concurrency)
         self._chats: dict[UUID, dict[UUID, _Held]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -44,7 +49,8 @@ class Runner:
         self._progress_every = progress_every
 
     async def recover(self) -> int:
-        """Queue again every accepted message that has no answer yet; return how many."""
+        """Queue again every accepted message that has no answer yet, every answer still
+        owed to a platform and every uploaded file not yet read; return how many."""
         count, after = 0, None
         while True:
             async with self._store.transaction() as tx:
@@ -55,9 +61,38 @@ class Runner:
             if len(pending) < RECOVER_BATCH:
                 break
             after = pending[-1].id
-        if count:
-            log.info("runner.recovered", messages=count)
-        return count
+        owed = await self._recover_owed()
+        files = await self._recover_files()
+        if count or owed or files:
+            log.info("runner.recovered", messages=count, owed_answers=owed, files=files)
+        return count + owed + files
+
+    async def _recover_files(self) -> int:
+        """Queue again the uploaded files not yet read."""
+        count, after = 0, None
+        while True:
+            async with self._store.transaction() as tx:
+                unread = await tx.files.processing(limit=RECOVER_BATCH, after=after)
+            for file_id in unread:
+                await self._bus.enqueue(WorkItem.ingest(file_id))
+            count += len(unread)
+            if len(unread) < RECOVER_BATCH:
+                return count
+            after = unread[-1]
+
+    async def _recover_owed(self) -> int:
+        """Queue again the questions whose stored answers a platform has not shown: the
+        pipeline finds them answered and shows the stored answer."""
+        count, after = 0, None
+        while True:
+            async with self._store.transaction() as tx:
+                owed = await tx.bots.owed(limit=RECOVER_BATCH, after=after)
+            for item in owed:
+                await self._bus.enqueue(item)
+            count += len(owed)
+            if len(owed) < RECOVER_BATCH:
+                return count
+            after = owed[-1].response_id
 
     def start(self) -> None:
         self._loop = asyncio.create_task(self._consume(), name="chatorch-runner")
@@ -113,7 +148,10 @@ class Runner:
         try:
             if earlier:
                 await asyncio.wait(earlier)  # the chat's earlier answers come first
-            await self._pipeline.handle(item)
+            if item.kind is WorkKind.INGEST:
+                await self._artifacts.ingest(item.message_id)
+            else:
+                await self._pipeline.handle(item)
             progress.cancel()
             await held.delivery.ack()
         except asyncio.CancelledError:
@@ -122,7 +160,11 @@ class Runner:
         except Exception:
             log.exception("runner.item_failed")
             if held.delivery.final:  # no delivery will follow: end it visibly
-                await self._pipeline.give_up(item, detail="the answer failed on every delivery")
+                if item.kind is WorkKind.INGEST:
+                    await self._artifacts.give_up(item.message_id)
+                else:
+                    detail = "the answer failed on every delivery"
+                    await self._pipeline.give_up(item, detail=detail)
                 await held.delivery.ack()
             else:
                 await held.delivery.nak(delay=1.0)

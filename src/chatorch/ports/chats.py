@@ -13,9 +13,17 @@ class ChatRepository(Protocol):
     async def get_chat(self, chat_id: UUID) -> Chat | None: ...
 
     async def list_chats(
-        self, owner_id: UUID, *, limit: int, before: UUID | None = None
+        self,
+        owner_id: UUID,
+        *,
+        limit: int,
+        before: UUID | None = None,
+        title_contains: str | None = None,
     ) -> Sequence[Chat]:
-        """Chats of ``owner_id``, newest first, optionally older than ``before``."""
+        """Chats of ``owner_id``, newest first, optionally older than ``before``.
+
+        ``title_contains``: only chats whose title holds this text, in any case.
+        """
         ...
 
     async def enter_chat(self, chat_id: UUID, owner_id: UUID, *, title: str) -> Chat | None:

@@ -11,7 +11,10 @@ from typing import Any, Protocol
 from chatorch.ports.bots import BotRepository
 from chatorch.ports.chats import ChatRepository
 from chatorch.ports.files import FileRepository
+from chatorch.ports.prompts import PromptRepository
+from chatorch.ports.search import SearchIndex
 from chatorch.ports.secrets import SecretRepository
+from chatorch.ports.summaries import SummaryRepository
 from chatorch.ports.users import UserRepository
 from chatorch.ports.work import WorkRepository
 
@@ -36,6 +39,15 @@ class Transaction(Protocol):
 
     @property
     def bots(self) -> BotRepository: ...
+
+    @property
+    def prompts(self) -> PromptRepository: ...
+
+    @property
+    def search(self) -> SearchIndex: ...
+
+    @property
+    def summaries(self) -> SummaryRepository: ...
 
 
 class Store(Protocol):

@@ -16,7 +16,8 @@ from uuid import UUID
 from chatorch.domain.entities import KEEP, AuditEvent, Bot, Keep, Platform
 from chatorch.domain.errors import InvalidInput, NotConfigured, NotFound
 from chatorch.domain.llm import check_chain
-from chatorch.ports.store import Store
+from chatorch.ports.store import Store, Transaction
+from chatorch.services.prompts import check_name, known_template
 from chatorch.services.secrets import Vault
 
 WEBHOOK_PATH = "/v1/webhooks/{bot_id}"  # where a bot's platform posts its events
@@ -128,9 +129,11 @@ class BotManager:
         credentials: Any,
         llm: str | None = None,
         tools: Sequence[str] | None = None,
+        prompt: str | None = None,
         actor: str = "cli",
     ) -> Bot:
-        """Check, encrypt and store a new bot.
+        """Check, encrypt and store a new bot; ``prompt`` names the template of its
+        system prompt (None: the server's ``system``).
 
         Raises:
             InvalidInput: a field is wrong; the detail names it.
@@ -144,9 +147,11 @@ class BotManager:
             name=_name(name),
             llm=_llm(llm),
             tools=_tools(tools),
+            prompt=None if prompt is None else check_name(prompt),
         )
         sealed = vault.seal(_dump(check_credentials(kind, credentials)))
         async with self._store.transaction() as tx:
+            await _known(tx, bot.prompt)
             await tx.bots.add_bot(bot, sealed)
             await tx.users.add_audit(
                 AuditEvent(
@@ -179,10 +184,11 @@ class BotManager:
         credentials: Any = None,
         llm: str | Keep | None = KEEP,
         tools: Sequence[str] | Keep | None = KEEP,
+        prompt: str | Keep | None = KEEP,
         actor: str = "cli",
     ) -> Bot:
         """Change what is given: None (``name``, ``credentials``) or ``KEEP`` (``llm``,
-        ``tools``, where None means the server's) leaves a field as it is.
+        ``tools``, ``prompt``, where None means the server's) leaves a field as it is.
 
         Raises:
             NotFound: an unknown bot.
@@ -197,12 +203,15 @@ class BotManager:
             changes["llm"] = _llm(llm)
         if not isinstance(tools, Keep):
             changes["tools"] = _tools(tools)
+        if not isinstance(prompt, Keep):
+            changes["prompt"] = None if prompt is None else check_name(prompt)
         if not changes and vault is None:
             return await self.get(bot_id)  # nothing to change, nothing to audit
         async with self._store.transaction() as tx:
             found = await tx.bots.get_bot(bot_id)
             if found is None:
                 raise NotFound(f"no bot {bot_id}")
+            await _known(tx, changes.get("prompt"))
             if vault is not None:
                 checked = check_credentials(found[0].platform, credentials)
                 changes["ciphertext"] = vault.seal(_dump(checked))
@@ -257,12 +266,34 @@ class BotManager:
         fields: dict[str, str] = json.loads(opened)
         return fields
 
+    def seal_reply(self, reply: Mapping[str, Any]) -> str:
+        """Where an answer goes, encrypted for its question's metadata: it may hold a
+        token (Discord's interaction token posts as the bot for 15 minutes)."""
+        return self._sealer().seal(json.dumps(reply, separators=(",", ":")))
+
+    def open_reply(self, sealed: str | Mapping[str, Any]) -> dict[str, Any]:
+        """What ``seal_reply`` made (a mapping as it is: stored before replies were sealed).
+
+        Raises:
+            NotConfigured: no CHATORCH_SECRET_KEYS.
+            InvalidInput: no key of CHATORCH_SECRET_KEYS decrypts it.
+        """
+        if not isinstance(sealed, str):
+            return dict(sealed)
+        opened: dict[str, Any] = json.loads(self._sealer().unseal(sealed, what="a reply address"))
+        return opened
+
     def _sealer(self) -> Vault:
         if self._vault is None:
             raise NotConfigured(
                 "set CHATORCH_SECRET_KEYS to store bots' credentials (they are encrypted)"
             )
         return self._vault
+
+
+async def _known(tx: Transaction, prompt: str | None) -> None:
+    if prompt is not None and not await known_template(tx, prompt):
+        raise InvalidInput(f"prompt: no template named {prompt!r}; PUT /v1/prompts/{prompt} first")
 
 
 def _dump(credentials: dict[str, str]) -> str:

@@ -11,7 +11,12 @@ from chatorch.pipeline.outbox import OutboxRelay
 from chatorch.services.bots import BotManager
 from chatorch.services.channels import BotChannels
 from chatorch.services.metrics import MetricsCollector
+from chatorch.services.prompts import PromptManager
+from chatorch.services.retrieval import Retriever
+from chatorch.services.summaries import IdleSummaryManager
+from chatorch.services.tools.knowledge import KnowledgeSearch
 from chatorch.settings import Settings
+from chatorch.wiring.artifacts import build_artifacts
 from chatorch.wiring.auth import build_authenticator, build_limiter
 from chatorch.wiring.bus import announce_process, build_bus, build_cache_and_registry, in_process
 from chatorch.wiring.channels import channel_maker
@@ -20,6 +25,7 @@ from chatorch.wiring.pipeline import build_processor, build_runner
 from chatorch.wiring.startup import StartupError
 from chatorch.wiring.store import build_store, local_user, vault_for
 from chatorch.wiring.tools import build_tools
+from chatorch.wiring.vectors import build_retrieval
 
 SHUTDOWN_GRACE = 10.0  # s answers in flight may take to finish on stop
 
@@ -50,7 +56,13 @@ async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator
         chains = await build_llm(
             settings, stack, store=store, vault=vault, metrics=metrics, cache=cache
         )
+        embedder, vectors = await build_retrieval(settings, stack, store=store, vault=vault)
+        retriever = Retriever(store, embedder=embedder, vectors=vectors)
+        tools = await build_tools(settings, stack, declared=answers)
+        tools.register(KnowledgeSearch(store, retriever))
         bots = BotManager(store, vault)
+        prompts = PromptManager(store)
+        await prompts.load()  # then kept current on the way of each answer
         channels = BotChannels(bots, channel_maker(settings))
         stack.push_async_callback(channels.close)
         processor = build_processor(
@@ -70,7 +82,7 @@ async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator
             registry=registry,
             llm=chains.default,
             chains=chains,
-            tools=await build_tools(settings, stack, declared=answers),
+            tools=tools,
             metrics=metrics,
             processor=processor,
             local_user=user,
@@ -78,7 +90,12 @@ async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator
             vault=vault,
             bots=bots,
             channels=channels,
-            inbox=ChannelInbox(store, processor),
+            artifacts=build_artifacts(settings, stack, store=store, retriever=retriever),
+            retriever=retriever,
+            inbox=ChannelInbox(store, processor, bots),
+            prompts=prompts,
+            embedder=embedder,
+            vectors=vectors,
         )
         await announce_process(
             bus, stack, settings=settings, role=role, pod_id=pod_id, metrics=metrics
@@ -92,6 +109,15 @@ async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator
                 await runner.recover()
             runner.start()
             stack.push_async_callback(runner.stop, grace=SHUTDOWN_GRACE)
+            summaries = IdleSummaryManager(
+                store,
+                chains.default,
+                prompts,
+                idle_after=settings.summary_idle_s,
+                max_chars=settings.context_chars,
+            )
+            sweeping = asyncio.create_task(summaries.run(), name="chatorch-summaries")
+            stack.push_async_callback(_cancel, sweeping)
         yield container
 
 

@@ -13,7 +13,6 @@ from chatorch.ports.ratelimit import RateLimiter
 from chatorch.ports.store import Store
 from chatorch.services.context import ContextManager
 from chatorch.services.metrics import MetricsCollector
-from chatorch.services.prompts import PromptManager
 from chatorch.settings import Settings
 
 
@@ -47,8 +46,8 @@ def build_runner(c: Container) -> Runner:
         act=ActionEngine(c.tools, c.metrics, timeout=s.tool_timeout),
         respond=ResponseEngine(),
         tools=c.tools,
-        context=ContextManager(max_chars=s.context_chars),
-        prompts=PromptManager(),
+        context=ContextManager(max_chars=s.context_chars, retriever=c.retriever),
+        prompts=c.prompts,
         metrics=c.metrics,
         limits=Limits(
             max_attempts=s.max_attempts,
@@ -65,6 +64,7 @@ def build_runner(c: Container) -> Runner:
         bus=c.bus,
         store=c.store,
         pipeline=pipeline,
+        artifacts=c.artifacts,
         concurrency=s.worker_concurrency,
         progress_every=s.ack_wait / 3,
     )

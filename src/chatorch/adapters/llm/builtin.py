@@ -1,8 +1,10 @@
 """An honest offline ``LLMProvider``: no network, no model, no pretending.
 
 It lets chatorch run end to end with zero configuration: it asks the calculator and
-clock tools when a question clearly needs them, reports their results, and otherwise
-says plainly that no language model is configured and how to configure one.
+clock tools when a question clearly needs them, reports their results, quotes the best
+passage of the user's files when the prompt offers some (so retrieval is useful and
+testable offline), and otherwise says plainly that no language model is configured
+and how to configure one.
 """
 
 import asyncio
@@ -11,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Sequence
 
 from chatorch.domain.arithmetic import extract_expression
-from chatorch.domain.llm import Chunk, LLMRequest, ToolCall, Turn, Usage
+from chatorch.domain.llm import Chunk, LLMRequest, Source, ToolCall, Turn, Usage
 
 NO_MODEL_ANSWER = (
     "No language model is configured, so I can only do arithmetic and tell the time. "
@@ -29,6 +31,9 @@ _TIME_QUESTION = re.compile(
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?(e[-+]?\d+)?$", re.IGNORECASE)
 _TIMESTAMP = re.compile(r"^\d{4}-\d{2}-\d{2}T")
 _PIECE = re.compile(r"\S+\s*|\s+")
+_WORD = re.compile(r"\w+")
+SUMMARY_CHARS = 2_000  # an offline summary keeps its latest part
+_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
 
 
 class BuiltinProvider:
@@ -65,6 +70,8 @@ class BuiltinProvider:
 def _reply(request: LLMRequest) -> str | ToolCall:
     """What to say (text) or which tool to ask for, looking only at the latest question."""
     turns = request.turns
+    if request.task == "summary":
+        return _summary(turns[-1].content if turns else "", request.sources)
     last_user = max((i for i, turn in enumerate(turns) if turn.role == "user"), default=-1)
     since = turns[last_user + 1 :]
     if any(turn.role == "tool" for turn in since):
@@ -76,7 +83,34 @@ def _reply(request: LLMRequest) -> str | ToolCall:
         return _call("calculator", {"expression": expression})
     if "current_time" in offered and _TIME_QUESTION.search(question.replace("’", "'")):
         return _call("current_time", {})
+    if request.sources:
+        return _quote(question, request.sources[0])
     return NO_MODEL_ANSWER
+
+
+def _quote(question: str, source: Source) -> str:
+    """The sentence of the best passage sharing most words with the question, quoted
+    with where it is from: retrieval found the passage; this finds the line in it."""
+    asked = set(_WORD.findall(question.lower()))
+    sentences = [s.strip() for s in _SENTENCE.split(source.text) if s.strip()] or [source.text]
+    best = max(sentences, key=lambda s: len(asked & set(_WORD.findall(s.lower()))))
+    return f'From {source.label}: "{best}" [1]'
+
+
+def _summary(transcript: str, sources: Sequence[Source]) -> str:
+    """What an offline summary can be: the summary so far, then each question asked
+    since, with the first sentence of its answer (the latest kept when it grows long)."""
+    lines: list[str] = []
+    for line in transcript.splitlines():
+        role, _, text = line.partition(": ")
+        first = _SENTENCE.split(text.strip(), maxsplit=1)[0][:300]
+        if role == "user" and first:
+            lines.append(f"asked {first!r}")
+        elif role == "assistant" and first and lines:
+            lines[-1] += f" (answer: {first})"
+    told = "The user " + "; ".join(lines) + "." if lines else ""
+    text = " ".join(part for part in (sources[0].text if sources else "", told) if part)
+    return text[-SUMMARY_CHARS:]
 
 
 def _call(name: str, arguments: dict[str, str]) -> ToolCall:

@@ -5,7 +5,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, select
+from sqlalchemy import ColumnElement, func, select
 
 from chatorch.adapters.sql import hot
 from chatorch.adapters.sql.models import MessageRow
@@ -31,13 +31,20 @@ class SqlChatRepository(SqlRepository):
 
     @translated
     async def list_chats(
-        self, owner_id: UUID, *, limit: int, before: UUID | None = None
+        self,
+        owner_id: UUID,
+        *,
+        limit: int,
+        before: UUID | None = None,
+        title_contains: str | None = None,
     ) -> Sequence[Chat]:
         # Ids are UUIDv7, so ordering by id is ordering by creation time.
         chats = hot.chats.c
         query = select(hot.chats).where(chats.owner_id == owner_id)
         if before is not None:
             query = query.where(chats.id < before)
+        if title_contains:
+            query = query.where(self._title_holds(title_contains))
         rows = await self._scope.connection.execute(query.order_by(chats.id.desc()).limit(limit))
         return [hot.chat_of(row) for row in rows]
 
@@ -86,6 +93,14 @@ class SqlChatRepository(SqlRepository):
         params = {"b_chat": message.chat_id, "b_response": message.response_id, "b_limit": limit}
         rows = (await self._scope.run(hot.HISTORY_BEFORE, params)).all()
         return [hot.message_of(row) for row in reversed(rows)]
+
+    def _title_holds(self, text: str) -> ColumnElement[bool]:
+        """The chat's title holds ``text``, case aside. A position, not LIKE: every
+        character of ``text`` is itself, no wildcard. SQLite's own lower() folds ASCII
+        only, so the store gives its connections ``unicode_lower``."""
+        if self._scope.backend == "sqlite":
+            return func.instr(func.unicode_lower(hot.chats.c.title), func.unicode_lower(text)) > 0
+        return func.strpos(func.lower(hot.chats.c.title), func.lower(text)) > 0
 
     async def _latest(self, condition: ColumnElement[bool], limit: int | None) -> Sequence[Message]:
         """The last ``limit`` messages matching ``condition``, in conversation order."""

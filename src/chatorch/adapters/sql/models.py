@@ -111,6 +111,12 @@ class MessageRow(Base):
 
 class FileRow(Base):
     __tablename__ = "files"
+    __table_args__ = (
+        # One owner holds the same bytes once: a second upload finds the first.
+        Index("ix_files_owner_id_sha256", "owner_id", "sha256", unique=True),
+        # Listing a user's files newest first walks this index backwards.
+        Index("ix_files_owner_id_id", "owner_id", "id"),
+    )
 
     id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
     owner_id: Mapped[UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"))
@@ -123,6 +129,36 @@ class FileRow(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    # processing | ready | failed; rows older than the column were never read: processing.
+    status: Mapped[str] = mapped_column(String(16), server_default=text("'processing'"))
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)  # why it failed
+
+
+class ChatFileRow(Base):
+    """A file attached to a chat: its passages may be retrieved for the chat's answers."""
+
+    __tablename__ = "chat_files"
+    __table_args__ = (
+        PrimaryKeyConstraint("chat_id", "file_id", name="pk_chat_files"),
+        Index("ix_chat_files_file_id", "file_id"),  # deleting a file finds its links by it
+    )
+
+    chat_id: Mapped[UUID] = mapped_column(Uuid, ForeignKey("chats.id", ondelete="CASCADE"))
+    file_id: Mapped[UUID] = mapped_column(Uuid, ForeignKey("files.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class FileChunkRow(Base):
+    """A passage of a file's text, with where it is: a PDF's page, the headings above it."""
+
+    __tablename__ = "file_chunks"
+    __table_args__ = (PrimaryKeyConstraint("file_id", "number", name="pk_file_chunks"),)
+
+    file_id: Mapped[UUID] = mapped_column(Uuid, ForeignKey("files.id", ondelete="CASCADE"))
+    number: Mapped[int] = mapped_column(Integer)  # from 0, in reading order
+    text: Mapped[str] = mapped_column(Text)
+    page: Mapped[int | None] = mapped_column(Integer, nullable=True)  # from 1
+    heading: Mapped[str | None] = mapped_column(String(500), nullable=True)
 
 
 class IdempotencyKeyRow(Base):
@@ -192,6 +228,7 @@ class BotRow(Base):
     credentials: Mapped[str] = mapped_column(Text)  # Fernet ciphertext of a JSON object
     llm: Mapped[str | None] = mapped_column(String(500), nullable=True)
     tools: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    prompt: Mapped[str | None] = mapped_column(String(64), nullable=True)  # a template's name
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -225,3 +262,52 @@ class BotSendRow(Base):
     bot_id: Mapped[UUID] = mapped_column(Uuid, ForeignKey("bots.id", ondelete="CASCADE"))
     message_id: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BotDeliveryRow(Base):
+    """An answer stored for a platform conversation and not yet shown there: the next
+    delivery of its question (or a restart) shows it."""
+
+    __tablename__ = "bot_deliveries"
+    __table_args__ = (
+        PrimaryKeyConstraint("response_id", name="pk_bot_deliveries"),
+        Index("ix_bot_deliveries_bot_id", "bot_id"),  # deleting a bot finds its debts by it
+        Index("ix_bot_deliveries_message_id", "message_id"),  # so does deleting a chat
+    )
+
+    response_id: Mapped[UUID] = mapped_column(Uuid)
+    bot_id: Mapped[UUID] = mapped_column(Uuid, ForeignKey("bots.id", ondelete="CASCADE"))
+    message_id: Mapped[UUID] = mapped_column(
+        Uuid, ForeignKey("messages.id", ondelete="CASCADE")
+    )  # the question
+    chat_id: Mapped[UUID] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class PromptRow(Base):
+    """One version of a named prompt template; written once, never changed."""
+
+    __tablename__ = "prompts"
+    # Two writers racing on one name cannot both take a version number.
+    __table_args__ = (PrimaryKeyConstraint("name", "version", name="pk_prompts"),)
+
+    name: Mapped[str] = mapped_column(String(64))
+    version: Mapped[int] = mapped_column(Integer)
+    template: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class ChatSummaryRow(Base):
+    """A chat's summary, and the lease of whoever is writing the next one."""
+
+    __tablename__ = "chat_summaries"
+    __table_args__ = (PrimaryKeyConstraint("chat_id", name="pk_chat_summaries"),)
+
+    chat_id: Mapped[UUID] = mapped_column(Uuid, ForeignKey("chats.id", ondelete="CASCADE"))
+    # "text" in the table; not here, where it would hide SQLAlchemy's text().
+    body: Mapped[str] = mapped_column("text", Text, server_default=text("''"))
+    prompt: Mapped[str] = mapped_column(String(80), server_default=text("''"))  # summary@<v>
+    # None until the first summary is written (a lease may come first).
+    through_message_id: Mapped[UUID | None] = mapped_column(Uuid, nullable=True)
+    created_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)

@@ -28,8 +28,11 @@ from chatorch.adapters.sql.errors import Backend, reraise, unavailable, unusable
 from chatorch.adapters.sql.files import SqlFileRepository
 from chatorch.adapters.sql.group_commit import GroupCommit
 from chatorch.adapters.sql.inline_sqlite import InlineConnection, InlineEngine
+from chatorch.adapters.sql.prompts import SqlPromptRepository
 from chatorch.adapters.sql.scope import SqlScope
+from chatorch.adapters.sql.search import SqlSearchIndex
 from chatorch.adapters.sql.secrets import SqlSecretRepository
+from chatorch.adapters.sql.summaries import SqlSummaryRepository
 from chatorch.adapters.sql.users import SqlUserRepository
 from chatorch.adapters.sql.work import SqlWorkRepository
 from chatorch.ports.store import Store, Transaction
@@ -43,7 +46,18 @@ SQLITE_POOL_WAIT = 30.0  # s a transaction waits for its turn at the one connect
 class SqlTransaction:
     """One unit of work: a repository per aggregate, all on one connection's scope."""
 
-    __slots__ = ("_scope", "bots", "chats", "files", "secrets", "users", "work")
+    __slots__ = (
+        "_scope",
+        "bots",
+        "chats",
+        "files",
+        "prompts",
+        "search",
+        "secrets",
+        "summaries",
+        "users",
+        "work",
+    )
 
     def __init__(self, connection: AsyncConnection | InlineConnection, backend: Backend) -> None:
         self._scope = scope = SqlScope(connection, backend)
@@ -53,6 +67,9 @@ class SqlTransaction:
         self.work = SqlWorkRepository(scope)
         self.files = SqlFileRepository(scope)
         self.bots = SqlBotRepository(scope)
+        self.prompts = SqlPromptRepository(scope)
+        self.search = SqlSearchIndex(scope)
+        self.summaries = SqlSummaryRepository(scope)
 
 
 class SqlStore:
@@ -253,11 +270,17 @@ def _configure_sqlite(commits: GroupCommit, dbapi_connection: Any, _record: Any)
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        dbapi_connection.create_function("unicode_lower", 1, _unicode_lower, deterministic=True)
         cursor.execute("PRAGMA database_list")
         file = next((row[2] for row in cursor.fetchall() if row[1] == "main"), "")
         commits.database = Path(file) if file else None
     finally:
         cursor.close()
+
+
+def _unicode_lower(value: object) -> object:
+    """lower() for every alphabet: SQLite's own folds ASCII letters only."""
+    return value.lower() if isinstance(value, str) else value
 
 
 def _postgres_engine(url: URL, *, echo: bool, connect_timeout: float) -> AsyncEngine:

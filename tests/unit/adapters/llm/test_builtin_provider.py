@@ -1,7 +1,7 @@
 """The builtin provider: honest offline answers that use the calculator and the clock."""
 
 from chatorch.adapters.llm.builtin import NO_MODEL_ANSWER, BuiltinProvider
-from chatorch.domain.llm import Chunk, LLMRequest, ToolCall, Turn
+from chatorch.domain.llm import Chunk, LLMRequest, Source, ToolCall, Turn
 from chatorch.services.tools import builtin_tools
 
 TOOLS = tuple(tool.spec for tool in builtin_tools())
@@ -125,3 +125,29 @@ async def test_answers_only_the_latest_question() -> None:
         tools=TOOLS,
     )
     assert text(await collect(request)) == NO_MODEL_ANSWER
+
+
+async def test_with_passages_it_quotes_the_sentence_that_answers_and_its_source() -> None:
+    passage = (
+        "Error ERR-4417 means the tray is empty. Error ERR-4471 means the toner is out."
+        " Call support."
+    )
+    request = LLMRequest(
+        turns=(Turn(role="user", content="What does ERR-4471 mean?"),),
+        sources=(Source("manual.pdf, page 3", passage), Source("other.md, part 1", "noise")),
+    )
+    answer = text(await collect(request))
+    assert answer == 'From manual.pdf, page 3: "Error ERR-4471 means the toner is out." [1]'
+
+
+async def test_a_summary_keeps_the_summary_so_far_and_the_questions_since() -> None:
+    transcript = "user: Launch is March 3rd.\nassistant: Noted. Anything else?\nuser: Budget?"
+    request = LLMRequest(
+        turns=(Turn(role="system", content="Summarise."), Turn(role="user", content=transcript)),
+        sources=(Source("the summary so far", "They picked Lisbon."),),
+        task="summary",
+    )
+    summary = text(await collect(request))
+    assert summary.startswith("They picked Lisbon. The user asked 'Launch is March 3rd.'")
+    assert "(answer: Noted.)" in summary
+    assert "asked 'Budget?'" in summary

@@ -14,6 +14,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from chatorch.adapters.sql.models import Base
+from chatorch.adapters.sql.search import described_by_models
 
 config = context.config
 target_metadata = Base.metadata
@@ -23,6 +24,8 @@ def _configure(**options: Any) -> None:
     context.configure(
         target_metadata=target_metadata,
         compare_type=True,
+        # The full-text index is the migrations' alone: no model to compare it with.
+        include_name=described_by_models,
         # SQLite cannot ALTER most things; batch mode rebuilds the table instead.
         render_as_batch=options.pop("dialect_name") == "sqlite",
         **options,
