@@ -208,6 +208,40 @@ class TestEventStream:
                 await asyncio.wait_for(anext(again), 0.5)
 
 
+class TestAnnouncements:
+    async def test_an_announcement_reaches_the_listeners(self, bus: Bus) -> None:
+        heard: list[str] = []
+        arrived = asyncio.Event()
+
+        def listener(topic: str) -> None:
+            heard.append(topic)
+            arrived.set()
+
+        bus.on_announce(listener)
+        await bus.announce("prompts")
+        await asyncio.wait_for(arrived.wait(), 5)
+        assert heard == ["prompts"]
+
+
+async def test_on_nats_every_process_hears_an_announcement() -> None:
+    async with nats_namespace() as namespace, nats_namespace() as other:
+        here = await NatsBus.connect(NATS_URL, namespace=namespace, log_seconds=60)
+        there = await NatsBus.connect(NATS_URL, namespace=namespace, log_seconds=60)
+        elsewhere = await NatsBus.connect(NATS_URL, namespace=other, log_seconds=60)
+        heard: dict[str, list[str]] = {"there": [], "elsewhere": []}
+        arrived = asyncio.Event()
+        there.on_announce(lambda topic: (heard["there"].append(topic), arrived.set()))
+        elsewhere.on_announce(heard["elsewhere"].append)
+        try:
+            await here.announce("prompts")
+            await asyncio.wait_for(arrived.wait(), 5)
+            await asyncio.sleep(0.2)
+            assert heard == {"there": ["prompts"], "elsewhere": []}  # its namespace only
+        finally:
+            for bus in (here, there, elsewhere):
+                await bus.close()
+
+
 async def test_an_unreadable_event_on_nats_is_skipped_not_fatal_to_the_streams() -> None:
     async with nats_namespace() as namespace:
         bus = await NatsBus.connect(NATS_URL, namespace=namespace, log_seconds=60)

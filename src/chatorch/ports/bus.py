@@ -1,6 +1,6 @@
 """Bus: the work queue that feeds workers and the event stream that feeds clients."""
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 from uuid import UUID
@@ -100,6 +100,20 @@ class Bus(Protocol):
     async def forget(self, chat_ids: Sequence[UUID]) -> None:
         """Drop the logged events of ``chat_ids`` and end every subscription to them, in
         every process: what erasing their owner leaves of them on the bus."""
+        ...
+
+    async def announce(self, topic: str) -> None:
+        """Tell every process (this one too) that what ``topic`` names has changed, so
+        they drop what they keep of it. At most once and not kept: a process that is not
+        connected misses it, so what it keeps must also expire by itself.
+
+        Raises:
+            BusUnavailable: the bus did not take it.
+        """
+        ...
+
+    def on_announce(self, listener: Callable[[str], None]) -> None:
+        """Call ``listener`` with the topic of every announcement, from any process."""
         ...
 
     async def ping(self) -> None: ...

@@ -5,11 +5,12 @@ The name and version of every template used go into the answer's metadata, so an
 answer can always be traced to the exact prompt that produced it.
 
 Rendering is on every answer's path, so the current version of each name lives in this
-process, compiled. A version added here is used from the next answer on; one added by
-another process is noticed within ``RECHECK`` seconds: the first answer after that long
-compares the store's cheap ``stamp`` with the one read last, and reads the templates
-again only when it changed (ADR 0018). Only the answers that start during that look
-wait for the store.
+process, compiled. A version added here is used from the next answer on, and announced
+on the bus (``ANNOUNCED``): every other process then looks at the store before its next
+answer. An announcement a process misses (it was reconnecting) is made up within
+``RECHECK`` seconds: the first answer after that long compares the store's cheap
+``stamp`` with the one read last, and reads the templates again only when it changed
+(ADR 0018). Only the answers that start during that look wait for the store.
 """
 
 import asyncio
@@ -23,7 +24,8 @@ from typing import Any
 import structlog
 
 from chatorch.domain.entities import AuditEvent, PromptVersion
-from chatorch.domain.errors import InvalidInput, NotFound, StoreUnavailable
+from chatorch.domain.errors import BusUnavailable, InvalidInput, NotFound, StoreUnavailable
+from chatorch.ports.bus import Bus
 from chatorch.ports.store import Store, Transaction
 from chatorch.services.templates import (
     BUILTIN,
@@ -40,6 +42,7 @@ from chatorch.services.templates import (
 log = structlog.get_logger(__name__)
 
 RECHECK = 1.0  # s a process may use a template after another process replaced it
+ANNOUNCED = "prompts"  # the bus topic of a new version
 _SYSTEMS_KEPT = 64  # rendered system prompts kept; past it, all are dropped
 _NAME = re.compile(NAME_PATTERN)
 _BUILTINS = {name: compile_template(source) for name, source in BUILTIN.items()}
@@ -84,10 +87,14 @@ class PromptManager:
         self,
         store: Store | None = None,
         *,
+        bus: Bus | None = None,
         recheck: float = RECHECK,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._store = store
+        """``bus``: where new versions are announced to the other processes."""
+        self._store, self._bus = store, bus
+        if bus is not None:
+            bus.on_announce(self._heard)
         self._recheck, self._clock = recheck, clock
         self._current = {name: _Current(BUILTIN_VERSION, c) for name, c in _BUILTINS.items()}
         # System prompts without a summary, by (name, tools, day, user, channel): the
@@ -123,7 +130,17 @@ class PromptManager:
                 )
             )
         self._install(name, added.version, compiled)
+        if self._bus is not None:
+            try:
+                await self._bus.announce(ANNOUNCED)
+            except BusUnavailable as error:  # the others notice within RECHECK anyway
+                log.warning("prompts.not_announced", detail=error.detail)
         return added
+
+    def _heard(self, topic: str) -> None:
+        """Another process added a version: look at the store before the next answer."""
+        if topic == ANNOUNCED:
+            self._due = 0.0
 
     async def current(self, name: str) -> PromptVersion:
         """The version answers use now, as the store says.

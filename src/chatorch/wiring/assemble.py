@@ -61,7 +61,7 @@ async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator
         tools = await build_tools(settings, stack, declared=answers)
         tools.register(KnowledgeSearch(store, retriever))
         bots = BotManager(store, vault)
-        prompts = PromptManager(store)
+        prompts = PromptManager(store, bus=bus)
         await prompts.load()  # then kept current on the way of each answer
         channels = BotChannels(bots, channel_maker(settings))
         stack.push_async_callback(channels.close)

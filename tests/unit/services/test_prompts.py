@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from chatorch.adapters.memory.bus import InMemoryBus
 from chatorch.adapters.sql.migrate import upgrade
 from chatorch.adapters.sql.store import SqlStore, connect
 from chatorch.domain.errors import InvalidInput, NotFound
@@ -192,3 +193,35 @@ class TestAcrossProcesses:
         await started.load()
         assert started.system(tools=[]).ref == "system@3"
         assert started.system(tools=[], name="support").text == "Orders."
+
+
+class TestAnnounced:
+    async def test_a_version_announced_on_the_bus_is_used_at_once_by_another_process(
+        self, store: SqlStore
+    ) -> None:
+        bus = InMemoryBus()  # the one bus both processes share
+        clock = Clock()
+        here = PromptManager(store, bus=bus, recheck=3600, clock=clock)
+        there = PromptManager(store, bus=bus, recheck=3600, clock=clock)
+        await here.load()
+        await there.load()
+        await there.refresh("system")  # looked just now: an hour before the next look
+        await here.put("system", "Announced. {{ today }}")
+        await there.refresh("system")
+        assert there.system(tools=[]).ref == "system@2"
+        await bus.close()
+
+    async def test_without_the_bus_another_process_waits_for_its_next_look(
+        self, store: SqlStore
+    ) -> None:
+        clock = Clock()
+        here = PromptManager(store, recheck=3600, clock=clock)
+        there = PromptManager(store, recheck=3600, clock=clock)
+        await here.load()
+        await there.load()
+        await here.put("system", "Not announced. {{ today }}")
+        await there.refresh("system")
+        assert there.system(tools=[]).ref == "system@1"
+        clock.now += 3600
+        await there.refresh("system")
+        assert there.system(tools=[]).ref == "system@2"

@@ -3,7 +3,7 @@
 import asyncio
 import time
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -75,6 +75,7 @@ class InMemoryBus:
         self._log_total = log_events_total
         self._closed = False
         self._pruned_at = time.monotonic()
+        self._listeners: list[Callable[[str], None]] = []
 
     async def enqueue(self, item: WorkItem) -> None:
         if self._closed:
@@ -185,6 +186,13 @@ class InMemoryBus:
             if log is not None:
                 self._logged -= len(log)
             self._live.end(chat_id)
+
+    async def announce(self, topic: str) -> None:
+        for listener in self._listeners:  # one process: its own listeners are all
+            listener(topic)
+
+    def on_announce(self, listener: Callable[[str], None]) -> None:
+        self._listeners.append(listener)
 
     async def ping(self) -> None:
         if self._closed:

@@ -14,7 +14,7 @@
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -85,6 +85,10 @@ class Names:
         return f"{self.namespace}.events.{chat_id}.{response_id}"
 
     @property
+    def announcements(self) -> str:
+        return f"{self.namespace}.announce"
+
+    @property
     def all_events(self) -> str:
         return f"{self.namespace}.events.>"
 
@@ -137,6 +141,8 @@ class NatsBus:
         self._watch = _Watch()
         self._live: Fanout[str] = Fanout(limit=LIVE_BACKLOG)
         self._live_subscription: Subscription | None = None
+        self._listeners: list[Callable[[str], None]] = []
+        self._announcements: Subscription | None = None
 
     @classmethod
     async def connect(
@@ -190,6 +196,8 @@ class NatsBus:
         )
         bus._watch = watch
         await bus._ensure_streams()
+        # Core NATS, not JetStream: every process hears an announcement, none keeps it.
+        bus._announcements = await client.subscribe(bus._names.announcements, cb=bus._announced)
         return bus
 
     @property
@@ -369,6 +377,23 @@ class NatsBus:
         """Purge the chat's events, then log its marker: it ends every stream on it."""
         await self._js.purge_stream(self._names.event_stream, subject=self._names.events(chat_id))
         await self._js.publish(self._names.events(chat_id, FORGOTTEN), b"", timeout=PUBLISH_WAIT)
+
+    async def announce(self, topic: str) -> None:
+        try:
+            await self._nc.publish(self._names.announcements, topic.encode())
+        except (ConnectionClosedError, OSError, nats.errors.Error) as error:
+            raise BusUnavailable(f"NATS did not take the announcement: {error!r}") from error
+
+    def on_announce(self, listener: Callable[[str], None]) -> None:
+        self._listeners.append(listener)
+
+    async def _announced(self, message: Msg) -> None:
+        topic = message.data.decode(errors="replace")
+        for listener in self._listeners:
+            try:
+                listener(topic)
+            except Exception:  # one listener's bug must not silence the others
+                log.exception("bus.announcement_failed", topic=topic)
 
     async def ping(self) -> None:
         if not self._nc.is_connected:
