@@ -2,13 +2,16 @@
 
 Starts everything on 127.0.0.1 (the fake upstream, the reference relays, chatorch
 embedded and distributed), runs bounded load on each at concurrency 1 and 64, holds
-idle streams on one gateway, stops everything, prints the tables and the budget, and
-writes ``bench/results/<date>.json``. Distributed and idle runs need PostgreSQL, Redis
-and NATS on their usual ports; without them they are left out, with the reason.
+idle streams on one gateway, measures file ingestion and answers with retrieval on one
+embedded server (``bench/memory.py``), stops everything, prints the tables and the
+budget, and writes ``bench/results/<date>.json``. Distributed and idle runs need
+PostgreSQL, Redis and NATS on their usual ports; without them they are left out, with
+the reason.
 """
 
 import argparse
 import contextlib
+import dataclasses
 import datetime
 import json
 import platform
@@ -23,8 +26,9 @@ from typing import Any
 
 import psutil
 
-from bench import report
+from bench import memory, report
 from bench.backing import backing_services, missing
+from bench.memory import MemoryPlan
 from bench.profile import Recording
 from bench.scenarios import SYSTEMS, Target, Upstream, chatorch, chatorch_env, migrate
 from bench.systems import ROOT, Usage, fake_upstream, rss
@@ -143,6 +147,7 @@ class Plan:
     warmup: float
     hold: float  # s idle streams are held before they are counted
     profile: bool = False  # py-spy each system at concurrency 64
+    memory: MemoryPlan | None = None  # files and retrieval (bench/memory.py)
 
 
 def measure_systems(plan: Plan, upstream: Upstream, workdir: Path) -> list[dict[str, Any]]:
@@ -191,12 +196,14 @@ def measure_idle(plan: Plan, upstream: Upstream, workdir: Path) -> list[dict[str
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short runs, 1,000 idle streams")
-    parser.add_argument("--only", nargs="+", choices=[*SYSTEMS, "idle"], help="run just these")
+    parser.add_argument(
+        "--only", nargs="+", choices=[*SYSTEMS, "idle", "memory"], help="run just these"
+    )
     parser.add_argument(
         "--profile", action="store_true", help="py-spy each system at concurrency 64"
     )
     args = parser.parse_args(argv)
-    chosen = args.only or [*SYSTEMS, "idle"]
+    chosen = args.only or [*SYSTEMS, "idle", "memory"]
     plan = Plan(
         systems=[name for name in SYSTEMS if name in chosen],
         idle_streams=() if "idle" not in chosen else IDLE_QUICK if args.quick else IDLE,
@@ -204,6 +211,7 @@ def main(argv: list[str] | None = None) -> None:
         warmup=1.0 if args.quick else 2.0,
         hold=3.0 if args.quick else 10.0,
         profile=args.profile,
+        memory=None if "memory" not in chosen else memory.QUICK if args.quick else memory.FULL,
     )
     with tempfile.TemporaryDirectory(prefix="chatorch-bench-") as tmp:
         workdir = Path(tmp)
@@ -211,25 +219,33 @@ def main(argv: list[str] | None = None) -> None:
             upstream = Upstream(server, url)
             runs = measure_systems(plan, upstream, workdir)
             idle = measure_idle(plan, upstream, workdir)
+            files = None
+            if plan.memory is not None:
+                files = memory.measure_memory(plan.memory, upstream, workdir, _say)
     report.with_ratios(runs)
-    checks = report.budget(runs, idle)
-    print(report.table(runs))
+    checks = report.budget(runs, idle, memory=files)
+    if runs:
+        print(report.table(runs))
     if any("ratio" in run for run in runs):
         print("\nRatios to the thin relay at the same concurrency:")
         print(report.table(runs, ratios=True))
     if idle:
         print("\nIdle event streams on one gateway:")
         print(report.idle_table(idle))
+    if files:
+        print("\nMemory: files on one embedded server (bench/memory.py).")
+        print(memory.tables(files))
     print("\nBudget:")
     print("\n".join(str(check) for check in checks))
     kind = "-quick" if args.quick else "-partial" if args.only else ""
-    path = _save(runs, idle, checks, plan=plan, kind=kind)
+    path = _save(runs, idle, files, checks, plan=plan, kind=kind)
     print(f"\nwrote {path.relative_to(ROOT)}")
 
 
 def _save(
     runs: list[dict[str, Any]],
     idle: list[dict[str, Any]],
+    files: dict[str, Any] | None,
     checks: list[report.Check],
     *,
     plan: Plan,
@@ -254,9 +270,11 @@ def _save(
             "tokens": TOKENS,
             "concurrency": CONCURRENCY,
             "idle_hold_seconds": plan.hold,
+            "memory": None if plan.memory is None else dataclasses.asdict(plan.memory),
         },
         "runs": runs,
         "idle_streams": idle,
+        "memory": files,
         "budget": [{"line": check.line, "met": check.met} for check in checks],
     }
     path.write_text(json.dumps(document, indent=2) + "\n")

@@ -109,8 +109,16 @@ def _run(runs: list[dict[str, Any]], system: str, concurrency: int) -> dict[str,
     )
 
 
-def budget(runs: list[dict[str, Any]], idle: list[dict[str, Any]]) -> list[Check]:
-    """The issue's budget, line by line, judged on this run's figures."""
+def budget(
+    runs: list[dict[str, Any]],
+    idle: list[dict[str, Any]],
+    *,
+    memory: dict[str, Any] | None = None,
+) -> list[Check]:
+    """The issue's budget, line by line, judged on this run's figures.
+
+    ``memory``'s errors (files not ready, answers not whole) count among the errors.
+    """
     checks: list[Check] = []
     embedded, thin, fast = (_run(runs, s, 64) for s in ("embedded", REFERENCE, "fast relay"))
     if embedded and thin:
@@ -147,5 +155,6 @@ def budget(runs: list[dict[str, Any]], idle: list[dict[str, Any]]) -> list[Check
     else:
         checks.append(Check("10,000 idle streams on one gateway, < 20 KB each", None))
     errors = sum(r["errors"] for r in runs) + sum(r["errors"] + r["dropped"] for r in idle)
+    errors += memory["errors"] if memory else 0
     checks.append(Check(f"zero errors in every scenario: {errors}", errors == 0))
     return checks
