@@ -9,6 +9,7 @@ from chatorch.domain.entities import IdempotentResult, Message, Role, Status
 from chatorch.domain.errors import DuplicateKey
 from chatorch.domain.ids import new_id
 from chatorch.ports.store import Store
+from chatorch.ports.work import CANCEL_MARK
 from tests.contract import records as make
 
 
@@ -103,6 +104,31 @@ class TestClaims:
         async with store.transaction() as tx:
             assert [m.id for m in await tx.work.pending(limit=10)] == [old.id, new.id]
             assert [m.id for m in await tx.work.pending(limit=1)] == [old.id]
+
+
+class TestCancelMark:
+    async def test_a_pending_question_is_marked_and_keeps_its_metadata(self, store: Store) -> None:
+        chat = await make.chat(store)
+        question = make.question(chat, metadata={"file_ids": ["f-1"]})
+        await make.add(store, question)
+        async with store.transaction() as tx:
+            assert await tx.work.request_cancel(question.id) is True
+        async with store.transaction() as tx:
+            claimed = await tx.work.claim(question.id)  # what the answer starts from
+        assert claimed is not None
+        assert claimed.metadata == {"file_ids": ["f-1"], CANCEL_MARK: True}
+
+    async def test_an_answered_or_unknown_question_is_not_marked(self, store: Store) -> None:
+        chat = await make.chat(store)
+        question = make.question(chat)
+        await make.add(store, question)
+        async with store.transaction() as tx:
+            await tx.work.set_status(question.id, Status.COMPLETE)
+            assert await tx.work.request_cancel(question.id) is False
+            assert await tx.work.request_cancel(new_id()) is False
+            loaded = await tx.chats.get_message(question.id)
+        assert loaded is not None
+        assert CANCEL_MARK not in loaded.metadata
 
 
 class TestOutbox:

@@ -142,7 +142,7 @@ async def stream_events(request: Request) -> DetachedStream:
     query = direct.parameters(request, "query", EventsQuery)
     last_event_id = direct.parameters(request, "header", EventsHeaders).last_event_id
     response_id = query.response_id
-    after = _cursor(last_event_id or query.last_event_id, response_id)
+    after = resume_cursor(last_event_id or query.last_event_id, response_id)
     turn: Sequence[Message] = []
     async with c.store.transaction() as tx:
         if response_id is None:
@@ -163,7 +163,7 @@ async def stream_events(request: Request) -> DetachedStream:
     )
 
 
-def _cursor(last_event_id: str | None, response_id: UUID | None) -> Cursor | None:
+def resume_cursor(last_event_id: str | None, response_id: UUID | None) -> Cursor | None:
     if last_event_id:
         cursor = Cursor.parse(last_event_id)
         if cursor is None:
@@ -191,10 +191,12 @@ async def _fill_gaps(c: Container, chat_id: UUID, sequencer: Sequencer) -> list[
     return ready + sequencer.expire()
 
 
-def _ending(answer: Message) -> StreamEvent:
+def ending(answer: Message) -> StreamEvent:
     """The last event of a stored answer, for when the event log no longer holds it."""
     if answer.status is Status.COMPLETE:
         data = {"message_id": str(answer.id), "usage": answer.metadata.get("usage", {})}
+        if (finish_reason := answer.metadata.get("finish_reason")) is not None:
+            data["finish_reason"] = finish_reason  # cancelled
         return StreamEvent(EventKind.DONE, answer.chat_id, answer.response_id, 0, data)
     error = answer.metadata.get("error", {"code": "failed", "detail": "the answer failed"})
     data = {**error, "message_id": str(answer.id)}
@@ -216,7 +218,7 @@ async def _sse(
     its sign of life; a response's stream sends it with its first events, one write
     fewer, as does its last event with the end of the body (``Last``).
     """
-    await _registry_call(c.registry.register(connection, ttl=3 * c.settings.heartbeat_seconds))
+    await registry_call(c.registry.register(connection, ttl=3 * c.settings.heartbeat_seconds))
     c.metrics.streams_open.inc()
     opening = b"retry: %d\n\n" % RETRY_MS
     try:
@@ -235,7 +237,7 @@ async def _sse(
                 while not hub.draining:
                     frames = [opening] if opening else []
                     ended = False
-                    for item in await _next_ready(c, stream, events, sequencer):
+                    for item in await next_ready(c, stream, events, sequencer):
                         if only is not None and item.response_id != only:
                             continue
                         frames.append(frame(item))
@@ -257,7 +259,7 @@ async def _sse(
         return  # the bus cut us off: the client reconnects with Last-Event-ID
     finally:
         c.metrics.streams_open.dec()
-        await asyncio.shield(_registry_call(c.registry.unregister(connection.id)))
+        await asyncio.shield(registry_call(c.registry.unregister(connection.id)))
 
 
 async def _ending_of_answered(
@@ -271,13 +273,13 @@ async def _ending_of_answered(
     """
     logged = await c.bus.last_seq(stored.chat_id, stored.response_id)
     if logged < 0:
-        return [frame(_ending(stored))]
+        return [frame(ending(stored))]
     if after is not None and after.response_id == stored.response_id and after.seq >= logged:
         return []
     return None
 
 
-async def _next_ready(
+async def next_ready(
     c: Container, stream: "_Open", events: Subscription, sequencer: Sequencer
 ) -> list[StreamEvent]:
     """Wait for the next event (or a gap's deadline, or the heartbeat); return it and
@@ -301,7 +303,7 @@ async def _next_ready(
     return ready
 
 
-async def _registry_call(call: Awaitable[None]) -> None:
+async def registry_call(call: Awaitable[None]) -> None:
     """The registry only observes streams: when it is down, streams flow on regardless."""
     try:
         await call

@@ -21,6 +21,7 @@ MAX_HEAD_BYTES = 32 * 1024  # request line and headers together, as nginx's defa
 HEAD_TIMEOUT = 10.0  # s from a connection's opening (or a new request's first byte) to its head
 BODY_IDLE_TIMEOUT = 30.0  # s a body may pause while the app waits for it: then closed
 LINGER = 2.0  # s a refused client still sending may take to read the answer before the close
+WS_PING = 20.0  # s between WebSocket pings, and the longest wait for a pong
 
 
 class BoundedHttpToolsProtocol(HttpToolsProtocol):
@@ -228,4 +229,9 @@ def server_options(settings: Settings) -> dict[str, Any]:
         "http": bounded_protocol(),
         "proxy_headers": bool(trusted),
         "forwarded_allow_ips": list(trusted) if trusted else None,
+        # WebSocket frames are requests too: none larger than a request body. The
+        # protocol pings every WS_PING s and closes a socket whose pong is that late.
+        "ws_max_size": settings.max_body_bytes,
+        "ws_ping_interval": WS_PING,
+        "ws_ping_timeout": WS_PING,
     }

@@ -4,6 +4,7 @@ import time
 from typing import Any
 
 from chatorch.domain.llm import ToolCall
+from chatorch.pipeline.cancel import Stop
 from chatorch.pipeline.emitter import Emitter
 from chatorch.services.metrics import MetricsCollector, labelled
 from chatorch.services.tools import ToolRegistry, ToolResult
@@ -15,9 +16,13 @@ class ActionEngine:
         self._metrics = metrics
         self._timeout = timeout
 
-    async def run(self, calls: tuple[ToolCall, ...], emitter: Emitter) -> list[ToolResult]:
+    async def run(
+        self, calls: tuple[ToolCall, ...], emitter: Emitter, *, stop: Stop | None = None
+    ) -> list[ToolResult]:
+        """``stop``: a cancel abandons the calls (raising ``AnswerCancelled``)."""
         started = time.perf_counter()
-        results = await self._tools.run_all(calls, timeout=self._timeout)
+        running = self._tools.run_all(calls, timeout=self._timeout)
+        results = await (running if stop is None else stop.wait_for(running))
         for result in results:
             labelled(self._metrics.tool_calls, result.name, "ok" if result.ok else "error").inc()
         await emitter.step(

@@ -15,20 +15,22 @@ from uuid import UUID
 import structlog
 
 from chatorch.domain.entities import ChatSummary, FileMeta, Message, Role, Status
-from chatorch.domain.errors import ChatorchError, DuplicateAnswer
+from chatorch.domain.errors import ChatorchError, DuplicateAnswer, NotFound, ServiceUnavailable
 from chatorch.domain.events import WorkItem
 from chatorch.domain.llm import LLMRequest, ToolCall, Turn, Usage
 from chatorch.pipeline.act import ActionEngine, describe_result
+from chatorch.pipeline.cancel import CANCELLED, AnswerCancelled, Cancellations, Stop, poll
 from chatorch.pipeline.emitter import Emitter
 from chatorch.pipeline.respond import ResponseEngine
 from chatorch.pipeline.think import ThinkEngine
 from chatorch.ports.bus import Bus
 from chatorch.ports.store import Store
+from chatorch.ports.work import CANCEL_MARK
 from chatorch.services.channels import BotChannels
 from chatorch.services.context import ContextManager
 from chatorch.services.llm import Chains, Generation
 from chatorch.services.metrics import MetricsCollector, labelled
-from chatorch.services.prompts import PromptManager
+from chatorch.services.prompts import Prompt, PromptManager
 from chatorch.services.tools import ToolRegistry, ToolResult
 from chatorch.services.tools.knowledge import answering
 
@@ -135,9 +137,14 @@ class AnswerPipeline:
         self._tools, self._context, self._prompts = tools, context, prompts
         self._metrics = metrics
         self._limits = limits
+        self._cancels = Cancellations(bus)  # the answers made here, to stop on request
 
     async def handle(self, item: WorkItem) -> None:
         """Answer ``item`` unless it was answered already; never raises for a bad answer."""
+        with self._cancels.watching(item.response_id) as stop:
+            await self._handle(item, stop)
+
+    async def _handle(self, item: WorkItem, stop: Stop) -> None:
         started = await self._start_in_turn(item)
         if started is None:  # answered by an earlier delivery, or erased since
             await self._show_owed(item)
@@ -145,7 +152,7 @@ class AnswerPipeline:
         question, recalled = started
         delivery = self._deliver(question)
         try:
-            await self._attempt(item, question, recalled)
+            await self._attempt(item, question, recalled, stop)
             if delivery is not None:  # the platform shows the final text before the ack
                 await asyncio.wait([delivery], timeout=DELIVERY_GRACE)
         except BaseException:
@@ -188,7 +195,9 @@ class AnswerPipeline:
             self._channels.deliver(bus=self._bus, store=self._store, question=question)
         )
 
-    async def _attempt(self, item: WorkItem, question: Message, recalled: "_Recalled") -> None:
+    async def _attempt(
+        self, item: WorkItem, question: Message, recalled: "_Recalled", stop: Stop
+    ) -> None:
         attempt = question.attempts  # counting this one
         emitter = await self._emitter(item, attempt)
         record = _Record(attempt=attempt)
@@ -198,7 +207,9 @@ class AnswerPipeline:
             return
         if attempt > 1:
             await emitter.reset()  # an earlier attempt may have sent partial text
-        await self._answer(question, recalled, record, emitter)
+        if question.metadata.get(CANCEL_MARK):  # cancelled before it started
+            stop.request()
+        await self._answer(question, recalled, record, emitter, stop)
 
     async def give_up(self, item: WorkItem, *, detail: str) -> None:
         """Store ``item``'s answer as failed, with an ``error`` event: it gets no more tries."""
@@ -249,20 +260,30 @@ class AnswerPipeline:
             pause = min(pause * 2, 1.0)
 
     async def _answer(
-        self, question: Message, recalled: "_Recalled", record: _Record, emitter: Emitter
+        self,
+        question: Message,
+        recalled: "_Recalled",
+        record: _Record,
+        emitter: Emitter,
+        stop: Stop,
     ) -> None:
         started, started_at = time.perf_counter(), time.monotonic()
         self._metrics.in_flight.inc()
         text = ""
         failure: tuple[str, str] | None = None
+        finish_reason: str | None = None
+        polling = asyncio.create_task(poll(self._store, question.id, stop))
         try:
-            text = await self._generate(question, recalled, record, emitter)
+            text = await self._generate(question, recalled, record, emitter, stop)
+        except AnswerCancelled:
+            text, finish_reason = emitter.text, CANCELLED  # what the client was shown
         except ChatorchError as error:
             failure = (error.code, error.detail)
         except Exception:
             log.exception("answer.crashed")
             failure = ("internal", "the answer failed on an internal error; see the server log")
         finally:
+            polling.cancel()
             self._metrics.in_flight.dec()
         total = time.perf_counter() - started
         self._metrics.stage("total", total)
@@ -270,10 +291,17 @@ class AnswerPipeline:
             self._metrics.first_token_seconds.observe(emitter.first_token_at - started_at)
         if failure is not None:
             text = ""  # a failed answer keeps no half-written text
-        await self._store_answer(question, text, record, emitter, failure=failure, total=total)
+        await self._store_answer(
+            question, text, record, emitter, failure=failure, total=total, finish=finish_reason
+        )
 
     async def _generate(
-        self, question: Message, recalled: "_Recalled", record: _Record, emitter: Emitter
+        self,
+        question: Message,
+        recalled: "_Recalled",
+        record: _Record,
+        emitter: Emitter,
+        stop: Stop,
     ) -> str:
         origin = question.metadata.get("channel") or {}  # a bot's own chain and tools
         specs = self._tools.specs()
@@ -283,13 +311,17 @@ class AnswerPipeline:
         llm = None if chain is None or self._chains is None else await self._chains.get(chain)
         template = origin.get("prompt") or "system"  # a bot's own, or the server's
         await self._prompts.refresh(template)  # a store read at most once a second
+        instructions = question.metadata.get("instructions", "")  # a client's own system text
         context = await self._context.build(
-            lambda summary: self._prompts.system(
-                tools=[spec.name for spec in specs],
-                name=template,
-                user=origin.get("sender", ""),
-                channel=origin.get("platform", "api"),
-                summary=summary,
+            lambda summary: _instructed(
+                self._prompts.system(
+                    tools=[spec.name for spec in specs],
+                    name=template,
+                    user=origin.get("sender", ""),
+                    channel=origin.get("platform", "api"),
+                    summary=summary,
+                ),
+                instructions,
             ),
             recalled.history,
             question,
@@ -310,7 +342,7 @@ class AnswerPipeline:
                 max_tokens=self._limits.max_tokens,
                 sources=context.sources,
             )
-            deciding = self._think.decide(request, emitter, llm=llm)
+            deciding = self._think.decide(request, emitter, llm=llm, stop=stop)
             decision = await self._timed("think", deciding, record)
             calls, text = decision.tool_calls, ""
             try:
@@ -328,7 +360,8 @@ class AnswerPipeline:
                 break
             token = answering.set(question.chat_id)  # whose files knowledge_search reads
             try:
-                results = await self._timed("act", self._act.run(calls, emitter), record)
+                acting = self._act.run(calls, emitter, stop=stop)
+                results = await self._timed("act", acting, record)
             finally:
                 answering.reset(token)
             record.tool_calls.extend(describe_result(r) for r in results)
@@ -359,11 +392,15 @@ class AnswerPipeline:
         *,
         failure: tuple[str, str] | None,
         total: float = 0.0,
+        finish: str | None = None,
     ) -> None:
+        """``finish``: why a complete answer ended early (``cancelled``)."""
         status = Status.COMPLETE if failure is None else Status.FAILED
         metadata = record.metadata(total * 1000)
         if failure is not None:
             metadata["error"] = {"code": failure[0], "detail": failure[1]}
+        if finish is not None:
+            metadata["finish_reason"] = finish
         answer = Message(
             chat_id=question.chat_id,
             role=Role.ASSISTANT,
@@ -381,18 +418,32 @@ class AnswerPipeline:
         except DuplicateAnswer:
             log.warning("answer.duplicate_dropped", response_id=str(question.response_id))
             return
+        except NotFound:  # the chat was erased while its answer was made: nothing to keep
+            log.info("answer.chat_erased", response_id=str(question.response_id))
+            await self._forget_erased(question.chat_id)
+            return
         labelled(self._metrics.responses, status.value).inc()
         provider = record.provider or "none"
         labelled(self._metrics.tokens, provider, "prompt").inc(record.usage.prompt_tokens)
         labelled(self._metrics.tokens, provider, "completion").inc(record.usage.completion_tokens)
         if failure is None:
-            await emitter.done(answer.id, record.usage.as_dict())
+            await emitter.done(answer.id, record.usage.as_dict(), finish_reason=finish)
             log.info(
-                "answer.completed", answer_id=str(answer.id), ms=metadata["timings_ms"]["total"]
+                "answer.completed",
+                answer_id=str(answer.id),
+                ms=metadata["timings_ms"]["total"],
+                finish_reason=finish,
             )
         else:
             log.warning("answer.failed", code=failure[0], detail=failure[1])
             await emitter.error(failure[0], failure[1], message_id=answer.id)
+
+    async def _forget_erased(self, chat_id: UUID) -> None:
+        """Drop what the answer logged on the bus after its chat was erased (and forgotten)."""
+        try:
+            await self._bus.forget([chat_id])
+        except ServiceUnavailable as error:  # the log ages out all the same
+            log.warning("answer.erased_events_kept", detail=error.detail)
 
 
 def _tool_turns(text: str, calls: tuple[ToolCall, ...], results: list[ToolResult]) -> list[Turn]:
@@ -401,3 +452,11 @@ def _tool_turns(text: str, calls: tuple[ToolCall, ...], results: list[ToolResult
         Turn(role="assistant", content=text, tool_calls=calls),
         *(Turn(role="tool", content=r.output, tool_call_id=r.call_id) for r in results),
     ]
+
+
+def _instructed(prompt: Prompt, instructions: str) -> Prompt:
+    """The system prompt with a client's instructions (an OpenAI-style ``system``
+    message) after it; its ref still names the template that made the rest."""
+    if not instructions:
+        return prompt
+    return Prompt(prompt.name, prompt.version, f"{prompt.text}\n\n{instructions}")

@@ -32,6 +32,7 @@ class Emitter:
         self._coalesce = coalesce
         self._attempt = attempt
         self._buffer: list[str] = []
+        self._shown: list[str] = []  # the text given since the last reset
         self._flushed_at = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self._pending: set[asyncio.Task[None]] = set()
@@ -49,12 +50,25 @@ class Emitter:
     async def reset(self, *, reason: str = "retry") -> None:
         """Tell clients to drop this response's text so far: it starts again."""
         self._buffer.clear()
+        self._shown.clear()
         await self.flush()
         await self._publish(EventKind.RESET, {"attempt": self._attempt, "reason": reason})
 
-    async def done(self, message_id: UUID, usage: dict[str, int]) -> None:
+    @property
+    def text(self) -> str:
+        """The answer's text as clients have it (once flushed): every token since the
+        last reset."""
+        return "".join(self._shown)
+
+    async def done(
+        self, message_id: UUID, usage: dict[str, int], *, finish_reason: str | None = None
+    ) -> None:
+        """``finish_reason``: why the answer ended early (``cancelled``); none when whole."""
         await self.flush()
-        await self._publish(EventKind.DONE, {"message_id": str(message_id), "usage": usage})
+        data: dict[str, Any] = {"message_id": str(message_id), "usage": usage}
+        if finish_reason is not None:
+            data["finish_reason"] = finish_reason
+        await self._publish(EventKind.DONE, data)
 
     async def error(self, code: str, detail: str, message_id: UUID | None = None) -> None:
         await self.flush()
@@ -67,6 +81,7 @@ class Emitter:
         if not text:
             return
         self._buffer.append(text)
+        self._shown.append(text)
         now = time.monotonic()
         if now - self._flushed_at >= self._coalesce:
             await self.flush()

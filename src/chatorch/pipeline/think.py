@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
 from chatorch.domain.llm import Chunk, LLMRequest, ToolCall, Usage
+from chatorch.pipeline.cancel import Stop
 from chatorch.pipeline.emitter import Emitter
 from chatorch.services.llm import Generation, LLMManager
 
@@ -35,11 +36,20 @@ class ThinkEngine:
         self._llm = llm
 
     async def decide(
-        self, request: LLMRequest, emitter: Emitter, *, llm: LLMManager | None = None
+        self,
+        request: LLMRequest,
+        emitter: Emitter,
+        *,
+        llm: LLMManager | None = None,
+        stop: Stop | None = None,
     ) -> Decision:
-        """``llm``: a chain of the question's own (a bot's), instead of the server's."""
+        """``llm``: a chain of the question's own (a bot's), instead of the server's;
+        ``stop``: a cancel closes the model's stream, here or while the answer streams."""
         started = time.perf_counter()
-        decision = await self._read_until_decided((llm or self._llm).generate(request))
+        generation = (llm or self._llm).generate(request)
+        if stop is not None:
+            generation.chunks = stop.chunks(generation.chunks)
+        decision = await self._read_until_decided(generation)
         detail = {
             "decision": "answer" if decision.answers else "tools",
             "tools": [call.name for call in decision.tool_calls],

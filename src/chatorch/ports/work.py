@@ -7,6 +7,8 @@ from uuid import UUID
 
 from chatorch.domain.entities import IdempotentResult, Message, Status
 
+CANCEL_MARK = "cancel_requested"  # a question's metadata key: its answer is to stop
+
 
 class WorkRepository(Protocol):
     async def claim(self, message_id: UUID, *, in_turn: bool = True) -> Message | None:
@@ -22,6 +24,11 @@ class WorkRepository(Protocol):
         Raises:
             NotFound: there is no such message.
         """
+        ...
+
+    async def request_cancel(self, message_id: UUID) -> bool:
+        """Record on a pending question that its answer is to stop (``metadata``'s
+        ``cancel_requested``); False when it is not pending (answered, failed or gone)."""
         ...
 
     async def pending(self, *, limit: int, after: UUID | None = None) -> Sequence[Message]:

@@ -6,14 +6,14 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from chatorch.adapters.sql import hot
 from chatorch.adapters.sql.models import IdempotencyKeyRow, MessageRow
 from chatorch.adapters.sql.scope import SqlRepository, translated
 from chatorch.domain.entities import IdempotentResult, Message, Role, Status, utcnow
 from chatorch.domain.errors import DuplicateKey, NotFound
-from chatorch.ports.work import WorkRepository
+from chatorch.ports.work import CANCEL_MARK, WorkRepository
 
 _PENDING_QUESTIONS = (
     select(hot.messages)
@@ -38,6 +38,21 @@ class SqlWorkRepository(SqlRepository):
         params = {"b_id": message_id, "b_status": status.value}
         if (await self._scope.run(hot.SET_STATUS, params)).scalar_one_or_none() is None:
             raise NotFound(f"message {message_id} does not exist")
+
+    @translated
+    async def request_cancel(self, message_id: UUID) -> bool:
+        where = (
+            (MessageRow.id == message_id)
+            & (MessageRow.role == Role.USER.value)
+            & (MessageRow.status == Status.PENDING.value)
+        )
+        connection = self._scope.connection
+        meta = (await connection.execute(select(MessageRow.meta).where(where))).scalar()
+        if meta is None:
+            return False
+        marked = {**meta, CANCEL_MARK: True}
+        await connection.execute(update(MessageRow).where(where).values(meta=marked))
+        return True
 
     @translated
     async def pending(self, *, limit: int, after: UUID | None = None) -> Sequence[Message]:
