@@ -18,9 +18,12 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from chatorch.container import Container
 from chatorch.domain.entities import AccessRole, Principal, User
 from chatorch.domain.errors import ChatorchError, Forbidden
+from chatorch.services.auth import KEY_PREFIX
 
 _PRINCIPAL = "chatorch.principal"  # where AuthenticateFirst leaves who is asking
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+# The OpenAI-compatible routes (api/openai.py): their clients always send some key.
+OPENAI_PATHS = frozenset({"/v1/models", "/v1/chat/completions"})
 
 
 def container_of(request: Request) -> Container:
@@ -60,6 +63,8 @@ async def authenticate(request: Request, *, token_in_query: bool) -> Principal:
         and (token := request.query_params.get("access_token"))
     ):
         authorization = f"Bearer {token}"
+    if authorization and request.scope["path"] in OPENAI_PATHS:
+        authorization = _placeholder_dropped(request, authorization)
     principal = await container_of(request).auth.authenticate(
         authorization,
         ip=request.client.host if request.client else "",
@@ -67,6 +72,18 @@ async def authenticate(request: Request, *, token_in_query: bool) -> Principal:
     )
     state[_PRINCIPAL] = principal
     return principal
+
+
+def _placeholder_dropped(request: Request, authorization: str) -> str | None:
+    """An OpenAI client sends a key even where none is needed ("sk-no-key-required"):
+    without CHATORCH_AUTH_REQUIRED, one that is neither a chatorch key nor a token (a
+    JWT has two dots) is no credential, rather than a wrong one."""
+    if container_of(request).settings.auth_required:
+        return authorization
+    credential = authorization.partition(" ")[2].strip()
+    if credential.startswith(KEY_PREFIX) or credential.count(".") == 2:
+        return authorization
+    return None
 
 
 async def current_user(request: Request) -> User:

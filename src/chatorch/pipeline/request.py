@@ -83,10 +83,15 @@ class RequestProcessor:
         idempotency_key: str | None = None,
         metadata: dict[str, Any] | None = None,
         file_ids: Sequence[UUID] = (),
+        new_chat: Chat | None = None,
+        history: Sequence[Message] = (),
     ) -> Submission:
         """Accept a user message; ``metadata`` is stored with it (where a channel's
         message came from, so its answer finds the way back). ``file_ids``: the user's
         files to attach to the chat with it, whose passages its answers may cite.
+        ``new_chat``: the chat ``chat_id`` names, created with the message, and
+        ``history``: answered turns stored before it (a conversation a client brings
+        along) — both in the message's transaction, so a refused message leaves neither.
 
         Raises:
             NotFound: the chat, or one of the files, is not the user's.
@@ -99,7 +104,15 @@ class RequestProcessor:
             metadata["file_ids"] = [str(file_id) for file_id in file_ids]
         try:
             return await self._accept(
-                user, chat_id, content, idempotency_key, request_hash, metadata, file_ids
+                user,
+                chat_id,
+                content,
+                idempotency_key,
+                request_hash,
+                metadata,
+                file_ids,
+                new_chat=new_chat,
+                history=history,
             )
         except DuplicateKey:
             # A concurrent twin of this request stored the key first; ours rolled back.
@@ -119,8 +132,13 @@ class RequestProcessor:
         request_hash: str,
         metadata: dict[str, Any],
         file_ids: Sequence[UUID],
+        *,
+        new_chat: Chat | None = None,
+        history: Sequence[Message] = (),
     ) -> Submission:
         async with self._store.transaction() as tx:
+            if new_chat is not None:
+                await tx.chats.add_chat(new_chat)
             owned(
                 await tx.chats.enter_chat(chat_id, user.id, title=title_from(content)),
                 user,
@@ -136,6 +154,8 @@ class RequestProcessor:
                     raise NotFound(f"no file {file_id}")  # nothing attached, nothing stored
                 await tx.files.attach_file(chat_id, file_id)
             await self._count_message(user)  # only now: a 404 or a replay is no message
+            for turn in history:
+                await tx.chats.add_message(turn)
             message = Message(
                 chat_id=chat_id,
                 role=Role.USER,

@@ -15,6 +15,7 @@ from chatorch.ports.prompts import PromptRepository
 from chatorch.ports.search import SearchIndex
 from chatorch.ports.secrets import SecretRepository
 from chatorch.ports.summaries import SummaryRepository
+from chatorch.ports.threads import ThreadRepository
 from chatorch.ports.users import UserRepository
 from chatorch.ports.work import WorkRepository
 
@@ -48,6 +49,9 @@ class Transaction(Protocol):
 
     @property
     def summaries(self) -> SummaryRepository: ...
+
+    @property
+    def threads(self) -> ThreadRepository: ...
 
 
 class Store(Protocol):

@@ -311,3 +311,19 @@ class ChatSummaryRow(Base):
     through_message_id: Mapped[UUID | None] = mapped_column(Uuid, nullable=True)
     created_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     leased_until: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class ChatThreadRow(Base):
+    """Where a conversation an OpenAI client keeps stands: the chat and question its
+    latest message became, by a fingerprint of the conversation (services/threads.py)."""
+
+    __tablename__ = "chat_threads"
+    __table_args__ = (PrimaryKeyConstraint("owner_id", "fingerprint", name="pk_chat_threads"),)
+
+    owner_id: Mapped[UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"))
+    fingerprint: Mapped[str] = mapped_column(String(64))  # sha256, hex
+    chat_id: Mapped[UUID] = mapped_column(
+        Uuid, ForeignKey("chats.id", ondelete="CASCADE"), index=True
+    )
+    response_id: Mapped[UUID] = mapped_column(Uuid)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)

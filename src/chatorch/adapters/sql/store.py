@@ -33,6 +33,7 @@ from chatorch.adapters.sql.scope import SqlScope
 from chatorch.adapters.sql.search import SqlSearchIndex
 from chatorch.adapters.sql.secrets import SqlSecretRepository
 from chatorch.adapters.sql.summaries import SqlSummaryRepository
+from chatorch.adapters.sql.threads import SqlThreadRepository
 from chatorch.adapters.sql.users import SqlUserRepository
 from chatorch.adapters.sql.work import SqlWorkRepository
 from chatorch.ports.store import Store, Transaction
@@ -55,6 +56,7 @@ class SqlTransaction:
         "search",
         "secrets",
         "summaries",
+        "threads",
         "users",
         "work",
     )
@@ -70,6 +72,7 @@ class SqlTransaction:
         self.prompts = SqlPromptRepository(scope)
         self.search = SqlSearchIndex(scope)
         self.summaries = SqlSummaryRepository(scope)
+        self.threads = SqlThreadRepository(scope)
 
 
 class SqlStore:

@@ -41,6 +41,7 @@ TABLES = {
     "file_chunks",
     "prompts",
     "chat_summaries",
+    "chat_threads",
 }
 
 
