@@ -4,7 +4,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chatorch.domain.errors import DuplicateAnswer
+from chatorch.domain.entities import Bot, FileMeta, Platform
+from chatorch.domain.errors import DuplicateAnswer, NotFound
 from chatorch.domain.ids import new_id
 from chatorch.ports.store import Store
 from tests.contract import records as make
@@ -187,3 +188,59 @@ class TestChatsByTitle:
         assert await titled("o") == [odd.title, über.title, trip.title]
         assert await titled("o", before=odd.id) == [über.title, trip.title]
         assert await titled("nowhere") == []
+
+
+class TestRenameAndDelete:
+    async def test_a_chat_is_renamed(self, store: Store) -> None:
+        chat = await make.chat(store, title="old")
+        async with store.transaction() as tx:
+            renamed = await tx.chats.rename_chat(chat.id, "new ✈")
+            assert await tx.chats.rename_chat(new_id(), "nowhere") is None
+            stored = await tx.chats.get_chat(chat.id)
+        assert renamed == stored
+        assert stored is not None
+        assert (stored.title, stored.owner_id, stored.created_at) == (
+            "new ✈",
+            chat.owner_id,
+            chat.created_at,
+        )
+
+    async def test_deleting_erases_the_conversation_and_keeps_the_files(self, store: Store) -> None:
+        owner = await make.user(store)
+        chat, kept = await make.chat(store, owner), await make.chat(store, owner)
+        asked, *_ = await make.turns(store, chat, 2)
+        await make.turns(store, kept, 1)
+        bot = Bot(owner_id=owner.id, platform=Platform.TELEGRAM, name="tg")
+        file = FileMeta(
+            owner_id=owner.id, name="a.txt", media_type="text/plain", size=1, sha256="0" * 64
+        )
+        async with store.transaction() as tx:
+            await tx.bots.add_bot(bot, "gAAAA-tg")
+            await tx.bots.link_chat(bot.id, "conversation-1", chat.id)
+            await tx.bots.record_send(bot.id, asked.response_id, 0, "m-1")
+            await tx.files.add_file(file)
+            await tx.files.attach_file(chat.id, file.id)
+        async with store.transaction() as tx:
+            assert await tx.chats.delete_chat(chat.id) == 4
+            assert await tx.chats.delete_chat(chat.id) is None
+        async with store.transaction() as tx:
+            assert await tx.chats.get_chat(chat.id) is None
+            assert list(await tx.chats.list_messages(chat.id)) == []
+            assert await tx.chats.get_message(asked.id) is None
+            assert await tx.bots.chat_for(bot.id, "conversation-1") is None
+            assert list(await tx.bots.sends(asked.response_id)) == []
+            assert await tx.files.get_file(file.id) is not None  # the owner's still
+            assert list(await tx.files.chat_files(chat.id)) == []
+            assert list(await tx.chats.list_chats(owner.id, limit=10)) == [kept]
+            assert len(await tx.chats.list_messages(kept.id)) == 2
+
+    async def test_an_answer_for_a_deleted_chat_is_refused(self, store: Store) -> None:
+        chat = await make.chat(store)
+        asked = make.question(chat)
+        await make.add(store, asked)
+        async with store.transaction() as tx:
+            await tx.chats.delete_chat(chat.id)
+        with pytest.raises(NotFound):
+            await make.add(store, make.answer(asked))
+        async with store.transaction() as tx:
+            assert await tx.chats.get_chat(chat.id) is None

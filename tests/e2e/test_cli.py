@@ -23,8 +23,7 @@ class TestChatCommand:
             )
         assert result.returncode == 0, result.stderr
         assert "84" in result.stdout
-        assert "[think]" in result.stderr
-        assert "[act]" in result.stderr
+        assert "→ calculator(12*7) = 84" in result.stderr  # the tool call, as a step line
         lines = [
             json.loads(line) for line in server.log.read_text().splitlines() if line[:1] == "{"
         ]
@@ -43,7 +42,10 @@ class TestChatCommand:
             check=False,
         )
         assert result.returncode == 1
-        assert result.stderr.startswith("chatorch: cannot reach http://127.0.0.1:1")
+        assert (
+            result.stderr
+            == "chatorch: cannot reach chatorch at http://127.0.0.1:1: connection refused\n"
+        )
 
 
 class TestStartup:

@@ -8,17 +8,41 @@ at its top only typer, pydantic and ``chatorch.settings``. The package may impor
 ``chatorch.wiring`` (inside commands), never an adapter.
 """
 
+from typing import Annotated
+
 import typer
 
 from chatorch import __version__
 from chatorch.cli import bots, chat, keys, migrate, secrets, serve, status
+from chatorch.cli.common import PlainHelp
 
 app = typer.Typer(
     name="chatorch",
     help="Conversational-AI orchestration: any channel, Think → Act → Respond, streamed.",
     no_args_is_help=True,
     add_completion=False,
+    cls=PlainHelp,
+    context_settings={"help_option_names": ["-h", "--help"]},  # every command inherits it
 )
+
+
+def _show_version(shown: bool) -> None:
+    if shown:
+        typer.echo(f"chatorch {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_show_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Conversational-AI orchestration: any channel, Think → Act → Respond, streamed."""
+
 
 app.command()(serve.serve)
 app.command()(serve.gateway)

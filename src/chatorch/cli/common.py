@@ -1,4 +1,4 @@
-"""What every command shares: settings, one-line failures, running a coroutine."""
+"""What every command shares: settings, one-line failures, running a coroutine, help."""
 
 import asyncio
 from collections.abc import Callable, Coroutine
@@ -6,6 +6,7 @@ from typing import Any, NoReturn, TypeVar
 
 import typer
 from pydantic import ValidationError
+from typer.core import TyperGroup
 
 from chatorch.settings import Settings
 
@@ -54,3 +55,49 @@ def with_store(work: Callable[[], Coroutine[Any, Any, T]]) -> T:
         return asyncio.run(work())
     except (StartupError, ChatorchError) as error:
         fail(getattr(error, "detail", str(error)))
+
+
+# What help shows for an option's value, by its type: click's words, not typer's <str>.
+_VALUE_NAMES = {str: "TEXT", int: "INTEGER", float: "NUMBER"}
+
+
+class PlainHelp(TyperGroup):
+    """The root command group: every help page under it names an option's value as
+    ``TEXT`` or ``INTEGER`` (or the option's own ``metavar``), a choice as
+    ``[user|operator|admin]``, and a flag (``--help`` too) by nothing at all."""
+
+    def get_params(self, ctx: Any) -> list[Any]:
+        params = super().get_params(ctx)
+        _plain(params)
+        return params
+
+    def get_command(self, ctx: Any, cmd_name: str) -> Any:
+        command = super().get_command(ctx, cmd_name)
+        if command is not None:
+            _plain_tree(command, ctx)
+        return command
+
+
+def _plain_tree(command: Any, ctx: Any) -> None:
+    help_option = command.get_help_option(ctx)
+    _plain([*command.params, *([help_option] if help_option is not None else [])])
+    for sub in getattr(command, "commands", {}).values():
+        _plain_tree(sub, ctx)
+
+
+def _plain(params: list[Any]) -> None:
+    for param in params:
+        if not hasattr(param, "is_flag"):  # an argument: named by its name, typed here
+            value = _VALUE_NAMES.get(param.type_descriptor.annotation, "VALUE")
+            param.display_type_rich = lambda ctx, value=value: value
+            continue
+        if param.metavar is not None:
+            continue  # named already
+        if param.is_flag:
+            param.metavar = ""
+            continue
+        descriptor = param.type_descriptor
+        if descriptor.is_choice:
+            param.metavar = "[" + "|".join(str(c) for c in descriptor.choices or ()) + "]"
+        else:
+            param.metavar = _VALUE_NAMES.get(descriptor.annotation, "VALUE")

@@ -1,5 +1,6 @@
 """``chatorch keys``: create, list and revoke API keys in the database."""
 
+from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
@@ -11,11 +12,23 @@ if TYPE_CHECKING:
 
 app = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 
+TABLE_WIDTH = 130  # characters at least: ids are 36, and every column fits on one line
+
+
+class Role(StrEnum):
+    """``AccessRole``'s values, as the command line's choices (the domain loads later)."""
+
+    USER = "user"
+    OPERATOR = "operator"
+    ADMIN = "admin"
+
 
 @app.command("create")
 def create(
     user: Annotated[str, typer.Option(help="whose key; the user is created if new")],
-    role: Annotated[str, typer.Option(help="user, operator or admin")] = "user",
+    role: Annotated[
+        Role, typer.Option(help="user: own chats; operator: also operations; admin: all")
+    ] = Role.USER,
     name: Annotated[str, typer.Option(help="a label to recognise the key")] = "",
     expires_days: Annotated[int | None, typer.Option(help="days until it expires")] = None,
 ) -> None:
@@ -24,8 +37,6 @@ def create(
 
     from chatorch.domain.entities import AccessRole
 
-    if role not in AccessRole._value2member_map_:
-        fail(f"unknown role {role!r}; use user, operator or admin")
     expires = None if expires_days is None else timedelta(days=expires_days)
 
     async def make() -> tuple[str, str]:
@@ -33,9 +44,9 @@ def create(
 
         async with store_only(load_settings()) as auth:
             key, stored = await auth.create_key(
-                user_name=user, role=AccessRole(role), name=name, expires_in=expires
+                user_name=user, role=AccessRole(role.value), name=name, expires_in=expires
             )
-            return key, f"key {stored.id} for {user} ({role}), prefix {stored.prefix}"
+            return key, f"key {stored.id} for {user} ({role.value}), prefix {stored.prefix}"
 
     key, summary = with_store(make)
     typer.echo(summary)
@@ -45,19 +56,31 @@ def create(
 
 @app.command("list")
 def list_keys() -> None:
-    """List every key (never the key itself)."""
+    """List every key, newest first (never the key itself)."""
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
 
-    async def rows() -> list[str]:
+    async def rows() -> "list[tuple[ApiKey, str]]":
         from chatorch.wiring import store_only
 
         async with store_only(load_settings()) as auth:
-            found = await auth.list_keys()
-        return [
-            f"{k.id}  {k.prefix}…  {user:<20} {k.role.value:<8} {_state(k)}" for k, user in found
-        ]
+            return await auth.list_keys()
 
-    for row in with_store(rows):
-        typer.echo(row)
+    found = with_store(rows)
+    console = Console(highlight=False)
+    if not found:
+        console.print("no keys: make one with chatorch keys create --user NAME")
+        return
+    # A line per key, even on a narrow terminal (it wraps the line rather than the cells).
+    console.width = max(console.width, TABLE_WIDTH) if console.is_terminal else TABLE_WIDTH
+    table = Table(header_style="bold", box=box.SIMPLE_HEAD)
+    for column in ("id", "prefix", "user", "role", "name", "state"):
+        # Whole ids (``keys revoke`` takes them) and words: only names may wrap.
+        table.add_column(column, no_wrap=column not in ("user", "name"), overflow="fold")
+    for key, user in found:
+        table.add_row(str(key.id), f"{key.prefix}…", user, key.role.value, key.name, _state(key))
+    console.print(table)
 
 
 @app.command("revoke")

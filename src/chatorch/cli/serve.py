@@ -17,8 +17,8 @@ from chatorch.settings import Settings
 if TYPE_CHECKING:
     from chatorch.container import Role
 
-HostOption = Annotated[str | None, typer.Option(help="address to bind [default: 127.0.0.1]")]
-PortOption = Annotated[int | None, typer.Option(help="port to bind [default: 8000]")]
+HostOption = Annotated[str | None, typer.Option(help="address to bind; default 127.0.0.1")]
+PortOption = Annotated[int | None, typer.Option(help="port to bind; default 8000")]
 
 
 def serve(host: HostOption = None, port: PortOption = None) -> None:

@@ -34,12 +34,22 @@ class ChatRepository(Protocol):
         """
         ...
 
+    async def rename_chat(self, chat_id: UUID, title: str) -> Chat | None:
+        """Give the chat ``title``; None when there is no such chat."""
+        ...
+
+    async def delete_chat(self, chat_id: UUID) -> int | None:
+        """Erase the chat with its messages, summary, file attachments (not the files)
+        and bot links; None when there is no such chat, else how many messages it had."""
+        ...
+
     async def add_message(self, message: Message) -> None:
         """Insert a message.
 
         Raises:
             DuplicateAnswer: the turn ``message.response_id`` already has a message of
                 that role — an answer is never stored twice.
+            NotFound: its chat is gone (erased while the answer was made).
         """
         ...
 

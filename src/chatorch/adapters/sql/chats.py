@@ -5,13 +5,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, func, select
+from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import exc as sa_exc
 
 from chatorch.adapters.sql import hot
-from chatorch.adapters.sql.models import MessageRow
+from chatorch.adapters.sql.models import BotSendRow, MessageRow
 from chatorch.adapters.sql.scope import SqlRepository, translated
 from chatorch.domain.entities import Chat, Message
-from chatorch.domain.errors import DuplicateAnswer
+from chatorch.domain.errors import DuplicateAnswer, NotFound
 from chatorch.ports.chats import ChatRepository
 
 
@@ -55,9 +56,43 @@ class SqlChatRepository(SqlRepository):
         return None if row is None else hot.chat_of(row)
 
     @translated
+    async def rename_chat(self, chat_id: UUID, title: str) -> Chat | None:
+        chats = hot.chats.c
+        statement = update(hot.chats).where(chats.id == chat_id).values(title=title)
+        row = (await self._scope.connection.execute(statement.returning(*chats))).first()
+        return None if row is None else hot.chat_of(row)
+
+    @translated
+    async def delete_chat(self, chat_id: UUID) -> int | None:
+        messages = hot.messages.c
+        counted = select(func.count()).where(messages.chat_id == chat_id)
+        count: int = (await self._scope.connection.execute(counted)).scalar_one()
+        # What a bot posted is kept by answer, not by chat: it goes with the chat's turns.
+        turns = select(messages.response_id).where(messages.chat_id == chat_id)
+        await self._scope.connection.execute(
+            delete(BotSendRow).where(BotSendRow.response_id.in_(turns))
+        )
+        # The rest goes by the foreign keys' ON DELETE CASCADE: messages (and with them
+        # their search index rows, by trigger, and bots' undelivered answers), summary,
+        # file attachments and bot links. Files stay their owner's (SET NULL).
+        chats = hot.chats.c
+        erased = delete(hot.chats).where(chats.id == chat_id).returning(chats.id)
+        if (await self._scope.connection.execute(erased)).first() is None:
+            return None
+        return count
+
+    @translated
     async def add_message(self, message: Message) -> None:
         statement = hot.ADD_MESSAGE[self._scope.backend]
-        if (await self._scope.run(statement, hot.message_params(message))).first() is None:
+        try:
+            added = (await self._scope.run(statement, hot.message_params(message))).first()
+        except sa_exc.IntegrityError as error:
+            # The conflict on (response_id, role) is skipped, not raised: only the chat's
+            # foreign key is left to refuse, when the chat was erased meanwhile.
+            if "foreign key" not in str(error.orig).lower():
+                raise
+            raise NotFound(f"chat {message.chat_id} does not exist") from error
+        if added is None:
             raise DuplicateAnswer(
                 f"turn {message.response_id} already has a {message.role.value} message"
             )
