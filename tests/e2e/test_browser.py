@@ -35,8 +35,15 @@ def problems(page: "Page") -> list[str]:
     return seen
 
 
-def _new_chat(page: "Page") -> str:
+def _new_chat(page: "Page") -> None:
+    """Click "New chat": an empty chat, made on the server only with its first message."""
     page.locator("#new-chat").click()
+    expect(page.locator("#chat-list [aria-current]")).to_have_count(0)
+    expect(page.locator("#chat-title")).to_have_text("New chat")
+
+
+def _current_chat(page: "Page") -> str:
+    """The id of the chat open in the page (it exists once a message was sent)."""
     current = page.locator("#chat-list [aria-current]")
     expect(current).to_have_count(1, timeout=WAIT)
     chat_id = current.get_attribute("data-chat-id")
@@ -51,15 +58,25 @@ def _is_message_post(request: "Request") -> bool:
 def test_question_streams_an_answer_that_survives_a_reload(
     page: "Page", server_url: str, tmp_path: Path, problems: list[str]
 ) -> None:
+    chat_posts: list[str] = []
+    page.on(
+        "request",
+        lambda r: (
+            chat_posts.append(r.url) if r.method == "POST" and r.url.endswith("/v1/chats") else None
+        ),
+    )
     page.goto(server_url)
-    chat_id = _new_chat(page)
+    _new_chat(page)
     expect(page.locator("#messages .message")).to_have_count(0)
+    assert chat_posts == []  # an empty new chat is not made on the server
 
     box = page.locator("#composer textarea")
     box.fill("what is 12*7?")
     with page.expect_request(_is_message_post, timeout=WAIT) as posted:
         box.press("Enter")
     assert UUID.match(posted.value.headers.get("idempotency-key", ""))
+    chat_id = _current_chat(page)
+    assert len(chat_posts) == 1
 
     answer = page.locator("#messages .message.assistant").last
     expect(answer).to_have_attribute("data-status", "complete", timeout=WAIT)
@@ -95,9 +112,10 @@ def test_a_real_provider_streams_tokens_and_tool_steps(
     page: "Page", openai_server_url: str, problems: list[str]
 ) -> None:
     page.goto(openai_server_url)
-    chat_id = _new_chat(page)
+    _new_chat(page)
     page.locator("#composer textarea").fill("what is 12*7?")
     page.locator("#send").click()
+    chat_id = _current_chat(page)
     answer = page.locator("#messages .message.assistant").last
     expect(answer).to_have_attribute("data-status", "complete", timeout=WAIT)
     expect(answer.locator(".content")).to_have_text("The answer is 84.")
@@ -123,6 +141,7 @@ def test_blank_message_is_not_sent_and_server_problems_are_shown(
     )
     page.goto(server_url)
     _new_chat(page)
+    chats_before = page.request.get(f"{server_url}/v1/chats?limit=100").json()
     box, send = page.locator("#composer textarea"), page.locator("#send")
 
     box.fill("   \n ")
@@ -143,6 +162,11 @@ def test_blank_message_is_not_sent_and_server_problems_are_shown(
     # Requests go out in order, so the rejected one being the only POST proves the
     # blank Enter before it never reached the server.
     assert len(posts) == 1
+    # The chat made for the refused first message went with it: no empty chat is left.
+    expect(page.locator("#chat-title")).to_have_text("New chat")
+    expect(page.locator("#chat-list [aria-current]")).to_have_count(0)
+    assert page.request.get(f"{server_url}/v1/chats?limit=100").json() == chats_before
+    expect(box).to_have_value("x" * (max_content_chars + 1))  # kept, to shorten and resend
     page.locator("#error-dismiss").click()
     expect(error).to_be_hidden()
     # The 413 shows up as a console error of the failed fetch; nothing else may.
@@ -191,9 +215,10 @@ def test_a_reloaded_answer_lists_the_steps_it_streamed(
     page: "Page", server_url: str, problems: list[str], question: str, first_step: str
 ) -> None:
     page.goto(server_url)
-    chat_id = _new_chat(page)
+    _new_chat(page)
     page.locator("#composer textarea").fill(question)
     page.locator("#send").click()
+    chat_id = _current_chat(page)
     answer = page.locator("#messages .message.assistant").last
     expect(answer).to_have_attribute("data-status", "complete", timeout=WAIT)
     live = _steps(answer)
@@ -245,7 +270,7 @@ def test_an_attached_file_is_quoted_and_cited_also_after_a_reload(
     page: "Page", server_url: str, problems: list[str]
 ) -> None:
     page.goto(server_url)
-    chat_id = _new_chat(page)
+    _new_chat(page)
 
     with (
         page.expect_file_chooser() as chooser,
@@ -273,6 +298,7 @@ def test_an_attached_file_is_quoted_and_cited_also_after_a_reload(
         "content": "What does ERR-4471 mean?",
         "file_ids": [file_id],
     }
+    chat_id = _current_chat(page)
     # The file is the chat's now: the composer lets it go.
     expect(chip).to_have_count(0)
     expect(page.locator("#attachments")).to_be_hidden()
@@ -308,8 +334,9 @@ def test_search_marks_the_words_and_opens_the_chat_at_the_message(
     page: "Page", server_url: str, problems: list[str]
 ) -> None:
     page.goto(server_url)
-    ferry_chat = _new_chat(page)
+    _new_chat(page)
     _ask(page, "Is the zanzibar ferry <b>late</b> today?")
+    ferry_chat = _current_chat(page)
     question = page.locator("#messages .message.user").last
     message_id = question.get_attribute("data-message-id")
     assert message_id is not None

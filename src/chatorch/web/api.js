@@ -1,12 +1,56 @@
 // Every call the page makes to the server goes through request(), so headers are set in
-// one place. The page sends no credential: it is the page of the embedded, local mode
-// (docs/api.md#authentication), where a request without one acts as the local user.
+// one place. Without keys (the embedded, local mode) the page sends no credential and
+// acts as the local user; when the server requires one (docs/api.md#authentication) a
+// 401 asks the page to sign in, and the API key given is kept in sessionStorage and sent
+// as ``Authorization: Bearer`` on every call. Event streams carry it as
+// ``?access_token=`` instead: EventSource cannot set headers (docs/security.md).
 
 import { el } from "./dom.js";
+
+const KEY = "chatorch.apiKey";
+
+/** The credential the page sends, and who to tell when the server refuses it. */
+export const auth = {
+  get key() {
+    try {
+      return sessionStorage.getItem(KEY) || "";
+    } catch {
+      return ""; // storage disabled: no key kept
+    }
+  },
+  set key(value) {
+    try {
+      if (value) sessionStorage.setItem(KEY, value);
+      else sessionStorage.removeItem(KEY);
+    } catch {
+      // storage disabled
+    }
+  },
+  /** Called with the server's detail on every 401. */
+  onUnauthorized: null,
+};
+
+/** An error the server answered with; ``status`` 401 means "sign in". */
+export class HttpError extends Error {
+  constructor(message, status) {
+    super(message);
+    this.status = status;
+  }
+}
+
+/** ``path`` (an event stream's URL) with the credential as ``access_token``. */
+export function streamUrl(path) {
+  const key = auth.key;
+  if (!key) return path;
+  const url = new URL(path, location.href);
+  url.searchParams.set("access_token", key);
+  return url.pathname + url.search;
+}
 
 /** fetch; a failure throws an Error carrying the problem+json ``detail``. */
 export async function request(path, { method = "GET", body, headers = {}, accept } = {}) {
   const init = { method, headers: { accept: accept || "application/json", ...headers } };
+  if (auth.key) init.headers.authorization = `Bearer ${auth.key}`;
   if (body instanceof FormData) {
     init.body = body; // fetch writes the multipart content-type with its boundary
   } else if (body !== undefined) {
@@ -21,7 +65,9 @@ export async function request(path, { method = "GET", body, headers = {}, accept
   }
   if (!response.ok) {
     const data = isJson(response) ? await response.json().catch(() => null) : null;
-    throw new Error(data?.detail || data?.title || `${response.status} ${response.statusText}`);
+    const message = data?.detail || data?.title || `${response.status} ${response.statusText}`;
+    if (response.status === 401) auth.onUnauthorized?.(message);
+    throw new HttpError(message, response.status);
   }
   return response;
 }

@@ -1,9 +1,11 @@
-// chatorch web chat: plain ES modules, no build step. Model and user text only ever
-// reaches the page as text nodes (textContent / append), never as HTML.
+// chatorch web chat: plain ES modules, no build step. User text only ever reaches the
+// page as text nodes (textContent / append); an answer's Markdown is rendered by
+// markdown.js (raw HTML off, then sanitized), never set as innerHTML.
 
-import { api, download } from "./api.js";
+import { api, auth, download, streamUrl } from "./api.js";
 import { $, el, when } from "./dom.js";
 import { Attachments, renderSources } from "./files.js";
+import { enableCopy, showMarkdown } from "./markdown.js";
 import { Search } from "./search.js";
 
 const ui = {
@@ -20,12 +22,19 @@ const ui = {
   error: $("#error"),
   errorText: $("#error-text"),
   errorDismiss: $("#error-dismiss"),
+  stop: $("#stop"),
+  connection: $("#connection"),
+  signIn: $("#sign-in"),
+  signInForm: $("#sign-in-form"),
+  apiKey: $("#api-key"),
+  signInError: $("#sign-in-error"),
+  signOut: $("#sign-out"),
 };
 
 const state = {
   chats: [],
-  chatId: null,
-  streams: new Set(), // open EventSources of the shown chat
+  chatId: null, // null: a new chat, created on the server when its first message is sent
+  streams: new Map(), // response id → open EventSource, of the shown chat
   sending: false,
   sendKey: null, // Idempotency-Key of the message being sent; kept to retry the same text
 };
@@ -44,6 +53,7 @@ function uuid() {
 const chatLabel = (chat) => chat.title || "Untitled chat";
 
 function showError(message) {
+  if (ui.signIn.open) return; // the call failed for want of a key: the sign-in says so
   ui.errorText.textContent = message;
   ui.error.hidden = false;
 }
@@ -57,17 +67,92 @@ function clearError() {
 
 function renderChatList() {
   const items = state.chats.map((chat) => {
+    const label = chatLabel(chat);
     const button = el("button", { type: "button", class: "chat-item", dataset: { chatId: chat.id } },
-      el("span", { class: "chat-name" }, chatLabel(chat)),
+      el("span", { class: "chat-name" }, label),
       el("time", { datetime: chat.created_at }, when(chat.created_at)));
     if (chat.id === state.chatId) button.setAttribute("aria-current", "page");
-    return el("li", {}, button);
+    const actions = el("span", { class: "chat-actions" },
+      el("button", { type: "button", class: "chat-rename", "aria-label": `Rename ${label}`, title: "Rename" }, "✎"),
+      el("button", { type: "button", class: "chat-delete", "aria-label": `Delete ${label}`, title: "Delete" }, "🗑"));
+    return el("li", { class: "chat-row", dataset: { row: chat.id } }, button, actions);
   });
   ui.chatList.replaceChildren(...items);
   ui.chatListEmpty.hidden = state.chats.length > 0;
   const current = state.chats.find((chat) => chat.id === state.chatId);
-  ui.title.textContent = current ? chatLabel(current) : "Start a conversation";
+  ui.title.textContent = current ? chatLabel(current) : state.chatId ? "" : "New chat";
   ui.exportChat.hidden = !state.chatId;
+}
+
+/** Rename a chat in place: its row becomes a title field; Enter saves, Escape cancels. */
+function startRename(chatId) {
+  const chat = state.chats.find((c) => c.id === chatId);
+  const row = ui.chatList.querySelector(`li[data-row="${CSS.escape(chatId)}"]`);
+  if (!chat || !row) return;
+  const input = el("input", {
+    type: "text", class: "rename-input", maxlength: "200", required: "", "aria-label": "Chat title",
+  });
+  input.value = chat.title || "";
+  const form = el("form", { class: "rename-form" }, input,
+    el("button", { type: "submit", class: "link" }, "Save"),
+    el("button", { type: "button", class: "link rename-cancel" }, "Cancel"));
+  row.replaceChildren(form);
+  input.focus();
+  input.select();
+  const done = () => {
+    renderChatList();
+    ui.chatList.querySelector(`li[data-row="${CSS.escape(chatId)}"] .chat-rename`)?.focus();
+  };
+  form.querySelector(".rename-cancel").addEventListener("click", done);
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "Escape") {
+      event.preventDefault();
+      done();
+    }
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const title = input.value.trim();
+    if (!title || title === chat.title) return done();
+    input.disabled = true;
+    try {
+      Object.assign(chat, await api(`/v1/chats/${chatId}`, { method: "PATCH", body: { title } }));
+      done();
+    } catch (error) {
+      input.disabled = false;
+      input.focus();
+      showError(`Cannot rename the chat: ${error.message}`);
+    }
+  });
+}
+
+async function deleteChat(chatId) {
+  const chat = state.chats.find((c) => c.id === chatId);
+  if (!chat) return;
+  if (!confirm(`Delete “${chatLabel(chat)}” and all its messages? This cannot be undone.`)) return;
+  clearError();
+  try {
+    await api(`/v1/chats/${chatId}`, { method: "DELETE" });
+  } catch (error) {
+    showError(`Cannot delete the chat: ${error.message}`);
+    return;
+  }
+  state.chats = state.chats.filter((c) => c.id !== chatId);
+  if (state.chatId === chatId) newChat();
+  else renderChatList();
+}
+
+/** Show an empty, new chat. Nothing is created on the server until a message is sent,
+ * so leaving it empty leaves nothing behind. */
+function newChat() {
+  closeStreams();
+  clearError();
+  state.chatId = null;
+  history.replaceState(null, "", location.pathname + location.search);
+  ui.messages.replaceChildren(ui.messagesEmpty);
+  ui.messagesEmpty.hidden = false;
+  renderChatList();
+  updateSend();
 }
 
 async function loadChats() {
@@ -79,6 +164,13 @@ async function createChat() {
   const chat = await api("/v1/chats", { method: "POST", body: {} });
   state.chats.unshift(chat);
   return chat;
+}
+
+/** Delete a chat made for a message the server then refused; back to a new chat. */
+async function dropChat(chatId) {
+  await api(`/v1/chats/${chatId}`, { method: "DELETE" }).catch(() => {});
+  state.chats = state.chats.filter((c) => c.id !== chatId);
+  if (state.chatId === chatId) newChat();
 }
 
 async function selectChat(chatId) {
@@ -152,6 +244,7 @@ function setStatus(article, status, note) {
   article.dataset.status = status;
   article.querySelector(".status").textContent = status === "complete" ? "" : status;
   if (note !== undefined) article.querySelector(".note").textContent = note;
+  if (status === "stopped") article.querySelector(".status").textContent = "stopped";
   if (status === "pending" && article.dataset.role === "assistant") {
     article.setAttribute("aria-busy", "true"); // announce the answer once, when it is whole
   } else {
@@ -246,12 +339,15 @@ function renderHistory(chatId, messages) {
   ui.messagesEmpty.hidden = messages.length > 0;
   const answered = new Set(messages.filter((m) => m.role === "assistant").map((m) => m.response_id));
   for (const m of messages) {
-    const article = messageEl(m.role, {
-      id: m.id, content: m.content, status: m.status, responseId: m.response_id, createdAt: m.created_at,
-    });
     const meta = m.metadata || {};
+    const assistant = m.role === "assistant";
+    const status = assistant && meta.finish_reason === "cancelled" ? "stopped" : m.status;
+    const article = messageEl(m.role, {
+      id: m.id, content: assistant ? "" : m.content, status, responseId: m.response_id, createdAt: m.created_at,
+    });
     if (meta.error) setStatus(article, m.status, meta.error.detail || meta.error.code);
-    if (m.role === "assistant") {
+    if (assistant) {
+      showMarkdown(article.querySelector(".content"), m.content);
       renderSources(article, meta.citations);
       renderSteps(article, storedTrace(meta, m.status));
     }
@@ -280,26 +376,50 @@ async function loadSources(chatId, answer) {
 
 /** Stream one response into ``answer``; the URL replays it from its first event. */
 function follow(chatId, url, answer, question) {
-  const source = new EventSource(url);
-  state.streams.add(source);
+  const responseId = answer.dataset.responseId;
+  const source = new EventSource(streamUrl(url));
+  state.streams.set(responseId, source);
+  updateSend();
   const content = answer.querySelector(".content");
-  const data = (handler) => (event) => handler(JSON.parse(event.data));
+  // The answer's text so far, shown as Markdown at most once per animation frame.
+  let text = "";
+  let frame = 0;
+  const render = () => {
+    cancelAnimationFrame(frame);
+    frame = 0;
+    keepBottom(() => showMarkdown(content, text));
+  };
+  const later = () => {
+    frame ||= requestAnimationFrame(render);
+  };
+  const data = (handler) => (event) => {
+    reconnected(source);
+    handler(JSON.parse(event.data));
+  };
   let trace = newTrace();
   const finish = (status, note) => {
     source.close();
-    state.streams.delete(source);
+    state.streams.delete(responseId);
+    reconnected(source);
+    render();
     setStatus(answer, status, note);
-    setStatus(question, status);
+    setStatus(question, status === "stopped" ? "complete" : status);
     renderSteps(answer, trace);
+    updateSend();
   };
   answer.querySelector(".steps").open = true;
-  source.addEventListener("token", data((d) => keepBottom(() => content.append(d.text))));
+  source.addEventListener("open", () => reconnected(source));
+  source.addEventListener("token", data((d) => {
+    text += d.text;
+    later();
+  }));
   source.addEventListener("step", data((d) => {
     noteStep(trace, d.stage, d.detail);
     keepBottom(() => renderSteps(answer, trace));
   }));
   source.addEventListener("reset", data((d) => {
-    content.textContent = "";
+    text = "";
+    render();
     // A new attempt makes the answer again from the start, and only its steps are
     // stored; a fallback only replaces the model mid-reply, within the same steps.
     if (d.reason !== "fallback") trace = newTrace();
@@ -310,7 +430,8 @@ function follow(chatId, url, answer, question) {
     answer.dataset.messageId = d.message_id;
     const now = new Date().toISOString();
     answer.querySelector(".role").after(el("time", { datetime: now }, when(now)));
-    finish("complete", "");
+    if (d.finish_reason === "cancelled") finish("stopped", "Stopped before the end.");
+    else finish("complete", "");
     loadSources(chatId, answer);
   }));
   source.addEventListener("error", (event) => {
@@ -319,13 +440,47 @@ function follow(chatId, url, answer, question) {
       finish("failed", d.detail || d.code);
     } else if (source.readyState === EventSource.CLOSED) {
       finish("failed", "The event stream was closed; reload the chat to see the answer.");
-    } // otherwise EventSource reconnects by itself, resuming with Last-Event-ID
+      // Refused, not dropped: if for want of a key, this call's 401 brings the sign-in.
+      api(`/v1/chats/${chatId}`).catch(() => {});
+    } else {
+      // EventSource reconnects by itself, resuming with Last-Event-ID
+      reconnecting.add(source);
+      ui.connection.hidden = false;
+    }
   });
 }
 
+// Streams that dropped and are reconnecting: "Reconnecting…" shows while any is.
+const reconnecting = new Set();
+
+function reconnected(source) {
+  reconnecting.delete(source);
+  ui.connection.hidden = reconnecting.size === 0;
+}
+
 function closeStreams() {
-  for (const source of state.streams) source.close();
+  for (const source of state.streams.values()) {
+    source.close();
+    reconnected(source);
+  }
   state.streams.clear();
+  updateSend();
+}
+
+/** Stop the answers being streamed in the shown chat. */
+async function stopAnswers() {
+  const chatId = state.chatId;
+  const ids = [...state.streams.keys()];
+  if (!chatId || !ids.length) return;
+  ui.stop.disabled = true;
+  try {
+    await Promise.all(ids.map((id) =>
+      api(`/v1/chats/${chatId}/responses/${id}/cancel`, { method: "POST" })));
+  } catch (error) {
+    showError(`Cannot stop the answer: ${error.message}`);
+  } finally {
+    ui.stop.disabled = false;
+  }
 }
 
 // ---------------------------------------------------------------- composer
@@ -344,6 +499,7 @@ const attachments = new Attachments({
 function updateSend() {
   // A file still being read would miss the message: wait for it (its chip says so).
   ui.send.disabled = state.sending || attachments.busy || ui.input.value.trim() === "";
+  ui.stop.hidden = state.streams.size === 0;
 }
 
 async function send() {
@@ -353,14 +509,29 @@ async function send() {
   updateSend();
   clearError();
   state.sendKey ??= uuid();
+  let created = null; // the chat made for this first message
   try {
-    if (!state.chatId) await selectChat((await createChat()).id);
+    if (!state.chatId) {
+      created = await createChat();
+      await selectChat(created.id);
+    }
     const chatId = state.chatId;
     const fileIds = attachments.readyIds;
     const body = fileIds.length ? { content, file_ids: fileIds } : { content };
-    const accepted = await api(`/v1/chats/${chatId}/messages`, {
-      method: "POST", body, headers: { "Idempotency-Key": state.sendKey },
-    });
+    let accepted;
+    try {
+      accepted = await api(`/v1/chats/${chatId}/messages`, {
+        method: "POST", body, headers: { "Idempotency-Key": state.sendKey },
+      });
+    } catch (error) {
+      // Refused (4xx: nothing was stored): the chat made for it goes again, so a new
+      // chat exists only once a message is in it.
+      if (created && error.status >= 400 && error.status < 500) {
+        await dropChat(created.id);
+        state.sendKey = null; // the next try goes to another new chat: another request
+      }
+      throw error;
+    }
     state.sendKey = null;
     ui.input.value = "";
     attachments.sent(fileIds);
@@ -401,19 +572,50 @@ ui.input.addEventListener("input", () => {
   updateSend();
 });
 ui.chatList.addEventListener("click", (event) => {
-  const button = event.target.closest("button[data-chat-id]");
-  if (button) selectChat(button.dataset.chatId).catch((error) => showError(error.message));
-});
-ui.newChat.addEventListener("click", async () => {
-  ui.newChat.disabled = true;
-  try {
-    await selectChat((await createChat()).id);
-    ui.input.focus();
-  } catch (error) {
-    showError(error.message);
-  } finally {
-    ui.newChat.disabled = false;
+  const row = event.target.closest("li[data-row]");
+  if (!row) return;
+  if (event.target.closest(".chat-rename")) startRename(row.dataset.row);
+  else if (event.target.closest(".chat-delete")) deleteChat(row.dataset.row);
+  else if (event.target.closest("button[data-chat-id]")) {
+    selectChat(row.dataset.row).catch((error) => showError(error.message));
   }
+});
+ui.newChat.addEventListener("click", () => {
+  newChat();
+  ui.input.focus();
+});
+ui.stop.addEventListener("click", stopAnswers);
+enableCopy(ui.messages);
+
+// ---------------------------------------------------------------- signing in
+
+function showSignIn(message) {
+  closeStreams();
+  ui.signInError.textContent = auth.key ? `The API key was refused: ${message}` : "";
+  auth.key = "";
+  ui.signOut.hidden = true;
+  clearError();
+  if (!ui.signIn.open) ui.signIn.showModal();
+  ui.apiKey.focus();
+}
+
+auth.onUnauthorized = showSignIn;
+ui.signIn.addEventListener("cancel", (event) => event.preventDefault()); // no way around it
+ui.signInForm.addEventListener("submit", (event) => {
+  event.preventDefault();
+  const key = ui.apiKey.value.trim();
+  if (!key) return;
+  auth.key = key;
+  ui.apiKey.value = "";
+  ui.signInError.textContent = "";
+  ui.signIn.close();
+  start();
+});
+ui.signOut.addEventListener("click", () => {
+  auth.key = "";
+  state.chats = [];
+  newChat();
+  start(); // with keys required, its 401 brings the sign-in back
 });
 ui.errorDismiss.addEventListener("click", clearError);
 ui.exportChat.addEventListener("click", exportChat);
@@ -433,8 +635,10 @@ new Search({
 });
 
 async function start() {
+  ui.signOut.hidden = !auth.key;
   try {
     await loadChats();
+    ui.signOut.hidden = !auth.key;
     const wanted = new URLSearchParams(location.hash.slice(1)).get("chat");
     if (wanted && state.chats.some((chat) => chat.id === wanted)) await selectChat(wanted);
   } catch (error) {
