@@ -3,9 +3,10 @@ route in the docs is served, every relative link resolves."""
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
+from fastapi.routing import APIWebSocketRoute
 from starlette.routing import Match
 
 from chatorch.settings import Settings
@@ -101,10 +102,31 @@ def _operations(app: "FastAPI") -> list[tuple[str, str]]:
 
 def _served(app: "FastAPI", method: str, path: str) -> bool:
     """Whether a request for ``method path`` reaches a route of ``app`` (a ``{param}``
-    stands for any value)."""
+    stands for any value); a ``GET`` may be a WebSocket's upgrade."""
     concrete = re.sub(r"\{[^}/]+\}", "x", path)
     scope = {"type": "http", "method": method, "path": concrete, "root_path": "", "headers": []}
-    return any(route.matches(scope)[0] is Match.FULL for route in app.router.routes)
+    kinds = [scope, {**scope, "type": "websocket"}] if method == "GET" else [scope]
+    return any(
+        route.matches(kind)[0] is Match.FULL for route in app.router.routes for kind in kinds
+    )
+
+
+def _websockets(routes: "list[Any]", prefix: str = "") -> list[str]:
+    """The paths of every WebSocket route, in included routers too."""
+    found = []
+    for route in routes:
+        if isinstance(route, APIWebSocketRoute):
+            found.append(prefix + route.path)
+        elif (router := getattr(route, "original_router", None)) is not None:
+            found += _websockets(router.routes, prefix + route.include_context.prefix)
+    return found
+
+
+def test_every_websocket_is_in_the_route_table(app: "FastAPI") -> None:
+    sockets = _websockets(app.router.routes)
+    assert sockets, "the app serves no WebSocket"
+    missing = [path for path in sockets if ("GET", path) not in _route_table()]
+    assert not missing, f"docs/api.md's route table lacks the WebSockets {missing}"
 
 
 def test_the_route_table_is_found() -> None:
@@ -132,5 +154,5 @@ def test_every_route_of_the_table_is_served(app: "FastAPI") -> None:
 
 def test_the_route_check_tells_served_from_unknown(app: "FastAPI") -> None:
     assert _served(app, "GET", "/v1/chats/{chat_id}")
-    assert not _served(app, "PATCH", "/v1/chats/{chat_id}")
+    assert not _served(app, "PUT", "/v1/chats/{chat_id}")
     assert not _served(app, "GET", "/v1/nowhere")

@@ -15,10 +15,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatorch import __version__
 from chatorch.api import admin, bots, chats, events, health, messages, problems, web, webhooks
+from chatorch.api import docs as api_docs
 from chatorch.api import export as export_routes
 from chatorch.api import files as file_routes
+from chatorch.api import openai as openai_routes
 from chatorch.api import prompts as prompt_routes
+from chatorch.api import responses as response_routes
 from chatorch.api import search as search_routes
+from chatorch.api import ws as ws_routes
 from chatorch.api.deps import AuthenticateFirst
 from chatorch.api.detach import DetachedStreams
 from chatorch.api.direct import add_direct
@@ -68,12 +72,16 @@ def create_app(
         # chatorch exports Prometheus metrics; FastAPI's OpenTelemetry hooks, unused,
         # would still look up the global providers on every request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        docs_url=None,  # api/docs.py serves /docs and /redoc without a CDN
+        redoc_url=None,
     )
+    api_docs.install(app)
     app.state.streams = events.StreamHub()
     problems.install(app)
     problems.document(app)
+    openai_routes.document(app)  # its two routes answer errors as OpenAI does
     # Platforms sign their webhooks; they carry no API key.
-    app.add_middleware(AuthenticateFirst, render=problems.render_error, public=webhooks.PREFIX)
+    app.add_middleware(AuthenticateFirst, render=openai_routes.render_error, public=webhooks.PREFIX)
     app.add_middleware(
         _BodyLimit,
         limit=settings.max_body_bytes,
@@ -85,7 +93,13 @@ def create_app(
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
             allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"],
-            expose_headers=["Location", "Retry-After", "X-Request-ID", "Idempotent-Replayed"],
+            expose_headers=[
+                "Location",
+                "Retry-After",
+                "X-Request-ID",
+                "Idempotent-Replayed",
+                "X-Chatorch-Chat-Id",  # the chat of an OpenAI-compatible completion
+            ],
         )
     app.add_middleware(
         HostGuard,
@@ -108,7 +122,10 @@ def create_app(
             app.include_router(router)
         app.include_router(search_routes.router)
         app.include_router(export_routes.router)
+        app.include_router(response_routes.router)  # cancel
+        app.include_router(ws_routes.router)  # the WebSocket
         app.include_router(file_routes.router)
+        app.include_router(openai_routes.router)
         app.mount("/static", web.static_files(), name="static")
     return app
 
