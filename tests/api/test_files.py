@@ -323,6 +323,28 @@ class TestIsolation:
             assert anonymous.status_code == 401
 
 
+class TestErasure:
+    async def test_erasing_a_user_erases_their_files_bytes(self, tmp_path: Path) -> None:
+        settings = settings_for(tmp_path, auth_required=True)
+        async with store_only(settings) as auth:
+            key, record = await auth.create_key(user_name="ada", role=AccessRole.USER)
+            boss, _ = await auth.create_key(user_name="boss", role=AccessRole.ADMIN)
+        ada = {"Authorization": f"Bearer {remember(key)}"}
+        admin = {"Authorization": f"Bearer {remember(boss)}"}
+        async with serve(settings) as client:
+            file = (await upload(client, b"ada's diary, page one", **ada)).json()
+            await settled(client, file["id"], **ada)
+            kept = (await upload(client, b"the boss's own notes", **admin)).json()
+            assert blob_files(settings)  # both stored
+            erased = await client.delete(f"/v1/admin/users/{record.user_id}", headers=admin)
+            assert erased.status_code == 204
+            mine = await client.get(f"/v1/files/{kept['id']}/content", headers=admin)
+        stored = b"".join(path.read_bytes() for path in blob_files(settings))
+        assert b"ada's diary" not in stored  # no byte of hers outlives her
+        assert mine.content == b"the boss's own notes"
+        assert await chunks_of(settings, file["id"]) == []
+
+
 def _chunk(data: bytes) -> bytes:
     """One chunk of a ``Transfer-Encoding: chunked`` body."""
     return b"%x\r\n%s\r\n" % (len(data), data)

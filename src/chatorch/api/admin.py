@@ -142,8 +142,10 @@ async def revoke_key(key_id: UUID, c: ContainerDep, admin: AdminDep) -> KeyOut:
 
 @router.delete("/users/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def erase_user(user_id: UUID, c: ContainerDep, admin: AdminDep) -> Response:
-    """Erase a user: their chats, messages, files and keys (GDPR), and their chats'
-    events on the bus, which ends their open streams. The audit stays."""
+    """Erase a user: their chats, messages, files (rows, bytes and vectors) and keys
+    (GDPR), and their chats' events on the bus, which ends their open streams. The
+    audit stays."""
+    await c.artifacts.erase_owner(user_id)  # their files' bytes and vectors first
     chats = await c.auth.erase_user(user_id, actor=admin.user.name)
     try:
         await c.bus.forget(chats)

@@ -28,6 +28,7 @@ from chatorch.services.retrieval import Retriever
 log = structlog.get_logger(__name__)
 
 READ_PIECE = 1 << 20  # bytes of an upload read at a time
+ERASE_BATCH = 200  # files read at a time when their owner is erased
 
 
 class Upload(Protocol):
@@ -186,6 +187,23 @@ class ArtifactManager:
             await self._retriever.forget(file.id)
         async with self._store.transaction() as tx:
             await tx.files.delete_file(file.id)
+
+    async def erase_owner(self, owner_id: UUID) -> int:
+        """Delete the bytes and vectors of every file of ``owner_id`` (whose rows go
+        with the user): before the rows, so a failure halfway is finished by erasing
+        again, and no byte of an erased user outlives its row. How many files."""
+        erased, before = 0, None
+        while True:
+            async with self._store.transaction() as tx:
+                files = await tx.files.list_files(owner_id, limit=ERASE_BATCH, before=before)
+            for file in files:
+                await self._blobs.delete(blob_key(file))
+                if self._retriever is not None:
+                    await self._retriever.forget(file.id)
+            erased += len(files)
+            if len(files) < ERASE_BATCH:
+                return erased
+            before = files[-1].id
 
 
 async def _owned(tx: Transaction, owner_id: UUID, file_id: UUID) -> FileMeta:
