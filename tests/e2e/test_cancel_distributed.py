@@ -3,55 +3,20 @@ streams the answer nor the worker that makes it (PostgreSQL, NATS, Redis)."""
 
 import asyncio
 import json
-import secrets
-import subprocess
 import time
-from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from httpx_sse import aconnect_sse
 
 from tests.api.conftest import Event, text_of
 from tests.e2e.client import read_history, read_stream
-from tests.e2e.processes import CHATORCH, chatorch, fake_openai
-from tests.services import (
-    NATS_URL,
-    POSTGRES_URL,
-    REDIS_URL,
-    drop_nats_streams,
-    postgres_admin,
-    require,
-)
+from tests.e2e.processes import chatorch, fake_openai
+from tests.e2e.test_distributed import shared  # noqa: F401 - the deployment fixture
 
 SLOW = "openai:fake-slow-50-tokens-200"  # 10 s of tokens
-
-
-@pytest.fixture
-def deployment() -> Iterator[dict[str, str]]:
-    """The settings of one deployment: a database and a namespace of its own."""
-    require("PostgreSQL", "127.0.0.1", 5432)
-    require("NATS", "127.0.0.1", 4222)
-    require("Redis", "127.0.0.1", 6379)
-    suffix = secrets.token_hex(4)
-    database = f"chatorch_cancel_{suffix}"
-    asyncio.run(postgres_admin(f"CREATE DATABASE {database}"))
-    settings = {
-        "database_url": POSTGRES_URL.rsplit("/", 1)[0] + f"/{database}",
-        "bus_url": NATS_URL,
-        "cache_url": REDIS_URL,
-        "namespace": f"cancel-{suffix}",
-    }
-    env = {"PATH": "/usr/bin:/bin", **{f"CHATORCH_{k.upper()}": v for k, v in settings.items()}}
-    try:
-        subprocess.run([str(CHATORCH), "migrate"], env=env, check=True, capture_output=True)
-        yield settings
-    finally:
-        asyncio.run(drop_nats_streams(settings["namespace"]))
-        asyncio.run(postgres_admin(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
 
 
 async def _submit(url: str, content: str) -> tuple[str, dict[str, Any]]:
@@ -95,11 +60,13 @@ async def _stream_there_cancel_here(
 
 class TestCancelAcrossProcesses:
     def test_a_cancel_on_one_gateway_stops_the_worker(
-        self, tmp_path: Path, deployment: dict[str, str]
+        self,
+        tmp_path: Path,
+        shared: dict[str, str],  # noqa: F811
     ) -> None:
         with ExitStack() as stack:
             upstream = stack.enter_context(fake_openai())
-            settings = {**deployment, "llm": SLOW, "openai_base_url": upstream}
+            settings = {**shared, "llm": SLOW, "openai_base_url": upstream}
             first = stack.enter_context(chatorch(tmp_path, role="gateway", **settings))
             second = stack.enter_context(chatorch(tmp_path, role="gateway", **settings))
             stack.enter_context(chatorch(tmp_path, role="worker", **settings))
@@ -118,11 +85,13 @@ class TestCancelAcrossProcesses:
         assert metadata["finish_reason"] == "cancelled"
 
     def test_a_cancel_before_any_worker_runs_is_kept(
-        self, tmp_path: Path, deployment: dict[str, str]
+        self,
+        tmp_path: Path,
+        shared: dict[str, str],  # noqa: F811
     ) -> None:
         with ExitStack() as stack:
             upstream = stack.enter_context(fake_openai())
-            settings = {**deployment, "llm": SLOW, "openai_base_url": upstream}
+            settings = {**shared, "llm": SLOW, "openai_base_url": upstream}
             gateway = stack.enter_context(chatorch(tmp_path, role="gateway", **settings))
             chat_id, accepted = asyncio.run(_submit(gateway.url, "Tell me a long story."))
             # No worker hears the announcement: only the mark on the question remains.

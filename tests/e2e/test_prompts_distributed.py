@@ -2,42 +2,16 @@
 separate processes on PostgreSQL and NATS."""
 
 import asyncio
-import secrets
-import subprocess
 import time
-from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
 
 import httpx
-import pytest
 
 from chatorch.services.prompts import RECHECK
 from tests.e2e.client import read_history, read_stream
-from tests.e2e.processes import CHATORCH, chatorch
-from tests.services import NATS_URL, POSTGRES_URL, drop_nats_streams, postgres_admin, require
-
-
-@pytest.fixture
-def deployment() -> Iterator[dict[str, str]]:
-    """The settings of one deployment: a database and a NATS namespace of its own."""
-    require("PostgreSQL", "127.0.0.1", 5432)
-    require("NATS", "127.0.0.1", 4222)
-    suffix = secrets.token_hex(4)
-    database = f"chatorch_prompts_{suffix}"
-    asyncio.run(postgres_admin(f"CREATE DATABASE {database}"))
-    settings = {
-        "database_url": POSTGRES_URL.rsplit("/", 1)[0] + f"/{database}",
-        "bus_url": NATS_URL,
-        "namespace": f"prompts-{suffix}",
-    }
-    env = {"PATH": "/usr/bin:/bin", **{f"CHATORCH_{k.upper()}": v for k, v in settings.items()}}
-    try:
-        subprocess.run([str(CHATORCH), "migrate"], env=env, check=True, capture_output=True)
-        yield settings
-    finally:
-        asyncio.run(drop_nats_streams(settings["namespace"]))
-        asyncio.run(postgres_admin(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
+from tests.e2e.processes import chatorch
+from tests.e2e.test_distributed import shared  # noqa: F401 - the deployment fixture
 
 
 async def _prompts_of_answers(url: str, *, count: int) -> list[str]:
@@ -61,12 +35,14 @@ async def _prompts_of_answers(url: str, *, count: int) -> list[str]:
 
 class TestAcrossProcesses:
     def test_a_version_put_on_the_gateway_is_used_by_every_worker(
-        self, tmp_path: Path, deployment: dict[str, str]
+        self,
+        tmp_path: Path,
+        shared: dict[str, str],  # noqa: F811
     ) -> None:
         with ExitStack() as stack:
-            gateway = stack.enter_context(chatorch(tmp_path, role="gateway", **deployment))
+            gateway = stack.enter_context(chatorch(tmp_path, role="gateway", **shared))
             for _ in range(2):
-                stack.enter_context(chatorch(tmp_path, role="worker", **deployment))
+                stack.enter_context(chatorch(tmp_path, role="worker", **shared))
             before = asyncio.run(_prompts_of_answers(gateway.url, count=4))
             made = httpx.put(
                 f"{gateway.url}/v1/prompts/system",
