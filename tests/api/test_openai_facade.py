@@ -1,10 +1,12 @@
 """The OpenAI-compatible API, through the official ``openai`` SDK against a served app."""
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
 import openai
 import pytest
 from openai import AsyncOpenAI
@@ -291,3 +293,57 @@ class TestFailedAnswers:
         assert whole.value.status_code == 503
         assert whole.value.type == "server_error"
         assert streamed.value.type == "server_error"
+
+
+class TestClientLeaves:
+    """OpenAI stops generating when its client goes away; so does chatorch, and stores
+    the partial answer as a cancelled one."""
+
+    SLOW = "fake-slow-50-tokens-200"  # 200 tokens, 50 ms apart: 10 s in all
+
+    @staticmethod
+    async def _stored_answer(http: httpx.AsyncClient, chat_id: str) -> dict[str, Any]:
+        for _ in range(30):
+            answer: dict[str, Any] = (await http.get(f"/v1/chats/{chat_id}/messages")).json()[-1]
+            if answer["role"] == "assistant" and answer["status"] == "complete":
+                return answer
+            await asyncio.sleep(0.1)
+        raise AssertionError("the answer went on for 3 s after its client left")
+
+    async def test_a_streaming_client_that_leaves_stops_its_answer(self, tmp_path: Path) -> None:
+        async with fake_openai_server() as fake:
+            settings = settings_for(tmp_path, llm=f"openai:{self.SLOW}", openai_base_url=fake.url)
+            async with serve(settings) as http:
+                client = AsyncOpenAI(base_url=f"{http.base_url}/v1", api_key="-", max_retries=0)
+                raw = await client.chat.completions.with_raw_response.create(
+                    model="chatorch",
+                    messages=[{"role": "user", "content": "Tell me a long story."}],
+                    stream=True,
+                )
+                chat_id = raw.headers["X-Chatorch-Chat-Id"]
+                stream = raw.parse()
+                seen = ""
+                async for chunk in stream:
+                    seen += chunk.choices[0].delta.content or ""
+                    if "tok2" in seen:
+                        break
+                await stream.close()
+                answer = await self._stored_answer(http, chat_id)
+        assert answer["metadata"]["finish_reason"] == "cancelled"
+        assert answer["content"].startswith("tok0 tok1 tok2")
+        assert "tok199" not in answer["content"]
+
+    async def test_a_whole_answer_whose_client_timed_out_is_stopped(self, tmp_path: Path) -> None:
+        async with fake_openai_server() as fake:
+            settings = settings_for(tmp_path, llm=f"openai:{self.SLOW}", openai_base_url=fake.url)
+            async with serve(settings) as http:
+                with pytest.raises(httpx.ReadTimeout):
+                    await http.post(
+                        "/v1/chat/completions",
+                        json={"model": "chatorch", "messages": [{"role": "user", "content": "go"}]},
+                        timeout=httpx.Timeout(10, read=0.5),
+                    )
+                chats = (await http.get("/v1/chats")).json()
+                answer = await self._stored_answer(http, chats[0]["id"])
+        assert answer["metadata"]["finish_reason"] == "cancelled"
+        assert "tok199" not in answer["content"]

@@ -74,7 +74,7 @@ async def _pump(body: AsyncIterator[bytes], receive: Receive, send: Send) -> Non
     def client_left(_: object) -> None:
         streaming.cancel()
 
-    watch = asyncio.ensure_future(_until_disconnect(receive))
+    watch = asyncio.ensure_future(until_disconnect(receive))
     watch.add_done_callback(client_left)
     try:
         async for chunk in body:
@@ -97,6 +97,7 @@ async def _pump(body: AsyncIterator[bytes], receive: Receive, send: Send) -> Non
             await body.aclose()
 
 
-async def _until_disconnect(receive: Receive) -> None:
+async def until_disconnect(receive: Receive) -> None:
+    """Returns when the client has gone away (its request body read to the end first)."""
     while (await receive())["type"] != "http.disconnect":
         pass  # the (empty) request body of a GET

@@ -9,12 +9,15 @@ Errors on these routes take OpenAI's shape, ``{"error": {"message", "type", "cod
 so the official SDKs raise their own exceptions; the rest of the API keeps RFC 9457.
 """
 
+import asyncio
 import functools
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Literal
+from uuid import UUID
 
 import orjson
+import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ConfigDict, Field
@@ -23,7 +26,9 @@ from starlette.responses import Response, StreamingResponse
 from chatorch.api import direct, problems
 from chatorch.api.answers import AnswerFailed, answer_events
 from chatorch.api.deps import OPENAI_PATHS, container_of, current_user
-from chatorch.domain.entities import Chat
+from chatorch.api.detach import until_disconnect
+from chatorch.container import Container
+from chatorch.domain.entities import Chat, User
 from chatorch.domain.errors import (
     ChatorchError,
     InvalidInput,
@@ -33,6 +38,7 @@ from chatorch.domain.errors import (
     Unauthenticated,
 )
 from chatorch.domain.events import EventKind, StreamEvent
+from chatorch.pipeline.cancel import cancel_answer
 from chatorch.pipeline.request import title_from
 from chatorch.services.threads import Conversation, Threads, conversation, imported_turns
 
@@ -44,6 +50,7 @@ CHAT_HEADER = "X-Chatorch-Chat-Id"
 _STARTED = int(time.time())  # the model's "created": when this process started
 
 router = direct.router(tags=["openai"])
+log = structlog.get_logger(__name__)
 
 
 class ModelNotFound(NotFound):
@@ -226,15 +233,68 @@ async def create_completion(request: Request) -> Response:
         f"chatcmpl-{question.response_id.hex}", int(question.created_at.timestamp())
     )
     headers = {CHAT_HEADER: str(chat_id)}
+    abandon = functools.partial(_abandon, c, user, chat_id, question.response_id)
     if body.stream:
         usage = body.stream_options is not None and body.stream_options.include_usage
         return StreamingResponse(
-            completion.chunks(events, usage=usage),
+            _stopped_if_left(completion.chunks(events, usage=usage), abandon),
             media_type="text/event-stream",
             headers={**headers, "Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
         )
-    answer = await completion.collect(events)
+    answer = await _collected_unless_left(request, completion.collect(events), abandon)
+    if answer is None:  # nginx's "client closed request": for the metrics, no one reads it
+        return Response(status_code=499)
     return Response(orjson.dumps(answer), headers=headers, media_type="application/json")
+
+
+async def _collected_unless_left(
+    request: Request, collecting: Awaitable[dict[str, Any]], abandon: Callable[[], None]
+) -> dict[str, Any] | None:
+    """The whole answer — or None when the client leaves first (a timeout), and then the
+    answer is stopped."""
+    collect = asyncio.ensure_future(collecting)
+    left = asyncio.ensure_future(until_disconnect(request.receive))
+    try:
+        await asyncio.wait((collect, left), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        left.cancel()
+        if not collect.done():
+            collect.cancel()
+            abandon()
+    return collect.result() if collect.done() and not collect.cancelled() else None
+
+
+async def _stopped_if_left(
+    chunks: AsyncIterator[bytes], abandon: Callable[[], None]
+) -> AsyncIterator[bytes]:
+    """The chunks; when the client leaves before the last one, its answer is stopped."""
+    ended = False
+    try:
+        async for chunk in chunks:
+            yield chunk
+        ended = True
+    finally:
+        if not ended:
+            abandon()
+
+
+_abandoning: set[asyncio.Task[None]] = set()  # held until done: the loop keeps weak refs
+
+
+def _abandon(c: Container, user: User, chat_id: UUID, response_id: UUID) -> None:
+    """OpenAI stops generating when its client goes away, and so does chatorch: the
+    answer is cancelled, its partial text stored. A task of its own, because the
+    request's task is being cancelled and can await nothing more."""
+
+    async def cancel() -> None:
+        try:
+            await cancel_answer(c.store, c.bus, user, chat_id, response_id)
+        except ChatorchError as error:  # the chat was deleted meanwhile, the store is down
+            log.info("openai.abandon_failed", response_id=str(response_id), detail=error.detail)
+
+    task = asyncio.get_running_loop().create_task(cancel())
+    _abandoning.add(task)
+    task.add_done_callback(_abandoning.discard)
 
 
 def _metadata(asked: Conversation) -> dict[str, Any]:
