@@ -9,7 +9,17 @@ they run on the driver itself, compiled once (``prepared``, ADR 0012).
 
 from typing import Any, cast
 
-from sqlalchemy import Row, Table, bindparam, case, exists, insert, select, update
+from sqlalchemy import (
+    Row,
+    Table,
+    bindparam,
+    case,
+    exists,
+    insert,
+    literal_column,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.dml import Insert
@@ -64,12 +74,14 @@ CLAIM = (
     .returning(*m)
 )
 _earlier = messages.alias("earlier")
+# Literal values, not bound ones: the planners then see the partial index's condition
+# (models.PENDING_QUESTION) and read only the chat's unanswered questions.
 CLAIM_IN_TURN = CLAIM.where(
     ~exists().where(
         _earlier.c.chat_id == m.chat_id,
-        _earlier.c.role == Role.USER.value,
-        _earlier.c.status == Status.PENDING.value,
         _earlier.c.response_id < m.response_id,
+        _earlier.c.status == literal_column(f"'{Status.PENDING.value}'"),
+        _earlier.c.role == literal_column(f"'{Role.USER.value}'"),
     )
 )
 MARK_DISPATCHED = (

@@ -29,6 +29,9 @@ from sqlalchemy.types import TypeDecorator
 
 # Constraint names derive from this, so migrations name them the same on every backend
 # and a later migration can drop or alter them by a name it can predict.
+# Questions not answered yet (Status.PENDING, Role.USER), in SQL both dialects read.
+PENDING_QUESTION = "status = 'pending' AND role = 'user'"
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -93,6 +96,16 @@ class MessageRow(Base):
         UniqueConstraint("response_id", "role", name="uq_messages_response_id_role"),
         Index("ix_messages_chat_id_response_id", "chat_id", "response_id"),
         Index("ix_messages_status_id", "status", "id"),
+        # A claim asks whether an earlier question of the chat is unanswered: this
+        # index holds only those, so the answer costs the same in the 300th turn as
+        # in the first (hot.CLAIM_IN_TURN names the same condition, literally).
+        Index(
+            "ix_messages_pending_questions",
+            "chat_id",
+            "response_id",
+            sqlite_where=text(PENDING_QUESTION),
+            postgresql_where=text(PENDING_QUESTION),
+        ),
     )
 
     id: Mapped[UUID] = mapped_column(Uuid, primary_key=True)
