@@ -6,7 +6,7 @@ Built once at the entry point and passed down; nothing deep imports it as a glob
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chatorch.domain.embeddings import parse_embeddings
@@ -76,7 +76,19 @@ class Settings(BaseSettings):
     jwt_jwks_url: str | None = None
     jwt_secret: SecretStr | None = None
     jwt_role_claim: str = Field(default="chatorch_role", description="claim naming the role")
+    oidc_issuer: str | None = Field(
+        default=None, description="the identity provider the web page signs in with (OIDC)"
+    )
+    oidc_client_id: str | None = Field(
+        default=None, description="the page's public client at that provider (PKCE)"
+    )
+    oidc_scopes: str = Field(
+        default="openid profile email", description="scopes the page asks the provider for"
+    )
 
+    key_cache_seconds: float = Field(
+        default=5.0, ge=0, le=300, description="s a valid API key is believed without a lookup"
+    )
     rate_messages: str = Field(
         default="60/minute", description="messages one user may send (limits' syntax)"
     )
@@ -119,6 +131,9 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
     metrics_port: int | None = Field(
         default=None, ge=1, le=65535, description="serve /metrics here instead (same host)"
+    )
+    otlp_endpoint: str | None = Field(
+        default=None, description="OTLP/HTTP collector for traces, e.g. http://localhost:4318"
     )
 
     max_content_chars: int = Field(default=32_000, ge=1)
@@ -191,7 +206,51 @@ class Settings(BaseSettings):
         parse_embeddings(spec)
         return spec
 
-    @field_validator("public_url", *_PLATFORM_URLS)
+    @field_validator("oidc_issuer")
+    @classmethod
+    def _oidc_issuer(cls, url: str | None) -> str | None:
+        if not url:
+            return None
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+            raise ValueError(
+                f"CHATORCH_OIDC_ISSUER: {url!r} is not an absolute http(s) URL without a"
+                " query (the provider's issuer, as its tokens' 'iss' claim names it)"
+            )
+        if parts.fragment or "#" in url:
+            raise ValueError(f"CHATORCH_OIDC_ISSUER: {url!r} must not have a fragment")
+        return url
+
+    @field_validator("oidc_scopes")
+    @classmethod
+    def _oidc_scopes(cls, scopes: str) -> str:
+        if "openid" not in scopes.split():
+            raise ValueError(
+                f"CHATORCH_OIDC_SCOPES: {scopes!r} lacks 'openid', without which the"
+                " provider issues no ID token"
+            )
+        return " ".join(scopes.split())
+
+    @model_validator(mode="after")
+    def _oidc_complete(self) -> "Settings":
+        if self.oidc_issuer and not self.oidc_client_id:
+            raise ValueError(
+                "CHATORCH_OIDC_CLIENT_ID is required with CHATORCH_OIDC_ISSUER: the id of the"
+                " public client registered at the provider for this web page"
+            )
+        if self.oidc_client_id and not self.oidc_issuer:
+            raise ValueError(
+                "CHATORCH_OIDC_CLIENT_ID is set but CHATORCH_OIDC_ISSUER is not: name the"
+                " identity provider too"
+            )
+        if self.oidc_issuer and self.jwt_issuer and self.jwt_issuer != self.oidc_issuer:
+            raise ValueError(
+                f"CHATORCH_JWT_ISSUER ({self.jwt_issuer!r}) and CHATORCH_OIDC_ISSUER"
+                f" ({self.oidc_issuer!r}) differ: chatorch trusts one identity provider"
+            )
+        return self
+
+    @field_validator("public_url", "otlp_endpoint", *_PLATFORM_URLS)
     @classmethod
     def _absolute_url(cls, url: str | None, info: object) -> str | None:
         if url is None:

@@ -127,6 +127,33 @@ class TestAuthentication:
         assert refused.status_code == 401
         assert "revoked" in refused.json()["detail"]
 
+    async def test_a_key_revoked_by_another_process_is_refused_within_the_cache_time(
+        self, tmp_path: Path
+    ) -> None:
+        settings = settings_for(tmp_path, auth_required=True, key_cache_seconds=1)
+        key = await _key(settings, "ada")
+        async with serve(settings) as http:
+            assert (await http.get("/v1/chats", headers=_bearer(key))).status_code == 200
+            async with store_only(settings) as elsewhere:  # `chatorch keys revoke`
+                (listed,) = [k for k, _ in await elsewhere.list_keys()]
+                await elsewhere.revoke_key(listed.id)
+            believed = await http.get("/v1/chats", headers=_bearer(key))
+            await asyncio.sleep(1.1)
+            refused = await http.get("/v1/chats", headers=_bearer(key))
+        assert believed.status_code == 200  # no store read for a key seen a moment ago
+        assert refused.status_code == 401
+        assert "revoked" in refused.json()["detail"]
+
+    async def test_a_remembered_key_is_refused_once_it_expires(self, tmp_path: Path) -> None:
+        settings = settings_for(tmp_path, auth_required=True, key_cache_seconds=60)
+        key = await _key(settings, "ada", expires_in=timedelta(seconds=1))
+        async with serve(settings) as http:
+            assert (await http.get("/v1/chats", headers=_bearer(key))).status_code == 200
+            await asyncio.sleep(1.1)
+            refused = await http.get("/v1/chats", headers=_bearer(key))
+        assert refused.status_code == 401
+        assert "expired" in refused.json()["detail"]
+
     async def test_an_expired_key_is_refused(
         self, client: httpx.AsyncClient, secured: Settings
     ) -> None:

@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from chatorch import __version__
 from chatorch.api import admin, bots, chats, events, health, messages, problems, web, webhooks
+from chatorch.api import auth_config as auth_routes
 from chatorch.api import docs as api_docs
 from chatorch.api import export as export_routes
 from chatorch.api import files as file_routes
@@ -126,6 +127,7 @@ def create_app(
         app.include_router(ws_routes.router)  # the WebSocket
         app.include_router(file_routes.router)
         app.include_router(openai_routes.router)
+        app.include_router(auth_routes.router)  # public: how the page signs in
         app.mount("/static", web.static_files(), name="static")
     return app
 

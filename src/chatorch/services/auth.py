@@ -10,7 +10,7 @@ import functools
 import hashlib
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 from uuid import UUID
@@ -31,7 +31,7 @@ SHOWN_PREFIX = 12  # characters of a key kept to recognise it in lists and the a
 MAX_SUBJECT_CHARS = 200  # a token's subject, as the user name "oidc:<subject>" (≤ 255)
 AUDIT_FAILURES_EVERY = "1/minute"  # audit rows of failed sign-ins per address
 ERASE_PAGE = 500  # chats listed per query while erasing a user
-ADDRESSES_HELD = 10_000  # addresses this process remembers failures of, the oldest dropped
+ADDRESSES_HELD = 10_000  # addresses (or keys) this process remembers, the oldest dropped
 SUSPECT_FOR = 3600.0  # s after its last failure here an address is checked before lookups
 
 _RANK = [AccessRole.USER, AccessRole.OPERATOR, AccessRole.ADMIN]
@@ -53,7 +53,10 @@ class Authenticator:
         role_claim: str = "chatorch_role",
         limiter: RateLimiter | None = None,
         failure_rate: str = "20/minute",
+        key_cache_seconds: float = 0.0,
     ) -> None:
+        """``key_cache_seconds``: how long a key found valid is believed without reading
+        the store again — a key revoked on another process works here that long."""
         self._store = store
         self._verifier = verifier
         self._required = required
@@ -63,6 +66,7 @@ class Authenticator:
         self._failure_rate = failure_rate
         self._unwritten: dict[str, int] = {}  # failures per address not yet in the audit
         self._suspects: dict[str, float] = {}  # addresses that failed here: when, last
+        self._keys = _KnownKeys(key_cache_seconds)
 
     @property
     def store(self) -> Store:
@@ -136,8 +140,11 @@ class Authenticator:
         )
 
     async def _by_key(self, key: str) -> Principal:
+        hashed = key_hash(key)
+        if known := self._keys.get(hashed):
+            return known
         async with self._store.transaction() as tx:
-            found = await tx.users.find_api_key(key_hash(key))
+            found = await tx.users.find_api_key(hashed)
             user = None if found is None else await tx.users.get_user(found.user_id)
         if found is None or user is None:
             raise Unauthenticated("unknown API key")
@@ -145,7 +152,9 @@ class Authenticator:
             raise Unauthenticated(f"API key {found.prefix}… was revoked")
         if found.expires_at is not None and found.expires_at <= datetime.now(UTC):
             raise Unauthenticated(f"API key {found.prefix}… has expired")
-        return Principal(user, found.role, f"api_key:{found.prefix}")
+        principal = Principal(user, found.role, f"api_key:{found.prefix}")
+        self._keys.put(hashed, principal, expires_at=found.expires_at)
+        return principal
 
     async def _by_token(self, token: str) -> Principal:
         if self._verifier is None:
@@ -230,6 +239,7 @@ class Authenticator:
             await tx.users.add_audit(
                 AuditEvent(action="key.revoked", actor=actor, target=revoked.prefix)
             )
+        self._keys.drop(lambda principal: principal.via == f"api_key:{revoked.prefix}")
         return revoked
 
     async def erase_user(self, user_id: UUID, *, actor: str) -> list[UUID]:
@@ -258,6 +268,7 @@ class Authenticator:
                     detail={"chats": len(chats)},
                 )
             )
+        self._keys.drop(lambda principal: principal.user.id == user_id)
         return chats
 
     async def audit(self, event: AuditEvent) -> None:
@@ -269,8 +280,40 @@ class Authenticator:
             log.exception("audit.write_failed", action=event.action)
 
 
+class _KnownKeys:
+    """API keys found valid lately, by hash: a request with a key then costs no store
+    read (two statements per request, most of the cost of a short one). Revoking a key
+    or erasing a user forgets it here at once; other processes believe it until its
+    entry is ``ttl`` s old (docs/security.md). A key that expires meanwhile does not."""
+
+    def __init__(self, ttl: float) -> None:
+        self._ttl = ttl
+        self._held: dict[str, tuple[Principal, float, datetime | None]] = {}
+
+    def get(self, hashed: str) -> Principal | None:
+        held = self._held.get(hashed)
+        if held is None:
+            return None
+        principal, until, expires_at = held
+        if time.monotonic() >= until or (
+            expires_at is not None and expires_at <= datetime.now(UTC)
+        ):
+            del self._held[hashed]
+            return None
+        return principal
+
+    def put(self, hashed: str, principal: Principal, *, expires_at: datetime | None) -> None:
+        if self._ttl <= 0:
+            return
+        _remember(self._held, hashed, (principal, time.monotonic() + self._ttl, expires_at))
+
+    def drop(self, matches: Callable[[Principal], bool]) -> None:
+        for hashed in [h for h, (principal, *_) in self._held.items() if matches(principal)]:
+            del self._held[hashed]
+
+
 def _remember(by_address: dict[str, T], ip: str, value: T) -> None:
-    """Set ``by_address[ip]``, dropping the oldest address when the map is full."""
+    """Set ``by_address[ip]``, dropping the oldest entry when the map is full."""
     by_address.pop(ip, None)  # re-inserted last: the newest
     if len(by_address) >= ADDRESSES_HELD:
         del by_address[next(iter(by_address))]

@@ -1,30 +1,53 @@
 // Every call the page makes to the server goes through request(), so headers are set in
 // one place. Without keys (the embedded, local mode) the page sends no credential and
 // acts as the local user; when the server requires one (docs/api.md#authentication) a
-// 401 asks the page to sign in, and the API key given is kept in sessionStorage and sent
-// as ``Authorization: Bearer`` on every call. Event streams carry it as
-// ``?access_token=`` instead: EventSource cannot set headers (docs/security.md).
+// 401 asks the page to sign in, and the API key given — or the ID token of a single
+// sign-on (sso.js) — is kept in sessionStorage and sent as ``Authorization: Bearer`` on
+// every call. Event streams carry it as ``?access_token=`` instead: EventSource cannot
+// set headers (docs/security.md).
 
 import { el } from "./dom.js";
 
 const KEY = "chatorch.apiKey";
+const TOKEN = "chatorch.idToken";
+
+function read(name) {
+  try {
+    return sessionStorage.getItem(name) || "";
+  } catch {
+    return ""; // storage disabled: nothing kept
+  }
+}
+
+function write(name, value) {
+  try {
+    if (value) sessionStorage.setItem(name, value);
+    else sessionStorage.removeItem(name);
+  } catch {
+    // storage disabled
+  }
+}
 
 /** The credential the page sends, and who to tell when the server refuses it. */
 export const auth = {
+  /** The credential sent: an API key, or the ID token of a single sign-on. */
   get key() {
-    try {
-      return sessionStorage.getItem(KEY) || "";
-    } catch {
-      return ""; // storage disabled: no key kept
-    }
+    return read(KEY) || read(TOKEN);
   },
+  /** Sign in with an API key; "" signs out (either way). */
   set key(value) {
-    try {
-      if (value) sessionStorage.setItem(KEY, value);
-      else sessionStorage.removeItem(KEY);
-    } catch {
-      // storage disabled
-    }
+    write(KEY, value);
+    write(TOKEN, "");
+  },
+  /** Sign in with the ID token the identity provider issued. */
+  set token(value) {
+    write(KEY, "");
+    write(TOKEN, value);
+  },
+  /** How the tab signed in: "key", "sso", or "" (not at all). */
+  get kind() {
+    if (read(KEY)) return "key";
+    return read(TOKEN) ? "sso" : "";
   },
   /** Called with the server's detail on every 401. */
   onUnauthorized: null,

@@ -7,6 +7,7 @@ import { $, el, when } from "./dom.js";
 import { Attachments, renderSources } from "./files.js";
 import { enableCopy, showMarkdown } from "./markdown.js";
 import { Search } from "./search.js";
+import { beginSignIn, finishSignIn } from "./sso.js";
 
 const ui = {
   newChat: $("#new-chat"),
@@ -29,6 +30,9 @@ const ui = {
   apiKey: $("#api-key"),
   signInError: $("#sign-in-error"),
   signOut: $("#sign-out"),
+  sso: $("#sso"),
+  ssoButton: $("#sso-sign-in"),
+  ssoUnavailable: $("#sso-unavailable"),
 };
 
 const state = {
@@ -589,17 +593,44 @@ enableCopy(ui.messages);
 
 // ---------------------------------------------------------------- signing in
 
-function showSignIn(message) {
+// How this server lets people sign in (GET /v1/auth/config); null until known.
+let signInOptions = null;
+const DRAFT = "chatorch.draft"; // the message being typed, kept across a single sign-on
+
+function keepDraft(text) {
+  try {
+    if (text) sessionStorage.setItem(DRAFT, text);
+    else sessionStorage.removeItem(DRAFT);
+  } catch {
+    // storage disabled: the draft is lost with the page
+  }
+}
+
+/** The sign-in, saying why (``why``) if there is something to say. */
+function showSignIn(why = "") {
   closeStreams();
-  ui.signInError.textContent = auth.key ? `The API key was refused: ${message}` : "";
+  ui.signInError.textContent = why;
   auth.key = "";
   ui.signOut.hidden = true;
   clearError();
   if (!ui.signIn.open) ui.signIn.showModal();
-  ui.apiKey.focus();
+  (ui.sso.hidden ? ui.apiKey : ui.ssoButton).focus();
 }
 
-auth.onUnauthorized = showSignIn;
+auth.onUnauthorized = (message) => {
+  const refused = { key: `The API key was refused: ${message}`,
+    sso: `Your sign-in ended (${message}); sign in again.` };
+  showSignIn(refused[auth.kind] || "");
+};
+ui.ssoButton.addEventListener("click", () => {
+  ui.ssoButton.disabled = true;
+  keepDraft(ui.input.value);
+  beginSignIn(signInOptions.oidc).catch((error) => {
+    ui.ssoButton.disabled = false;
+    keepDraft("");
+    ui.signInError.textContent = error.message;
+  });
+});
 ui.signIn.addEventListener("cancel", (event) => event.preventDefault()); // no way around it
 ui.signInForm.addEventListener("submit", (event) => {
   event.preventDefault();
@@ -647,4 +678,27 @@ async function start() {
   updateSend();
 }
 
-start();
+/** Learn how to sign in, finish a sign-in the identity provider sent back, then start. */
+async function boot() {
+  signInOptions = await api("/v1/auth/config").catch(() => null);
+  const oidc = signInOptions?.oidc || null;
+  ui.sso.hidden = !oidc;
+  ui.ssoUnavailable.hidden = !signInOptions?.oidc_error;
+  ui.ssoUnavailable.textContent = signInOptions?.oidc_error
+    ? `Single sign-on is unavailable right now: ${signInOptions.oidc_error}` : "";
+  const failed = await finishSignIn(oidc);
+  try {
+    ui.input.value ||= sessionStorage.getItem(DRAFT) || "";
+  } catch {
+    // storage disabled
+  }
+  keepDraft("");
+  if (failed && signInOptions?.auth_required) {
+    showSignIn(failed); // signing in again starts the page
+    return;
+  }
+  if (failed) showError(failed);
+  start();
+}
+
+boot();

@@ -1,7 +1,8 @@
 """JwtVerifier: the TokenVerifier port for JWTs from an OIDC identity provider (PyJWT).
 
-Keys come either from the provider's JWKS endpoint (asymmetric: RS256, ES256, ...) or
-from a shared secret (HS256). Every failure is an ``Unauthenticated`` whose detail says
+Keys come either from the provider's JWKS endpoint (asymmetric: RS256, ES256, ...),
+named or found through its discovery document (``CHATORCH_OIDC_ISSUER``), or from a
+shared secret (HS256). Every failure is an ``Unauthenticated`` whose detail says
 why in a few words; no message ever repeats the token.
 """
 
@@ -13,7 +14,8 @@ import jwt
 from jwt import PyJWK, PyJWKClient
 from jwt.exceptions import InvalidSubjectError
 
-from chatorch.domain.errors import Unauthenticated
+from chatorch.adapters.auth.discovery import OidcDiscovery
+from chatorch.domain.errors import ServiceUnavailable, Unauthenticated
 from chatorch.ports.auth import Identity
 
 JWKS_TIMEOUT = 5.0  # s for one fetch of the provider's key set
@@ -43,8 +45,10 @@ class JwtVerifier:
     """Check a bearer JWT's signature, ``iss``, ``aud``, ``exp`` (required), ``nbf``, ``iat``.
 
     Give exactly one of ``jwks_url`` (the provider's key set, fetched in a worker thread
-    with a short timeout and cached) or ``secret`` (a shared HS256 key). ``algorithms``
-    defaults to RS256 and ES256 for a JWKS, HS256 for a secret; "none" is never accepted.
+    with a short timeout and cached), ``discovery`` (the same, at the ``jwks_uri`` its
+    document names, looked up on the first token: a provider down at start delays no
+    start) or ``secret`` (a shared HS256 key). ``algorithms`` defaults to RS256 and
+    ES256 for a JWKS, HS256 for a secret; "none" is never accepted.
     ``leeway`` is the clock skew, in seconds, allowed on the time claims. Keys shorter than
     the algorithm's recommended minimum are refused.
     """
@@ -56,16 +60,17 @@ class JwtVerifier:
         audience: str,
         jwks_url: str | None = None,
         secret: str | None = None,
+        discovery: OidcDiscovery | None = None,
         algorithms: Sequence[str] | None = None,
         leeway: float = 30,
     ) -> None:
-        if (jwks_url is None) == (secret is None):
-            raise ValueError("give exactly one of jwks_url and secret")
+        if sum(source is not None for source in (jwks_url, secret, discovery)) != 1:
+            raise ValueError("give exactly one of jwks_url, discovery and secret")
         if not issuer or not audience:
             raise ValueError("issuer and audience must not be empty")
         if leeway < 0:
             raise ValueError("leeway must not be negative")
-        chosen = list(algorithms or (_JWKS_ALGORITHMS if jwks_url else _SECRET_ALGORITHMS))
+        chosen = list(algorithms or (_SECRET_ALGORITHMS if secret else _JWKS_ALGORITHMS))
         if not chosen:
             raise ValueError("algorithms must not be empty")
         if any(name.lower() == "none" for name in chosen):
@@ -83,16 +88,8 @@ class JwtVerifier:
         self._algorithms = chosen
         self._leeway = leeway
         self._secret = secret
-        self._jwks = (
-            None
-            if jwks_url is None
-            else PyJWKClient(
-                jwks_url,
-                cache_jwk_set=True,
-                lifespan=JWKS_LIFESPAN,
-                timeout=JWKS_TIMEOUT,
-            )
-        )
+        self._discovery = discovery
+        self._jwks = None if jwks_url is None else _key_client(jwks_url)
 
     async def verify(self, token: str) -> Identity:
         try:
@@ -103,11 +100,10 @@ class JwtVerifier:
         if not isinstance(algorithm, str) or algorithm not in self._algorithms:
             raise Unauthenticated("algorithm not allowed")
         key: PyJWK | str
-        if self._jwks is not None:
-            key = await self._signing_key(self._jwks, header.get("kid"))
-        else:
-            assert self._secret is not None
+        if self._secret is not None:
             key = self._secret
+        else:
+            key = await self._signing_key(await self._key_set(), header.get("kid"))
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
@@ -126,6 +122,18 @@ class JwtVerifier:
         if not isinstance(subject, str) or not subject:
             raise Unauthenticated("token has no subject")
         return Identity(issuer=self._issuer, subject=subject, claims=claims)
+
+    async def _key_set(self) -> PyJWKClient:
+        """The provider's key set: named, or at the ``jwks_uri`` of its discovery."""
+        if self._jwks is None:
+            assert self._discovery is not None
+            try:
+                metadata = await self._discovery.metadata()
+            except ServiceUnavailable as error:
+                detail = f"identity provider keys unavailable ({error.detail})"
+                raise Unauthenticated(detail) from None
+            self._jwks = _key_client(metadata.jwks_uri)
+        return self._jwks
 
     @staticmethod
     async def _signing_key(client: PyJWKClient, kid: object) -> PyJWK:
@@ -148,6 +156,10 @@ class JwtVerifier:
                 raise Unauthenticated("signing key not found") from None
 
         return await asyncio.to_thread(lookup)
+
+
+def _key_client(jwks_url: str) -> PyJWKClient:
+    return PyJWKClient(jwks_url, cache_jwk_set=True, lifespan=JWKS_LIFESPAN, timeout=JWKS_TIMEOUT)
 
 
 def _reason(error: jwt.PyJWTError) -> str:
