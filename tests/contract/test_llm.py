@@ -8,6 +8,7 @@ and cut connections, timeouts, malformed streams — is asked of those two alone
 """
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -261,3 +262,104 @@ class TestFailures:
         assert error.retryable
         assert "malformed tool" in error.detail
         assert "calculator" in error.detail
+
+
+@asynccontextmanager
+async def _silent_server() -> AsyncIterator[int]:
+    """A port that accepts connections and never answers; yields the port."""
+
+    async def hold(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(ConnectionError):
+            while await reader.read(4096):
+                pass
+        writer.close()
+
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+        await server.wait_closed()
+
+
+@asynccontextmanager
+async def _keyed_fake(kind: str, key: str) -> AsyncIterator[str]:
+    """A fake of ``kind`` that takes only ``key``; yields its URL."""
+    if kind == "openai":
+        async with fake_openai_server(api_key=key) as openai:
+            yield openai.url
+    else:
+        async with fake_anthropic_server(api_key=key) as anthropic:
+            yield anthropic.url
+
+
+class TestProbe:
+    """What `chatorch doctor`, /v1/admin/health and the start-up warning rely on: a cheap
+    question (no generation) whose answer says whether the provider works."""
+
+    async def test_a_working_provider_answers_its_probe(self, llm: Providers) -> None:
+        probe = await llm.make().probe()
+        assert probe.ok, probe.detail
+        assert probe.status is None
+        assert probe.latency_ms >= 0
+        assert probe.detail.startswith(llm.kind)
+
+    async def test_the_probe_asks_for_the_model_list_and_spends_no_tokens(self) -> None:
+        async with fake_openai_server() as fake:
+            provider = OpenAIProvider(model="fake", base_url=fake.url, api_key=API_KEY, timeout=5)
+            try:
+                probe = await provider.probe()
+            finally:
+                await provider.close()
+        assert probe.ok
+        assert "the model is listed" in probe.detail
+        assert not fake.requests  # no completion was asked for
+
+    async def test_a_model_the_server_does_not_list_is_said(self) -> None:
+        async with fake_openai_server() as fake:
+            provider = OpenAIProvider(
+                model="gpt-nonexistent", base_url=fake.url, api_key=API_KEY, timeout=5
+            )
+            try:
+                probe = await provider.probe()
+            finally:
+                await provider.close()
+        assert probe.ok
+        assert "the model is not among the" in probe.detail
+
+    async def test_a_refused_key_is_a_failed_probe_that_never_repeats_the_key(
+        self, networked: Providers
+    ) -> None:
+        async with _keyed_fake(networked.kind, "sk-the-right-one") as url:
+            wrong = await networked.make("fake", url=url).probe()
+            right_provider = (OpenAIProvider if networked.kind == "openai" else AnthropicProvider)(
+                model="fake", base_url=url, api_key="sk-the-right-one", timeout=5
+            )
+            networked.made.append(right_provider)
+            right = await right_provider.probe()
+        assert not wrong.ok
+        assert wrong.status == 401
+        assert "HTTP 401" in wrong.detail
+        assert API_KEY not in wrong.detail
+        assert right.ok, right.detail
+
+    async def test_an_unreachable_server_is_a_failed_probe(
+        self, networked: Providers, closed_port: int
+    ) -> None:
+        url = networked.url_at(closed_port)
+        probe = await networked.make("fake", url=url).probe()
+        assert not probe.ok
+        assert probe.status is None
+        assert probe.detail.startswith(f"{networked.kind} fake: cannot reach")
+
+    async def test_a_silent_server_fails_the_probe_within_its_timeout(
+        self, networked: Providers
+    ) -> None:
+        async with _silent_server() as port:
+            provider = networked.make("fake", url=networked.url_at(port), timeout=30)
+            started = asyncio.get_running_loop().time()
+            probe = await provider.probe(timeout=0.3)
+            spent = asyncio.get_running_loop().time() - started
+        assert not probe.ok
+        assert "within 0.3 s" in probe.detail
+        assert spent < 2

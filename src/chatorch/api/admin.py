@@ -1,15 +1,15 @@
-"""Administration: live connections, API keys and the audit trail.
+"""Administration: health, live connections, API keys and the audit trail.
 
-Connections need the ``operator`` role; keys and the audit trail need ``admin``.
+Health and connections need the ``operator`` role; keys and the audit trail need ``admin``.
 """
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import structlog
-from fastapi import APIRouter, Depends, Path, Query, Response, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from chatorch.api.deps import AdminDep, ContainerDep, OperatorDep, json_body
@@ -17,6 +17,7 @@ from chatorch.api.schemas import NO_NUL, NOT_BLANK
 from chatorch.container import Container
 from chatorch.domain.entities import AccessRole, ApiKey, AuditEvent
 from chatorch.domain.errors import NotConfigured, ServiceUnavailable
+from chatorch.services.probes import ProbeCache
 from chatorch.services.secrets import NAME_PATTERN, Vault
 
 log = structlog.get_logger(__name__)
@@ -95,6 +96,55 @@ class AuditOut(BaseModel):
             request_id=event.request_id,
             detail=event.detail,
         )
+
+
+class ProviderOut(BaseModel):
+    name: str = Field(description="as CHATORCH_LLM names it, e.g. openai:gpt-4o-mini")
+    ok: bool
+    latency_ms: float
+    detail: str
+
+
+class HealthReport(BaseModel):
+    status: Literal["ok", "degraded", "unavailable"]
+    services: dict[str, dict[str, Any]] = Field(description="as /readyz reports them")
+    providers: list[ProviderOut] = Field(description="CHATORCH_LLM's chain, in its order")
+    providers_checked_at: datetime = Field(description="providers are asked at most every 10 s")
+
+
+@router.get("/health", response_model=HealthReport)
+async def health(request: Request, c: ContainerDep, _: OperatorDep) -> HealthReport:
+    """The backing services, as /readyz asks them, and every provider of the chain.
+
+    ``unavailable``: a critical service is down, or no provider answers; ``degraded``:
+    something else is down (a provider the chain falls back from, the cache, ...).
+    """
+    services = await c.readiness()
+    chain = await _provider_probes(request, c).get()
+    critical = all(check["ok"] for check in services.values() if check["critical"])
+    if not critical or not chain.answering:
+        verdict: Literal["ok", "degraded", "unavailable"] = "unavailable"
+    elif chain.all_ok and all(check["ok"] for check in services.values()):
+        verdict = "ok"
+    else:
+        verdict = "degraded"
+    return HealthReport(
+        status=verdict,
+        services=services,
+        providers=[
+            ProviderOut(name=p.name, ok=p.ok, latency_ms=p.latency_ms, detail=p.detail)
+            for p in chain.providers
+        ],
+        providers_checked_at=datetime.fromtimestamp(chain.checked_at, tz=UTC),
+    )
+
+
+def _provider_probes(request: Request, c: Container) -> ProbeCache:
+    """One cache per app: probes are shared by every caller for a few seconds."""
+    probes: ProbeCache | None = getattr(request.app.state, "provider_probes", None)
+    if probes is None:
+        probes = request.app.state.provider_probes = ProbeCache(c.llm.providers)
+    return probes
 
 
 @router.get("/connections", response_model=Connections)

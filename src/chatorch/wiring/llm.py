@@ -1,5 +1,13 @@
-"""The model chain of CHATORCH_LLM behind the LLMManager: retries, breaker, cache."""
+"""The model chain of CHATORCH_LLM behind the LLMManager: retries, breaker, cache.
 
+At start the chain's providers are probed in the background: one that does not answer
+is said once (``llm.provider_unreachable``), without slowing or failing the start —
+the chain may fall back from it, and it may be back before the first question.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
 from contextlib import AsyncExitStack
 
 import structlog
@@ -12,6 +20,7 @@ from chatorch.ports.llm import LLMProvider
 from chatorch.ports.store import Store
 from chatorch.services.llm import Chains, LLMManager, Policy
 from chatorch.services.metrics import MetricsCollector
+from chatorch.services.probes import probe_chain
 from chatorch.services.secrets import Vault
 from chatorch.settings import Settings
 from chatorch.wiring.startup import StartupError
@@ -38,7 +47,41 @@ async def build_llm(
     stack.push_async_callback(default.close)
     chains = Chains(default, manager)
     stack.push_async_callback(chains.close)
+    warning = asyncio.create_task(warn_unreachable(default.providers), name="chatorch-llm-probe")
+    stack.push_async_callback(_cancel, warning)  # before the providers close
     return chains
+
+
+async def chain_providers(
+    settings: Settings, stack: AsyncExitStack, *, store: Store | None, vault: Vault | None
+) -> list[LLMProvider]:
+    """CHATORCH_LLM's providers alone, closed with ``stack``: for `chatorch doctor`
+    (``store``: None when its tables are not there, so keys come from settings alone)."""
+    providers = await _providers(settings.llm, settings, vault, store=store)
+    for provider in providers:
+        stack.push_async_callback(provider.close)
+    return providers
+
+
+async def warn_unreachable(providers: Sequence[LLMProvider]) -> None:
+    """Probe the chain once; log each provider that does not answer (never raises)."""
+    health = await probe_chain(providers)
+    for provider in health.providers:
+        if not provider.ok:
+            log.warning(
+                "llm.provider_unreachable",
+                provider=provider.name,
+                detail=provider.detail,
+                fallback="another provider of CHATORCH_LLM answers"
+                if health.answering
+                else "no provider of CHATORCH_LLM answers: answers will fail",
+            )
+
+
+async def _cancel(task: "asyncio.Task[None]") -> None:
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 def _policy(s: Settings) -> Policy:
@@ -54,15 +97,18 @@ def _policy(s: Settings) -> Policy:
 
 
 async def _provider_key(
-    setting: SecretStr | None, vault: Vault | None, name: str, *, store: Store
+    setting: SecretStr | None, vault: Vault | None, name: str, *, store: Store | None
 ) -> str | None:
-    """A provider key from its setting, else from the vault (stored encrypted).
+    """A provider key from its setting, else from the vault (stored encrypted); with no
+    ``store`` (its schema not made yet), from its setting alone.
 
     Raises:
         StartupError: the stored key does not decrypt with CHATORCH_SECRET_KEYS.
     """
     if setting is not None:
         return setting.get_secret_value()
+    if store is None:
+        return None
     if vault is None:
         async with store.transaction() as tx:
             if await tx.secrets.get_secret(name) is not None:
@@ -83,7 +129,7 @@ async def _provider_key(
 
 
 async def _providers(
-    chain: str, settings: Settings, vault: Vault | None, *, store: Store
+    chain: str, settings: Settings, vault: Vault | None, *, store: Store | None
 ) -> list[LLMProvider]:
     """The providers of ``chain`` (CHATORCH_LLM's syntax); an SDK is imported only when
     the chain names it."""

@@ -34,6 +34,7 @@ from chatorch.adapters.llm import sse, transport
 from chatorch.adapters.llm.endpoint import Endpoint
 from chatorch.domain.errors import LLMError
 from chatorch.domain.llm import Chunk, LLMRequest, ToolCall, ToolSpec, Turn, Usage
+from chatorch.ports.llm import PROBE_TIMEOUT, Probe
 
 _NO_KEY = "not-needed"  # local servers ignore the key, but the SDK insists on one
 # Error types an in-stream ``error`` event may carry that no retry will fix.
@@ -102,6 +103,26 @@ class AnthropicProvider:
                 self._scrub(f"{self._label}: malformed stream event from {self._url}: {exc}"),
                 retryable=True,
             ) from exc
+
+    async def probe(self, *, timeout: float = PROBE_TIMEOUT) -> Probe:
+        """``GET /v1/models`` with ``x-api-key`` and ``anthropic-version``: the server
+        answers and takes the key. The model is not looked for: the list holds dated
+        names, and the Messages API also takes aliases that it does not list."""
+        models = self._url + "/v1/models"
+        return await transport.probed(
+            self._endpoint.fetched(models, timeout=timeout),
+            label=self._label,
+            url=models,
+            timeout=timeout,
+            scrub=self._scrub,
+            judge=self._judge,
+        )
+
+    def _judge(self, answer: object) -> str:
+        data = answer.get("data") if isinstance(answer, dict) else None
+        if not isinstance(data, list):
+            raise ValueError("no model list (`data`) in its answer")
+        return f"reachable at {self._url}, the key is accepted"
 
     async def close(self) -> None:
         await self._endpoint.close()

@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator, Sequence
 
 from chatorch.domain.arithmetic import extract_expression
 from chatorch.domain.llm import Chunk, LLMRequest, Source, ToolCall, Turn, Usage
+from chatorch.ports.llm import PROBE_TIMEOUT, Probe
 
 NO_MODEL_ANSWER = (
     "No language model is configured, so I can only do arithmetic and tell the time. "
@@ -62,6 +63,10 @@ class BuiltinProvider:
             yield Chunk(text=piece)
             await asyncio.sleep(self._delay)
         yield Chunk(usage=Usage(prompt_tokens=prompt_tokens, completion_tokens=len(pieces)))
+
+    async def probe(self, *, timeout: float = PROBE_TIMEOUT) -> Probe:
+        """Always there: it runs in this process, with no network and no model."""
+        return Probe(ok=True, detail="builtin: offline responder, always available", latency_ms=0.0)
 
     async def close(self) -> None:
         return None

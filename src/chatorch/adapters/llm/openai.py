@@ -30,6 +30,7 @@ from chatorch.adapters.llm import sse, transport
 from chatorch.adapters.llm.endpoint import Endpoint
 from chatorch.domain.errors import LLMError
 from chatorch.domain.llm import Chunk, LLMRequest, ToolCall, ToolSpec, Turn, Usage
+from chatorch.ports.llm import PROBE_TIMEOUT, Probe
 
 _NO_KEY = "not-needed"  # local servers ignore the key, but the SDK insists on one
 
@@ -80,6 +81,32 @@ class OpenAIProvider:
                 self._scrub(f"{self._label}: malformed stream chunk from {self._url}: {exc}"),
                 retryable=True,
             ) from exc
+
+    async def probe(self, *, timeout: float = PROBE_TIMEOUT) -> Probe:
+        """``GET {base}/models`` with the key: the server answers and takes the key; the
+        detail says whether it lists the model (OpenAI-compatible servers list what
+        they serve)."""
+        models = self._url + "/models"
+        return await transport.probed(
+            self._endpoint.fetched(models, timeout=timeout),
+            label=self._label,
+            url=models,
+            timeout=timeout,
+            scrub=self._scrub,
+            judge=self._judge,
+        )
+
+    def _judge(self, answer: object) -> str:
+        data = answer.get("data") if isinstance(answer, dict) else None
+        if not isinstance(data, list):
+            raise ValueError("no model list (`data`) in its answer")
+        names = {str(entry.get("id")) for entry in data if isinstance(entry, dict)}
+        if self._model in names:
+            return f"reachable at {self._url}, the key is accepted, the model is listed"
+        return (
+            f"reachable at {self._url}, the key is accepted; the model is not among the "
+            f"{len(names)} it lists"
+        )
 
     async def close(self) -> None:
         await self._endpoint.close()

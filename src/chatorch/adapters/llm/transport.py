@@ -6,12 +6,14 @@ its client errors or a timeout, an error status as a :class:`StatusFailure`.
 """
 
 import math
-from collections.abc import Callable, Mapping
+import time
+from collections.abc import Awaitable, Callable, Mapping
 
 import aiohttp
 import orjson
 
 from chatorch.domain.errors import LLMError
+from chatorch.ports.llm import Probe
 
 
 class StatusFailure(Exception):
@@ -91,3 +93,34 @@ def retry_after_seconds(header: str | None) -> float | None:
     except ValueError:  # absent, or an HTTP date
         return None
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+async def probed(
+    answer: Awaitable[object],
+    *,
+    label: str,
+    url: str,
+    timeout: float,
+    scrub: Callable[[str], str],
+    judge: Callable[[object], str],
+) -> Probe:
+    """The :class:`Probe` of one cheap request (``answer``, e.g. the list of models):
+    ``judge`` words a good answer (and raises ``ValueError`` for a malformed one); a
+    failure is worded as a failed call would be, the key scrubbed."""
+    started = time.perf_counter()
+
+    def spent() -> float:
+        return round((time.perf_counter() - started) * 1000, 1)
+
+    try:
+        said = judge(await answer)
+    except StatusFailure as exc:
+        error = failure(exc, label=label, url=url, timeout=timeout, scrub=scrub)
+        return Probe(ok=False, detail=error.detail, latency_ms=spent(), status=exc.status)
+    except TransportError as exc:
+        error = failure(exc, label=label, url=url, timeout=timeout, scrub=scrub)
+        return Probe(ok=False, detail=error.detail, latency_ms=spent())
+    except (orjson.JSONDecodeError, ValueError) as exc:
+        detail = f"{label}: {url} answered, but not as the API does: {exc}"
+        return Probe(ok=False, detail=scrub(detail), latency_ms=spent())
+    return Probe(ok=True, detail=scrub(f"{label}: {said}"), latency_ms=spent())
