@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from chatorch import __version__
-from chatorch.cli import bots, chat, keys, migrate, secrets, serve, status
+from chatorch.cli import backup, bots, chat, doctor, keys, migrate, secrets, serve, status
 from chatorch.cli.common import PlainHelp
 
 app = typer.Typer(
@@ -48,10 +48,13 @@ app.command()(serve.serve)
 app.command()(serve.gateway)
 app.command()(serve.worker)
 app.command()(status.status)
+app.command()(doctor.doctor)
 app.add_typer(keys.app, name="keys")
 app.add_typer(secrets.app, name="secrets")
 app.add_typer(bots.app, name="bots")
 app.command()(migrate.migrate)
+app.command()(backup.backup)
+app.command()(backup.restore)
 app.command()(chat.chat)
 
 
