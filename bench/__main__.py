@@ -6,7 +6,8 @@ idle streams on one gateway, measures file ingestion and answers with retrieval 
 embedded server (``bench/memory.py``), stops everything, prints the tables and the
 budget, and writes ``bench/results/<date>.json``. Distributed and idle runs need
 PostgreSQL, Redis and NATS on their usual ports; without them they are left out, with
-the reason.
+the reason. ``--only tracing`` measures what exporting traces costs (``bench/tracing.py``);
+it is not part of a full run.
 """
 
 import argparse
@@ -27,6 +28,7 @@ from typing import Any
 import psutil
 
 from bench import memory, report
+from bench import tracing as tracing_cost
 from bench.backing import backing_services, missing
 from bench.memory import MemoryPlan
 from bench.profile import Recording
@@ -148,6 +150,7 @@ class Plan:
     hold: float  # s idle streams are held before they are counted
     profile: bool = False  # py-spy each system at concurrency 64
     memory: MemoryPlan | None = None  # files and retrieval (bench/memory.py)
+    tracing: tracing_cost.TracingPlan | None = None  # spans exported or not (bench/tracing.py)
 
 
 def measure_systems(plan: Plan, upstream: Upstream, workdir: Path) -> list[dict[str, Any]]:
@@ -197,13 +200,16 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short runs, 1,000 idle streams")
     parser.add_argument(
-        "--only", nargs="+", choices=[*SYSTEMS, "idle", "memory"], help="run just these"
+        "--only",
+        nargs="+",
+        choices=[*SYSTEMS, "idle", "memory", "tracing"],
+        help="run just these",
     )
     parser.add_argument(
         "--profile", action="store_true", help="py-spy each system at concurrency 64"
     )
     args = parser.parse_args(argv)
-    chosen = args.only or [*SYSTEMS, "idle", "memory"]
+    chosen = args.only or [*SYSTEMS, "idle", "memory"]  # tracing only when asked
     plan = Plan(
         systems=[name for name in SYSTEMS if name in chosen],
         idle_streams=() if "idle" not in chosen else IDLE_QUICK if args.quick else IDLE,
@@ -212,6 +218,11 @@ def main(argv: list[str] | None = None) -> None:
         hold=3.0 if args.quick else 10.0,
         profile=args.profile,
         memory=None if "memory" not in chosen else memory.QUICK if args.quick else memory.FULL,
+        tracing=None
+        if "tracing" not in chosen
+        else tracing_cost.QUICK
+        if args.quick
+        else tracing_cost.FULL,
     )
     with tempfile.TemporaryDirectory(prefix="chatorch-bench-") as tmp:
         workdir = Path(tmp)
@@ -222,6 +233,9 @@ def main(argv: list[str] | None = None) -> None:
             files = None
             if plan.memory is not None:
                 files = memory.measure_memory(plan.memory, upstream, workdir, _say)
+            traced = None
+            if plan.tracing is not None:
+                traced = tracing_cost.measure_tracing(plan.tracing, upstream, workdir, _say, load)
     report.with_ratios(runs)
     checks = report.budget(runs, idle, memory=files)
     if runs:
@@ -235,10 +249,13 @@ def main(argv: list[str] | None = None) -> None:
     if files:
         print("\nMemory: files on one embedded server (bench/memory.py).")
         print(memory.tables(files))
+    if traced:
+        print("\nTracing: answers with spans exported over OTLP/HTTP, and without.")
+        print(tracing_cost.table(traced))
     print("\nBudget:")
     print("\n".join(str(check) for check in checks))
     kind = "-quick" if args.quick else "-partial" if args.only else ""
-    path = _save(runs, idle, files, checks, plan=plan, kind=kind)
+    path = _save(runs, idle, files, checks, plan=plan, kind=kind, traced=traced)
     print(f"\nwrote {path.relative_to(ROOT)}")
 
 
@@ -250,6 +267,7 @@ def _save(
     *,
     plan: Plan,
     kind: str,
+    traced: dict[str, Any] | None = None,
 ) -> Path:
     """Write the results: ``<date>.json`` for a full run, with a suffix otherwise."""
     now = datetime.datetime.now(datetime.UTC)
@@ -271,10 +289,12 @@ def _save(
             "concurrency": CONCURRENCY,
             "idle_hold_seconds": plan.hold,
             "memory": None if plan.memory is None else dataclasses.asdict(plan.memory),
+            "tracing": None if plan.tracing is None else dataclasses.asdict(plan.tracing),
         },
         "runs": runs,
         "idle_streams": idle,
         "memory": files,
+        "tracing": traced,
         "budget": [{"line": check.line, "met": check.met} for check in checks],
     }
     path.write_text(json.dumps(document, indent=2) + "\n")

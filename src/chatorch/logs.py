@@ -1,4 +1,5 @@
-"""Structured JSON logs (structlog), carrying request_id, chat_id and message_id.
+"""Structured JSON logs (structlog), carrying request_id, chat_id and message_id, and
+the trace_id and span_id of the span a line is written in when tracing is on.
 
 Those ids are bound in context variables at the boundary (request middleware, the
 worker's job handler), so every line logged below them carries them unasked.
@@ -14,6 +15,7 @@ from typing import Any
 
 import orjson
 import structlog
+from opentelemetry import trace
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 QUIET_AT_INFO = ("httpx2",)
@@ -29,6 +31,7 @@ def configure(*, level: str = "info", fmt: str = "json") -> None:
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            add_trace_ids,
             *_stamp(),
             _renderer(fmt, text=False),
         ],
@@ -63,6 +66,16 @@ def _dumps_text(obj: Any, **options: Any) -> str:
     return orjson.dumps(obj, **options).decode()
 
 
+def add_trace_ids(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
+    """``trace_id`` and ``span_id`` of the span the line is written in, if there is one:
+    a line found in the logs leads to its turn's trace, and back (docs/operations.md)."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event_dict["trace_id"] = format(context.trace_id, "032x")
+        event_dict["span_id"] = format(context.span_id, "016x")
+    return event_dict
+
+
 def _message_last(_: WrappedLogger, __: str, event_dict: EventDict) -> EventDict:
     """A library's message after its fields (``logger``, the context), as ours are."""
     event_dict["event"] = event_dict.pop("event")
@@ -81,6 +94,7 @@ def _route_standard_logging(*, level: str, fmt: str) -> None:
             foreign_pre_chain=[
                 structlog.stdlib.add_logger_name,
                 structlog.contextvars.merge_contextvars,
+                add_trace_ids,
                 _message_last,
                 *_stamp(),
             ],

@@ -150,7 +150,7 @@ class Settings(BaseSettings):
     event_log_seconds: float = Field(default=600.0, gt=0, description="s events stay replayable")
     heartbeat_seconds: float = Field(default=15.0, gt=0, description="s between SSE pings")
     ack_wait: float = Field(
-        default=30.0, ge=1, description="s a silent worker keeps work before it moves on"
+        default=3.0, ge=1, description="s a silent worker keeps work before it moves on"
     )
     worker_concurrency: int = Field(default=256, ge=1, description="answers in flight")
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from chatorch.domain.entities import IdempotentResult, Message, Role, Status
-from chatorch.domain.errors import DuplicateKey
+from chatorch.domain.errors import DuplicateKey, NotFound, Superseded
 from chatorch.domain.ids import new_id
 from chatorch.ports.store import Store
 from chatorch.ports.work import CANCEL_MARK
@@ -83,6 +83,29 @@ class TestClaims:
             loaded = await tx.chats.get_message(question.id)
         assert loaded is not None
         assert loaded.status is Status.FAILED
+
+    async def test_only_the_latest_claim_settles_a_question(self, store: Store) -> None:
+        chat = await make.chat(store)
+        question = make.question(chat)
+        await make.add(store, question)
+        for _ in range(2):  # attempt 1 froze; attempt 2 took over
+            async with store.transaction() as tx:
+                await tx.work.claim(question.id)
+        with pytest.raises(Superseded):
+            async with store.transaction() as tx:
+                await tx.work.settle(question.id, Status.COMPLETE, attempt=1)
+        async with store.transaction() as tx:
+            await tx.work.settle(question.id, Status.COMPLETE, attempt=2)
+        with pytest.raises(Superseded):  # answered: no attempt settles it again
+            async with store.transaction() as tx:
+                await tx.work.settle(question.id, Status.FAILED, attempt=2)
+        with pytest.raises(NotFound):
+            async with store.transaction() as tx:
+                await tx.work.settle(new_id(), Status.COMPLETE, attempt=1)
+        async with store.transaction() as tx:
+            loaded = await tx.chats.get_message(question.id)
+        assert loaded is not None
+        assert loaded.status is Status.COMPLETE
 
     async def test_pending_lists_waiting_questions_oldest_first(self, store: Store) -> None:
         chat = await make.chat(store)

@@ -9,6 +9,7 @@ import httpx
 from tests.api.conftest import text_of
 from tests.e2e.client import read_history, read_stream
 from tests.e2e.processes import Chatorch
+from tests.fixtures.fake_openai import fake_openai_server
 from tests.fixtures.tcp_proxy import tcp_proxy
 from tests.services import fresh_database, require
 
@@ -73,3 +74,47 @@ class TestPostgresOutage:
         assert history == []  # the refused message left nothing behind
         assert again.status_code == 202
         assert "4" in text_of(events)
+
+
+class TestPostgresOutageAtTheEnd:
+    async def test_a_finished_answer_waits_for_the_store_instead_of_being_made_again(
+        self, tmp_path: Path
+    ) -> None:
+        require("PostgreSQL", "127.0.0.1", 5432)
+        model = "fake-slow-100-tokens-20"  # 2 s
+        async with (
+            fresh_database() as direct,
+            tcp_proxy("127.0.0.1", 5432) as proxy,
+            fake_openai_server() as fake,
+        ):
+            database_url = direct.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+            settings = {
+                "database_url": database_url,
+                "llm": f"openai:{model}",
+                "openai_base_url": fake.url,
+                "log_level": "info",
+            }
+            server = await asyncio.to_thread(Chatorch, tmp_path, **settings)
+            try:
+                async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
+                    chat = (await http.post("/v1/chats", json={})).json()
+                    body = {"content": "tell me a story"}
+                    accepted = (
+                        await http.post(f"/v1/chats/{chat['id']}/messages", json=body)
+                    ).json()
+                    events = await read_stream(server.url, accepted["events_url"], count=3)
+                    await proxy.cut()
+                    await asyncio.sleep(3)  # the answer is finished, the store still down
+                    await proxy.restore()
+                    events += await read_stream(
+                        server.url, accepted["events_url"], after=events[-1].id
+                    )
+                    history = await read_history(server.url, chat["id"])
+            finally:
+                await asyncio.to_thread(server.stop)
+        assert events[-1].event == "done"
+        assert history[-1]["content"] == text_of(events)
+        assert [b["model"] for b in fake.requests].count(model) == 1  # made once
+        log = server.log.read_text()
+        assert log.count('"answer.store_waiting"') == 1
+        assert "Traceback" not in log

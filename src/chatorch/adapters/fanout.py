@@ -41,6 +41,12 @@ class Mailbox:
         self._items.append(event)
         self._wake()
 
+    def precede(self, replayed: list[StreamEvent]) -> None:
+        """Put events read from the log before those that came live meanwhile."""
+        if replayed:
+            self._items[:0] = replayed
+            self._wake()
+
     def close(self) -> None:
         self._closed = True
         self._wake()

@@ -28,6 +28,7 @@ from chatorch.api.deps import AuthenticateFirst
 from chatorch.api.detach import DetachedStreams
 from chatorch.api.direct import add_direct
 from chatorch.api.guard import HostGuard
+from chatorch.api.tracing import TraceRequests
 from chatorch.container import Container, Role
 from chatorch.domain.errors import RegistryUnavailable
 from chatorch.domain.ids import new_id
@@ -109,6 +110,7 @@ def create_app(
         trusted_origins=settings.cors_origins,
     )
     app.add_middleware(_RequestContext)  # outside the guard: its problems carry the id
+    app.add_middleware(TraceRequests)  # inside DetachedStreams: sees the route, spans streams
     app.add_middleware(DetachedStreams)  # last added: outermost
     if metrics_only:
         app.include_router(health.metrics_router)

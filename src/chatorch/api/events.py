@@ -18,6 +18,7 @@ import structlog
 from fastapi import Request
 from pydantic import BaseModel, Field
 
+from chatorch import tracing
 from chatorch.api import direct
 from chatorch.api.deps import container_of, streaming_user
 from chatorch.api.detach import DetachedStream, Last
@@ -234,12 +235,14 @@ async def _sse(
                         yield Last(opening + b"".join(ending))
                         return
                 sequencer = Sequencer(after=after)
+                links = tracing.StreamLinks()  # the stream's span → each turn's trace
                 while not hub.draining:
                     frames = [opening] if opening else []
                     ended = False
                     for item in await next_ready(c, stream, events, sequencer):
                         if only is not None and item.response_id != only:
                             continue
+                        links.see(item.response_id)
                         frames.append(frame(item))
                         if only is not None and item.terminal:
                             ended = True

@@ -84,6 +84,14 @@ class GenerationStalled(ChatorchError):
     title = "Generation stalled"
 
 
+class Superseded(ChatorchError):
+    """An attempt at an answer that a later attempt has taken over: it may not store."""
+
+    code = "superseded"
+    status = 409
+    title = "Superseded"
+
+
 class DuplicateAnswer(ChatorchError):
     """A turn already holds a message of that role; the second write is refused."""
 

@@ -14,13 +14,21 @@ from uuid import UUID
 
 import structlog
 
+from chatorch import tracing
 from chatorch.domain.entities import ChatSummary, FileMeta, Message, Role, Status
-from chatorch.domain.errors import ChatorchError, DuplicateAnswer, NotFound, ServiceUnavailable
+from chatorch.domain.errors import (
+    ChatorchError,
+    DuplicateAnswer,
+    NotFound,
+    ServiceUnavailable,
+    Superseded,
+)
 from chatorch.domain.events import WorkItem
 from chatorch.domain.llm import LLMRequest, ToolCall, Turn, Usage
 from chatorch.pipeline.act import ActionEngine, describe_result
 from chatorch.pipeline.cancel import CANCELLED, AnswerCancelled, Cancellations, Stop, poll
 from chatorch.pipeline.emitter import Emitter
+from chatorch.pipeline.persist import until_stored
 from chatorch.pipeline.respond import ResponseEngine
 from chatorch.pipeline.think import ThinkEngine
 from chatorch.ports.bus import Bus
@@ -347,7 +355,8 @@ class AnswerPipeline:
             calls, text = decision.tool_calls, ""
             try:
                 if decision.answers:
-                    reply = await self._respond.stream(decision, emitter)
+                    with tracing.span("respond"):
+                        reply = await self._respond.stream(decision, emitter)
                     self._add_time("respond", reply.duration_ms / 1000, record)
                     record.usage += reply.usage
                     calls, text = reply.tool_calls, reply.text
@@ -375,7 +384,8 @@ class AnswerPipeline:
     async def _timed(self, stage: str, work: Any, record: _Record) -> Any:
         started = time.perf_counter()
         try:
-            return await work
+            with tracing.span(stage):  # think, act
+                return await work
         finally:
             self._add_time(stage, time.perf_counter() - started, record)
 
@@ -409,14 +419,20 @@ class AnswerPipeline:
             status=status,
             metadata=metadata,
         )
-        try:
+
+        async def write() -> None:
             async with self._store.transaction() as tx:
+                await tx.work.settle(question.id, status, attempt=record.attempt)
                 await tx.chats.add_message(answer)
-                await tx.work.set_status(question.id, status)
                 if self._channels is not None and (origin := question.metadata.get("channel")):
                     await tx.bots.owe(UUID(origin["bot_id"]), question)  # shown: settled
-        except DuplicateAnswer:
-            log.warning("answer.duplicate_dropped", response_id=str(question.response_id))
+
+        try:
+            await until_stored(write)
+        except (Superseded, DuplicateAnswer):  # its stream ends with the stored attempt's
+            log.warning(
+                "answer.superseded", response_id=str(question.response_id), attempt=record.attempt
+            )
             return
         except NotFound:  # the chat was erased while its answer was made: nothing to keep
             log.info("answer.chat_erased", response_id=str(question.response_id))
@@ -436,6 +452,7 @@ class AnswerPipeline:
             )
         else:
             log.warning("answer.failed", code=failure[0], detail=failure[1])
+            tracing.failed(tracing.current(), detail=f"{failure[0]}: {failure[1]}")
             await emitter.error(failure[0], failure[1], message_id=answer.id)
 
     async def _forget_erased(self, chat_id: UUID) -> None:

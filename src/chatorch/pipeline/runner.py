@@ -15,9 +15,13 @@ import functools
 from uuid import UUID
 
 import structlog
+from opentelemetry.trace import Span
 
+from chatorch import tracing
+from chatorch.domain.errors import StoreUnavailable
 from chatorch.domain.events import WorkItem, WorkKind
 from chatorch.pipeline.answer import AnswerPipeline
+from chatorch.pipeline.persist import store_down
 from chatorch.ports.bus import Bus, Delivery
 from chatorch.ports.store import Store
 from chatorch.services.artifacts import ArtifactManager
@@ -25,6 +29,7 @@ from chatorch.services.artifacts import ArtifactManager
 log = structlog.get_logger(__name__)
 
 RECOVER_BATCH = 1_000  # pending messages re-queued per store read on start
+STORE_DOWN_DELAY = 5.0  # s before work that met a store outage is tried again
 
 
 class Runner:
@@ -144,6 +149,12 @@ class Runner:
         structlog.contextvars.bind_contextvars(
             chat_id=str(item.chat_id), message_id=str(item.message_id)
         )
+        with tracing.consuming(f"work {item.kind.value}", held.delivery) as span:
+            tracing.note_turn(item.response_id)  # the streams of this process link to it
+            await self._work(held, earlier, span)
+
+    async def _work(self, held: "_Held", earlier: list[asyncio.Task[None]], span: Span) -> None:
+        item = held.delivery.item
         progress = asyncio.create_task(self._keep_alive(held))
         try:
             if earlier:
@@ -157,8 +168,13 @@ class Runner:
         except asyncio.CancelledError:
             await asyncio.shield(held.delivery.nak())
             raise
-        except Exception:
+        except StoreUnavailable as error:  # the question waits in the store: nothing lost
+            store_down(error)  # said once per outage, no traceback per item
+            tracing.failed(span, error)
+            await held.delivery.nak(delay=STORE_DOWN_DELAY)
+        except Exception as error:
             log.exception("runner.item_failed")
+            tracing.failed(span, error)
             if held.delivery.final:  # no delivery will follow: end it visibly
                 if item.kind is WorkKind.INGEST:
                     await self._artifacts.give_up(item.message_id)

@@ -26,6 +26,17 @@ class WorkRepository(Protocol):
         """
         ...
 
+    async def settle(self, question_id: UUID, status: Status, *, attempt: int) -> None:
+        """Mark a pending question answered (``status``) by its ``attempt``-th attempt:
+        only the latest claim may, so an attempt that froze while another took over
+        never stores its older answer over the one the client was shown.
+
+        Raises:
+            Superseded: the question was claimed again since, or is no longer pending.
+            NotFound: there is no such question (its chat was erased).
+        """
+        ...
+
     async def request_cancel(self, message_id: UUID) -> bool:
         """Record on a pending question that its answer is to stop (``metadata``'s
         ``cancel_requested``); False when it is not pending (answered, failed or gone)."""

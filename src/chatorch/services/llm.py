@@ -20,6 +20,7 @@ from typing import Any
 import orjson
 import structlog
 
+from chatorch import tracing
 from chatorch.domain.errors import ChatorchError, GenerationStalled, LLMError
 from chatorch.domain.llm import Chunk, LLMRequest, ToolCall, Usage
 from chatorch.ports.cache import Cache
@@ -162,6 +163,8 @@ class LLMManager:
         policy = self._policy
         started = time.monotonic()
         stream = provider.stream(request)
+        call = tracing.model_call(provider.name, provider.model)  # one span per call
+        usage, asked = Usage(), False
         try:
             while True:
                 left = policy.deadline - (time.monotonic() - started)
@@ -170,6 +173,12 @@ class LLMManager:
                     async with asyncio.timeout(max(wait, 0.0)):
                         chunk = await anext(stream)
                 except StopAsyncIteration:
+                    tracing.model_answered(
+                        call,
+                        input_tokens=usage.prompt_tokens,
+                        output_tokens=usage.completion_tokens,
+                        tool_calls=asked,
+                    )
                     return
                 except TimeoutError:
                     raise _overdue(provider, wait, stalled=wait < left) from None
@@ -178,8 +187,15 @@ class LLMManager:
                     generation.first_chunk_ms = round(elapsed * 1000, 2)
                     label = f"{provider.name}:{provider.model}"
                     labelled(self._metrics.llm_first_chunk_seconds, label).observe(elapsed)
+                if chunk.usage is not None:
+                    usage += chunk.usage
+                asked = asked or bool(chunk.tool_calls)
                 yield chunk
+        except Exception as error:
+            tracing.failed(call, error)
+            raise
         finally:
+            call.end()
             aclose = getattr(stream, "aclose", None)
             if aclose is not None:
                 await aclose()

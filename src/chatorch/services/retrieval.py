@@ -14,6 +14,7 @@ from uuid import UUID
 
 import structlog
 
+from chatorch import tracing
 from chatorch.domain.entities import FileChunk
 from chatorch.domain.errors import ChatorchError
 from chatorch.domain.fusion import reciprocal_rank_fusion
@@ -26,6 +27,8 @@ log = structlog.get_logger(__name__)
 PASSAGES = 4  # passages put in a prompt
 BREADTH = 12  # candidates asked of each index before fusing
 EMBED_BATCH = 64  # chunks embedded at a time while a file is indexed
+# The span's attributes (GenAI semantic conventions); the query stays out of traces.
+_RETRIEVAL = {"gen_ai.operation.name": "retrieval", "gen_ai.data_source.id": "files"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,17 +79,24 @@ class Retriever:
         """
         if file_ids is not None and not file_ids:
             return []
-        breadth = max(BREADTH, limit or 0)
-        async with self._store.transaction(durable=False) as tx:
-            lexical = await tx.search.passages(owner_id, query, file_ids=file_ids, limit=breadth)
-        dense = await self._nearest(owner_id, query, file_ids, breadth)
-        chunks = {(c.file_id, c.number): c for c in [*dense, *lexical]}
-        fused = reciprocal_rank_fusion(
-            [[(c.file_id, c.number) for c in dense], [(c.file_id, c.number) for c in lexical]],
-            limit=limit or self._passages,
-        )
-        names = await self._names({file_id for file_id, _ in chunks})
-        return [Passage(chunks[key], names.get(key[0], ""), score) for key, score in fused]
+        with tracing.span("retrieval files", attributes=_RETRIEVAL) as span:
+            breadth = max(BREADTH, limit or 0)
+            async with self._store.transaction(durable=False) as tx:
+                lexical = await tx.search.passages(
+                    owner_id, query, file_ids=file_ids, limit=breadth
+                )
+            dense = await self._nearest(owner_id, query, file_ids, breadth)
+            chunks = {(c.file_id, c.number): c for c in [*dense, *lexical]}
+            fused = reciprocal_rank_fusion(
+                [[(c.file_id, c.number) for c in dense], [(c.file_id, c.number) for c in lexical]],
+                limit=limit or self._passages,
+            )
+            names = await self._names({file_id for file_id, _ in chunks})
+            if span.is_recording():
+                span.set_attribute("chatorch.retrieval.lexical_hits", len(lexical))
+                span.set_attribute("chatorch.retrieval.vector_hits", len(dense))
+                span.set_attribute("chatorch.retrieval.passages", len(fused))
+            return [Passage(chunks[key], names.get(key[0], ""), score) for key, score in fused]
 
     async def _nearest(
         self, owner_id: UUID, query: str, file_ids: Sequence[UUID] | None, limit: int

@@ -25,6 +25,7 @@ from chatorch.wiring.pipeline import build_processor, build_runner
 from chatorch.wiring.startup import StartupError
 from chatorch.wiring.store import build_store, local_user, vault_for
 from chatorch.wiring.tools import build_tools
+from chatorch.wiring.tracing import traced
 from chatorch.wiring.vectors import build_retrieval
 
 SHUTDOWN_GRACE = 10.0  # s answers in flight may take to finish on stop
@@ -45,6 +46,7 @@ async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator
         )
     answers = role in ("serve", "worker")
     async with AsyncExitStack() as stack:
+        await stack.enter_async_context(traced(settings, role=role))  # closed last: flushed
         store = await build_store(settings, stack, migrated=role == "serve")
         pod_id = settings.pod_id or default_pod_id()
         bus = await build_bus(settings, stack, pod_id=pod_id)

@@ -3,12 +3,13 @@
 import asyncio
 import time
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
+from chatorch import tracing
 from chatorch.adapters.fanout import Fanout
 from chatorch.domain.errors import BusUnavailable
 from chatorch.domain.events import Cursor, StreamEvent, WorkItem
@@ -32,6 +33,7 @@ class _Delivery:
     raw: bytes
     delivery_count: int
     bus: "InMemoryBus"
+    trace_carrier: Mapping[str, str]  # the trace context it was queued in (chatorch.tracing)
     item: WorkItem = field(init=False)
     _settled: bool = False
 
@@ -50,7 +52,7 @@ class _Delivery:
         if self._settled:
             return
         self._settled = True
-        self.bus._redeliver(self.raw, self.delivery_count + 1, delay)
+        self.bus._redeliver((self.raw, self.delivery_count + 1, self.trace_carrier), delay)
 
     async def in_progress(self) -> None:
         """Nothing to extend: an in-process item cannot be redelivered behind our back."""
@@ -64,7 +66,7 @@ class InMemoryBus:
         log_events_per_chat: int = 20_000,
         log_events_total: int = LOG_EVENTS_TOTAL,
     ) -> None:
-        self._work: asyncio.Queue[tuple[bytes, int]] = asyncio.Queue()
+        self._work: asyncio.Queue[tuple[bytes, int, Mapping[str, str]]] = asyncio.Queue()
         self._seen: dict[UUID, float] = {}
         # Each chat's events, the chat that published last at the end: quietest first.
         self._logs: OrderedDict[UUID, deque[_Logged]] = OrderedDict()
@@ -85,7 +87,7 @@ class InMemoryBus:
         if item.message_id in self._seen:
             return
         self._seen[item.message_id] = now
-        self._work.put_nowait((item.to_json(), 1))
+        self._work.put_nowait((item.to_json(), 1, tracing.carrier()))
 
     def _forget_seen(self, now: float) -> None:
         while self._seen:
@@ -94,21 +96,21 @@ class InMemoryBus:
                 break
             del self._seen[oldest]
 
-    def _redeliver(self, raw: bytes, count: int, delay: float) -> None:
+    def _redeliver(self, queued: tuple[bytes, int, Mapping[str, str]], delay: float) -> None:
         if self._closed:
             return
         if delay <= 0:
-            self._work.put_nowait((raw, count))
+            self._work.put_nowait(queued)
         else:
-            asyncio.get_running_loop().call_later(delay, self._work.put_nowait, (raw, count))
+            asyncio.get_running_loop().call_later(delay, self._work.put_nowait, queued)
 
     async def deliveries(self) -> AsyncIterator[_Delivery]:
         while True:
-            raw, count = await self._work.get()
+            raw, count, carrier = await self._work.get()
             if not raw:
-                self._work.put_nowait((_CLOSED, 0))  # wake the next consumer too
+                self._work.put_nowait((_CLOSED, 0, {}))  # wake the next consumer too
                 return
-            yield _Delivery(raw, count, self)
+            yield _Delivery(raw, count, self, carrier)
 
     async def publish(self, event: StreamEvent) -> None:
         now = time.monotonic()
@@ -202,7 +204,7 @@ class InMemoryBus:
         if self._closed:
             return
         self._closed = True
-        self._work.put_nowait((_CLOSED, 0))
+        self._work.put_nowait((_CLOSED, 0, {}))
         self._live.close()
 
     def describe(self) -> dict[str, Any]:

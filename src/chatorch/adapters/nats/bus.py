@@ -37,6 +37,7 @@ from nats.js.api import (
 )
 from nats.js.errors import BadRequestError, NotFoundError
 
+from chatorch import tracing
 from chatorch.adapters.fanout import Fanout
 from chatorch.domain.errors import BusUnavailable
 from chatorch.domain.events import Cursor, StreamEvent, WorkItem
@@ -94,12 +95,13 @@ class Names:
 
 
 class _NatsDelivery:
-    __slots__ = ("_max_deliver", "_msg", "item")
+    __slots__ = ("_max_deliver", "_msg", "item", "trace_carrier")
 
     def __init__(self, msg: Msg, *, max_deliver: int) -> None:
         self._msg = msg
         self._max_deliver = max_deliver
         self.item = WorkItem.from_json(msg.data)
+        self.trace_carrier = msg.headers  # traceparent, tracestate: chatorch.tracing
 
     @property
     def delivery_count(self) -> int:
@@ -151,7 +153,7 @@ class NatsBus:
         *,
         namespace: str,
         log_seconds: float,
-        ack_wait: float = 30.0,
+        ack_wait: float = 3.0,
         max_deliver: int = MAX_DELIVER,
         name: str = "chatorch",
     ) -> "NatsBus":
@@ -237,7 +239,7 @@ class NatsBus:
     async def enqueue(self, item: WorkItem) -> None:
         if not self._nc.is_connected:  # reconnecting: fail now rather than after a timeout
             raise BusUnavailable("NATS is not connected")
-        headers = {"Nats-Msg-Id": str(item.message_id)}
+        headers = {"Nats-Msg-Id": str(item.message_id), **tracing.carrier()}
         try:
             await self._js.publish(
                 self._names.work_subject, item.to_json(), headers=headers, timeout=PUBLISH_WAIT
@@ -276,7 +278,7 @@ class NatsBus:
         subject = self._names.events(event.chat_id, event.response_id)
         # A plain publish: the stream logs it and live subscribers get it without
         # waiting for an ack per token; one connection keeps the events in order.
-        await self._nc.publish(subject, event.to_json())
+        await self._nc.publish(subject, event.to_json(), headers=tracing.event_headers(event.kind))
         if event.terminal:
             await self._nc.flush()
 
@@ -284,27 +286,30 @@ class NatsBus:
     async def subscribe(
         self, chat_id: UUID, *, after: Cursor | None = None
     ) -> AsyncIterator[port.Subscription]:
-        if after is None:
-            await self._follow_all_chats()
-            key = str(chat_id)
-            box = self._live.open(key)
-            try:
-                yield box
-            finally:
-                self._live.release(key, box)
-            return
-        info = await self._js.stream_info(self._names.event_stream)
-        replay = await self._js.subscribe(
-            self._names.events(chat_id),
-            stream=self._names.event_stream,
-            ordered_consumer=True,
-            deliver_policy=DeliverPolicy.ALL,
-            pending_msgs_limit=LIVE_BACKLOG,
-        )
+        """Live events from the process's one subscription; with ``after``, those the log
+        holds past it come first. Joined live before the log is read, so nothing falls
+        between; what both bring twice, the stream's sequencer drops. A live event lost
+        meanwhile (an outage) is a gap the stream fills from the log (``logged``)."""
+        await self._follow_all_chats()
+        key = str(chat_id)
+        box = self._live.open(key)
         try:
-            yield _Replay(replay, after, logged_until=info.state.last_seq)
+            if after is not None:
+                box.precede(await self._logged_since(chat_id, after))
+            yield box
         finally:
-            await _quietly(replay.unsubscribe())
+            self._live.release(key, box)
+
+    async def _first_logged(self, chat_id: UUID, response_id: UUID) -> int | None:
+        """Where the response's events begin in the log (None: none logged yet), so a
+        replay reads from there, not the whole chat: a turn's cost must not grow with
+        the chat's length."""
+        subject = self._names.events(chat_id, response_id)
+        try:
+            first = await self._js.get_msg(self._names.event_stream, 1, subject, next=True)
+        except NotFoundError:
+            return None
+        return first.seq
 
     async def _follow_all_chats(self) -> None:
         """Subscribe once, at the first live stream, to every chat's events."""
@@ -329,27 +334,41 @@ class NatsBus:
         except (ValueError, KeyError, TypeError) as error:
             log.warning("event.unreadable", subject=message.subject, error=repr(error)[:200])
             return
+        tracing.note_turn(event.response_id, message.headers or {})  # streams link to it
         self._live.deliver(chat, event)
 
     async def logged(
         self, chat_id: UUID, response_id: UUID, *, after_seq: int
     ) -> list[StreamEvent]:
         subject = self._names.events(chat_id, response_id)
+        logged = await self._read_log(subject, ConsumerConfig(deliver_policy=DeliverPolicy.ALL))
+        return [event for event in logged if event.seq > after_seq]
+
+    async def _logged_since(self, chat_id: UUID, after: Cursor) -> list[StreamEvent]:
+        """The chat's logged events past ``after``: read from where its response begins,
+        not from the chat's start — a turn's cost must not grow with the chat."""
+        start = await self._first_logged(chat_id, after.response_id)
+        if start is None:
+            return []  # nothing logged yet: it all comes live
+        config = ConsumerConfig(deliver_policy=DeliverPolicy.BY_START_SEQUENCE, opt_start_seq=start)
+        logged = await self._read_log(self._names.events(chat_id), config)
+        return [e for e in logged if e.response_id != after.response_id or e.seq > after.seq]
+
+    async def _read_log(self, subject: str, config: ConsumerConfig) -> list[StreamEvent]:
+        """What the event log holds on ``subject`` now, read with a short-lived consumer."""
         found: list[StreamEvent] = []
         replay = await self._js.subscribe(
-            subject,
-            stream=self._names.event_stream,
-            ordered_consumer=True,
-            deliver_policy=DeliverPolicy.ALL,
+            subject, stream=self._names.event_stream, ordered_consumer=True, config=config
         )
         try:
             while True:
                 try:
                     message = await replay.next_msg(timeout=LOG_READ_WAIT)
                 except NatsTimeout:
-                    break  # nothing (more) logged for this response
-                event = StreamEvent.from_json(message.data)
-                if event.seq > after_seq:
+                    break  # nothing (more) logged
+                if not message.subject.endswith("." + FORGOTTEN):
+                    event = StreamEvent.from_json(message.data)
+                    tracing.note_turn(event.response_id, message.headers or {})
                     found.append(event)
                 if message.metadata.num_pending == 0:
                     break
@@ -411,43 +430,6 @@ class NatsBus:
 
     def describe(self) -> dict[str, Any]:
         return {"backend": "nats", "namespace": self._names.namespace}
-
-
-class _Replay:
-    """The chat's log from its start, filtered to what follows ``after``, then live.
-
-    Messages up to ``logged_until`` (the stream's last sequence when we subscribed) are
-    history: they are skipped until the cursor's response shows up. Later ones are live.
-    A cancelled wait loses nothing.
-    """
-
-    def __init__(self, subscription: Subscription, after: Cursor, *, logged_until: int) -> None:
-        self._subscription = subscription
-        self._after = after
-        self._logged_until = logged_until
-        self._reached = False
-
-    def __aiter__(self) -> "_Replay":
-        return self
-
-    def ready(self) -> list[StreamEvent]:
-        return []  # what the subscription holds is read message by message
-
-    async def __anext__(self) -> StreamEvent:
-        while True:
-            try:
-                message = await self._subscription.next_msg(timeout=None)
-            except ConnectionClosedError:
-                raise StopAsyncIteration from None
-            if message.subject.endswith("." + FORGOTTEN):
-                raise StopAsyncIteration  # the chat is gone
-            event = StreamEvent.from_json(message.data)
-            if self._reached or message.metadata.sequence.stream > self._logged_until:
-                return event
-            if event.response_id == self._after.response_id:
-                self._reached = event.seq >= self._after.seq
-                if event.seq > self._after.seq:
-                    return event
 
 
 class _Watch:

@@ -93,6 +93,10 @@ SET_STATUS = (
     .values(status=bindparam("b_status"))
     .returning(m.id)
 )
+# Only the latest claim settles a question (its attempt count is the claim's).
+SETTLE = SET_STATUS.where(
+    (m.status == Status.PENDING.value) & (m.attempts == bindparam("b_attempt"))
+)
 
 
 def _insert_message(dialect_insert: Any) -> Insert:

@@ -12,7 +12,7 @@ from chatorch.adapters.sql import hot
 from chatorch.adapters.sql.models import IdempotencyKeyRow, MessageRow
 from chatorch.adapters.sql.scope import SqlRepository, translated
 from chatorch.domain.entities import IdempotentResult, Message, Role, Status, utcnow
-from chatorch.domain.errors import DuplicateKey, NotFound
+from chatorch.domain.errors import DuplicateKey, NotFound, Superseded
 from chatorch.ports.work import CANCEL_MARK, WorkRepository
 
 _PENDING_QUESTIONS = (
@@ -38,6 +38,15 @@ class SqlWorkRepository(SqlRepository):
         params = {"b_id": message_id, "b_status": status.value}
         if (await self._scope.run(hot.SET_STATUS, params)).scalar_one_or_none() is None:
             raise NotFound(f"message {message_id} does not exist")
+
+    @translated
+    async def settle(self, question_id: UUID, status: Status, *, attempt: int) -> None:
+        params = {"b_id": question_id, "b_status": status.value, "b_attempt": attempt}
+        if (await self._scope.run(hot.SETTLE, params)).scalar_one_or_none() is not None:
+            return
+        if (await self._scope.run(hot.GET_MESSAGE, {"b_id": question_id})).first() is None:
+            raise NotFound(f"message {question_id} does not exist")
+        raise Superseded(f"attempt {attempt} at {question_id} was taken over, or it ended")
 
     @translated
     async def request_cancel(self, message_id: UUID) -> bool:

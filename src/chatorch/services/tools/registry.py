@@ -12,6 +12,7 @@ from typing import Any
 
 import structlog
 
+from chatorch import tracing
 from chatorch.domain.errors import ToolFailed
 from chatorch.domain.llm import ToolCall, ToolSpec
 from chatorch.ports.tools import Tool
@@ -69,7 +70,10 @@ class ToolRegistry:
         the whole step instead of turning the slow tool into a readable result.
         """
         started = time.perf_counter()
-        ok, output = await self._attempt(call, timeout)
+        with tracing.tool_call(call.name, call.id) as span:
+            ok, output = await self._attempt(call, timeout)
+            if not ok:  # the model reads the failure; the trace shows it too
+                tracing.failed(span, detail=output[:200])
         return ToolResult(
             call_id=call.id,
             name=call.name,
@@ -106,8 +110,9 @@ class ToolRegistry:
             if scope.expired():
                 return False, f"{call.name} did not finish within {seconds:g} s"
             log.exception("tool_crashed", tool=call.name)
-        except Exception:
+        except Exception as error:
             log.exception("tool_crashed", tool=call.name)
+            tracing.failed(tracing.current(), error)
         return False, f"internal error in tool {call.name}"
 
     def _truncate(self, output: str) -> str:
