@@ -4,12 +4,15 @@ import asyncio
 import json
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import httpx
 from httpx_sse import aconnect_sse
 
 from chatorch.api.app import create_app
+from chatorch.domain.events import EventKind, StreamEvent
 from chatorch.domain.ids import new_id
+from chatorch.pipeline.answer import ATTEMPT_SEQ_BLOCK
 from tests.api.conftest import Event, ask, new_chat, read_events, settings_for, text_of
 
 
@@ -226,3 +229,55 @@ async def _asgi(
 
     await asyncio.wait_for(app(scope, receive, send), timeout=10)
     return sent
+
+
+class TestLostEvents:
+    async def test_a_stream_that_skipped_a_lost_event_gets_the_whole_text_at_done(
+        self, tmp_path: Path
+    ) -> None:
+        """A bus outage lost one event of an attempt for good: the stream goes on past
+        the gap, and its ``done`` carries the stored text, so no client keeps a hole."""
+        app = create_app(settings_for(tmp_path))
+        async with app.router.lifespan_context(app):
+            chat = json.loads((await _asgi(app, "POST", "/v1/chats", b"{}"))[-1]["body"])
+            path = f"/v1/chats/{chat['id']}/messages"
+            accepted = json.loads(
+                (await _asgi(app, "POST", path, b'{"content": "what is 12*7?"}'))[-1]["body"]
+            )
+            events_path, _, query = accepted["events_url"].partition("?")
+            first = await _asgi(app, "GET", events_path, query=query.encode())
+            last_id = _frames(first)[-1]["id"]
+            (_, answer) = json.loads((await _asgi(app, "GET", path))[-1]["body"])
+            # A second attempt, as a worker sent it; the log never got its third event.
+            chat_id, response_id = UUID(chat["id"]), UUID(accepted["response_id"])
+            block = ATTEMPT_SEQ_BLOCK
+            for seq, kind, data in [
+                (block, EventKind.RESET, {"attempt": 2, "reason": "retry"}),
+                (block + 1, EventKind.TOKEN, {"text": "12*7 "}),
+                (block + 3, EventKind.TOKEN, {"text": "84."}),
+                (block + 4, EventKind.DONE, {"message_id": answer["id"], "usage": {}}),
+            ]:
+                await app.state.container.bus.publish(
+                    StreamEvent(kind, chat_id, response_id, seq, data)
+                )
+            resumed = await _asgi(
+                app,
+                "GET",
+                events_path,
+                query=query.encode(),
+                headers=((b"last-event-id", last_id.encode()),),
+            )
+        frames = _frames(resumed)
+        assert [f["event"] for f in frames] == ["reset", "token", "token", "done"]
+        assert frames[-1]["data"]["content"] == answer["content"]  # whole, as stored
+
+
+def _frames(sent: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The SSE events in what an ASGI app sent: id, event and decoded data."""
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    frames = []
+    for block in body.decode().split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if "event" in fields:
+            frames.append({**fields, "data": json.loads(fields["data"])})
+    return frames

@@ -4,7 +4,8 @@ Events may arrive twice (a replay overlapping live delivery, a redelivered publi
 or out of order (two publishers, two bus paths). Duplicates are dropped; an early
 event waits for the gap before it to fill, but only for ``gap_wait`` seconds — then
 the caller fills the gap from the event log (``overdue``), and what the log lacks too
-is skipped (``expire``), so a lost event never stalls a stream.
+is skipped (``expire``), so a lost event never stalls a stream — and the response's
+``done`` then brings the whole text, so the client never keeps a hole.
 """
 
 import time
@@ -19,6 +20,7 @@ class _Response:
     expected: int
     early: dict[int, StreamEvent] = field(default_factory=dict)
     waiting_since: float | None = None  # monotonic s the oldest gap opened
+    skipped: bool = False  # a gap was given up: the client's text lacks a piece
 
 
 class Sequencer:
@@ -78,5 +80,12 @@ class Sequencer:
         for state in self._responses.values():
             if state.waiting_since is not None and now - state.waiting_since >= self._gap_wait:
                 state.expected = min(state.early)
+                state.skipped = True
                 ready.extend(self._release(state))
         return ready
+
+    def skipped(self, response_id: UUID) -> bool:
+        """Whether a gap in the response's events was given up on: its ``done`` must
+        then carry the whole text (``with_content``), or the client shows a hole."""
+        state = self._responses.get(response_id)
+        return state is not None and state.skipped

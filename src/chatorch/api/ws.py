@@ -24,7 +24,14 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from chatorch.api import problems
 from chatorch.api.deps import authenticate, container_of
-from chatorch.api.events import EVENT_ID, StreamHub, ending, next_ready, registry_call
+from chatorch.api.events import (
+    EVENT_ID,
+    StreamHub,
+    ending,
+    next_ready,
+    registry_call,
+    whole,
+)
 from chatorch.api.events import resume_cursor as cursor_of
 from chatorch.api.messages import MAX_KEY_CHARS
 from chatorch.api.ordering import Sequencer
@@ -32,7 +39,7 @@ from chatorch.api.schemas import MessageOut, NewMessage
 from chatorch.container import Container
 from chatorch.domain.entities import Connection, Message, User
 from chatorch.domain.errors import ChatorchError, InvalidInput, NotFound
-from chatorch.domain.events import Cursor, StreamEvent
+from chatorch.domain.events import Cursor, EventKind, StreamEvent
 from chatorch.pipeline.cancel import cancel_answer
 from chatorch.pipeline.request import owned, owned_chat
 
@@ -247,6 +254,8 @@ class _Socket:
                 sequencer = Sequencer(after=after)
                 while not self._hub.draining:
                     for item in await next_ready(c, stream, events, sequencer):
+                        if item.kind is EventKind.DONE and sequencer.skipped(item.response_id):
+                            item = await whole(c, item)
                         self._send(_event(item), event=True)
                     stream.ping = False  # the protocol's own pings keep a socket alive
         except StopAsyncIteration:  # the bus cut this subscriber off: too far behind

@@ -49,6 +49,15 @@ class AnswerView:
         self.note(f"↻ the answer starts again (attempt {attempt})")
 
     def done(self, data: dict[str, Any]) -> None:
+        whole = data.get("content")  # sent when the stream lost part of the answer
+        if isinstance(whole, str) and whole != self._text:
+            self._end_part(keep=False)
+            self.note("↻ part of the answer's stream was lost; here it is whole")
+            if self._markdown:
+                self._out.print(Markdown(whole))
+            else:
+                self._out.file.write(whole + "\n")
+                self._out.file.flush()
         self._end_part()
         if data.get("finish_reason") == "cancelled":
             self.note("■ stopped")

@@ -36,11 +36,18 @@ class Emitter:
         self._flushed_at = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self._pending: set[asyncio.Task[None]] = set()
+        self._sent: list[StreamEvent] = []  # all of them: re-sent if the bus lost some
+        self._began = 0.0  # monotonic s the first was sent
         self.first_token_at: float | None = None  # monotonic s
 
     async def _publish(self, kind: EventKind, data: dict[str, Any]) -> None:
         event = StreamEvent(kind, self._chat_id, self._response_id, self._seq, data)
         self._seq += 1
+        if not self._sent:
+            self._began = time.monotonic()
+        if event.terminal:  # the log holds every event before the last: none is skipped
+            await self._bus.confirm_logged(self._sent, since=self._began)
+        self._sent.append(event)
         await self._bus.publish(event)
 
     async def step(self, stage: str, detail: dict[str, Any]) -> None:

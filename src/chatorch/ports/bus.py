@@ -93,6 +93,13 @@ class Bus(Protocol):
         """
         ...
 
+    async def confirm_logged(self, events: Sequence[StreamEvent], *, since: float) -> int:
+        """Make sure the log holds ``events`` (one response's, in ``seq`` order, the first
+        published at ``since``, a ``time.monotonic()``): those a broken connection lost
+        are published again. Returns how many; costs nothing when the connection held.
+        """
+        ...
+
     async def last_seq(self, chat_id: UUID, response_id: UUID) -> int:
         """The highest ``seq`` logged for a response, or -1 if it has none."""
         ...

@@ -431,6 +431,8 @@ function follow(chatId, url, answer, question) {
     setStatus(answer, "pending", `retrying (attempt ${d.attempt})`);
   }));
   source.addEventListener("done", data((d) => {
+    // Sent when the stream lost part of the answer (a bus outage): the whole text.
+    if (typeof d.content === "string") text = d.content;
     answer.dataset.messageId = d.message_id;
     const now = new Date().toISOString();
     answer.querySelector(".role").after(el("time", { datetime: now }, when(now)));

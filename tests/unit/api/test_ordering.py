@@ -44,8 +44,10 @@ class TestSequencer:
         sequencer.push(zero)
         sequencer.push(two)
         assert sequencer.expire() == []  # too soon
+        assert not sequencer.skipped(rid)
         time.sleep(0.06)
         assert _seqs(sequencer.expire()) == [2]
+        assert sequencer.skipped(rid)  # its done must bring the whole text
 
     def test_an_overdue_gap_names_where_to_fill_from(self) -> None:
         sequencer, rid = Sequencer(gap_wait=0.05), new_id()

@@ -14,6 +14,8 @@
 
 import asyncio
 import contextlib
+import math
+import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -376,6 +378,22 @@ class NatsBus:
             await _quietly(replay.unsubscribe())
         return found
 
+    async def confirm_logged(self, events: Sequence[StreamEvent], *, since: float) -> int:
+        """Plain publishes are not acknowledged one by one (that would cost a round trip
+        per token): when the connection broke after ``since``, what the server had not
+        logged yet is found in the log's own record of the response, and sent again."""
+        if not events or self._watch.interrupted_at < since:
+            return 0
+        first = events[0]
+        logged = await self.logged(first.chat_id, first.response_id, after_seq=first.seq - 1)
+        have = {event.seq for event in logged}
+        missing = [event for event in events if event.seq not in have]
+        for event in missing:
+            await self.publish(event)
+        if missing:
+            log.warning("events.relogged", response_id=str(first.response_id), count=len(missing))
+        return len(missing)
+
     async def last_seq(self, chat_id: UUID, response_id: UUID) -> int:
         subject = self._names.events(chat_id, response_id)
         try:
@@ -447,11 +465,13 @@ class _Watch:
         self.last_error: Exception | None = None
         self._outage_said: str | None = None  # the error last logged in this outage
         self._down = False
+        self.interrupted_at = -math.inf  # monotonic s the connection last broke
 
     async def error(self, error: Exception) -> None:
         self.last_error = error
         if self.closing or not self.connected:
             return
+        self.interrupted_at = time.monotonic()
         said = repr(error)
         if self._down and said == self._outage_said:
             return
@@ -459,6 +479,7 @@ class _Watch:
         log.warning("nats.error", error=said)
 
     async def disconnected(self) -> None:
+        self.interrupted_at = time.monotonic()
         if self.closing or not self.connected or self._down:
             return
         self._down = True

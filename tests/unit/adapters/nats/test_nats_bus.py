@@ -1,6 +1,7 @@
 """What only the NATS bus does: encode every event for the wire, bound deliveries."""
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 from uuid import UUID
@@ -11,6 +12,7 @@ from chatorch.adapters.nats.bus import NatsBus
 from chatorch.domain.events import Cursor, EventKind, StreamEvent, WorkItem
 from chatorch.domain.ids import new_id
 from tests.contract.conftest import nats_namespace
+from tests.fixtures.tcp_proxy import tcp_proxy
 from tests.services import NATS_URL
 
 
@@ -83,3 +85,39 @@ class TestMaxDeliver:
                 await second.ack()
             finally:
                 await bus.close()
+
+
+class TestLostEvents:
+    """A plain publish is not acknowledged: one written as the connection broke may never
+    reach the log. Before an answer's last event, what the log lacks is sent again."""
+
+    async def test_events_the_log_lacks_after_an_outage_are_sent_again(self) -> None:
+        async with (
+            nats_namespace() as namespace,
+            tcp_proxy("127.0.0.1", int(NATS_URL.rsplit(":", 1)[1])) as proxy,
+        ):
+            url = f"nats://127.0.0.1:{proxy.port}"
+            bus = await NatsBus.connect(url, namespace=namespace, log_seconds=60)
+            try:
+                chat, response = new_id(), new_id()
+                events = [
+                    StreamEvent(EventKind.TOKEN, chat, response, seq, {"text": f"t{seq} "})
+                    for seq in range(3)
+                ]
+                since = time.monotonic()
+                assert await bus.confirm_logged(events, since=since) == 0  # nothing broke
+                await bus.publish(events[0])
+                await bus.publish(events[2])  # the one between was lost on the way
+                await bus.client.flush()  # these two are logged
+                await proxy.cut()
+                await asyncio.sleep(0.3)
+                await proxy.restore()
+                for _ in range(100):  # reconnected
+                    if bus.client.is_connected:
+                        break
+                    await asyncio.sleep(0.05)
+                assert await bus.confirm_logged(events, since=since) == 1
+                logged = await bus.logged(chat, response, after_seq=-1)
+            finally:
+                await bus.close()
+        assert sorted(event.seq for event in logged) == [0, 1, 2]
