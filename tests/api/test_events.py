@@ -10,6 +10,7 @@ import httpx
 from httpx_sse import aconnect_sse
 
 from chatorch.api.app import create_app
+from chatorch.api.presence import REGISTER_AFTER
 from chatorch.domain.events import EventKind, StreamEvent
 from chatorch.domain.ids import new_id
 from chatorch.pipeline.answer import ATTEMPT_SEQ_BLOCK
@@ -154,7 +155,10 @@ class TestChatStream:
             assert source.response.headers["cache-control"] == "no-cache"
             metrics = (await client.get("/metrics")).text
             assert "chatorch_event_streams_open 1.0" in metrics
+            young = (await client.get("/v1/admin/connections")).json()
+            await asyncio.sleep(REGISTER_AFTER + 0.2)
             admin = (await client.get("/v1/admin/connections")).json()
+            assert young["total"] == 0  # a stream open a moment costs the registry nothing
             assert admin["total"] == 1
             ((_pod, (conn,)),) = admin["pods"].items()
             assert conn["chat_id"] == chat_id

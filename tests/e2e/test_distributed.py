@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from chatorch.api.presence import REGISTER_AFTER
 from tests.api.conftest import Event, text_of
 from tests.e2e.client import read_history, read_stream
 from tests.e2e.processes import CHATORCH, chatorch, fake_openai
@@ -87,7 +88,8 @@ async def _connections_seen_from(url: str, *, watch: str) -> Any:
         chat = (await http.post("/v1/chats", json={})).json()
         async with http.stream("GET", f"/v1/chats/{chat['id']}/events") as stream:
             chunks = stream.aiter_bytes()  # held: a dropped iterator would close the stream
-            await anext(chunks)  # the stream is open and registered
+            await anext(chunks)  # the stream is open
+            await asyncio.sleep(REGISTER_AFTER + 0.3)  # and now registered
             async with httpx.AsyncClient(base_url=url) as other:
                 return (await other.get("/v1/admin/connections")).json()
 

@@ -10,7 +10,7 @@ headers) resumes after that event, with nothing repeated and nothing skipped.
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Sequence
+from collections.abc import AsyncIterator, Sequence
 from uuid import UUID
 
 import orjson
@@ -24,9 +24,10 @@ from chatorch.api.deps import container_of, streaming_user
 from chatorch.api.detach import DetachedStream, Last
 from chatorch.api.messages import ChatPath
 from chatorch.api.ordering import Sequencer
+from chatorch.api.presence import Presence
 from chatorch.container import Container
 from chatorch.domain.entities import Connection, Message, Status
-from chatorch.domain.errors import InvalidInput, NotFound, RateLimited, RegistryUnavailable
+from chatorch.domain.errors import InvalidInput, NotFound, RateLimited
 from chatorch.domain.events import Cursor, EventKind, StreamEvent
 from chatorch.pipeline.request import owned
 from chatorch.ports.bus import Subscription
@@ -224,13 +225,14 @@ async def _sse(
     only: UUID | None,
     stored: Message | None,
 ) -> AsyncIterator[bytes]:
-    """One client's stream: registered while open, ended early when the gateway drains.
+    """One client's stream: registered once it has been open a moment (``presence``),
+    ended early when the gateway drains.
 
     What is ready goes out as one chunk. A chat's stream opens with ``retry:`` at once,
     its sign of life; a response's stream sends it with its first events, one write
     fewer, as does its last event with the end of the body (``Last``).
     """
-    await registry_call(c.registry.register(connection, ttl=3 * c.settings.heartbeat_seconds))
+    presence = Presence(c, connection)
     c.metrics.streams_open.inc()
     opening = b"retry: %d\n\n" % RETRY_MS
     try:
@@ -275,7 +277,7 @@ async def _sse(
         return  # the bus cut us off: the client reconnects with Last-Event-ID
     finally:
         c.metrics.streams_open.dec()
-        await asyncio.shield(registry_call(c.registry.unregister(connection.id)))
+        await presence.end()
 
 
 async def _ending_of_answered(
@@ -317,11 +319,3 @@ async def next_ready(
     for more in events.ready():
         ready.extend(sequencer.push(more))
     return ready
-
-
-async def registry_call(call: Awaitable[None]) -> None:
-    """The registry only observes streams: when it is down, streams flow on regardless."""
-    try:
-        await call
-    except RegistryUnavailable as error:
-        log.warning("registry.degraded", detail=error.detail)

@@ -29,12 +29,12 @@ from chatorch.api.events import (
     StreamHub,
     ending,
     next_ready,
-    registry_call,
     whole,
 )
 from chatorch.api.events import resume_cursor as cursor_of
 from chatorch.api.messages import MAX_KEY_CHARS
 from chatorch.api.ordering import Sequencer
+from chatorch.api.presence import Presence
 from chatorch.api.schemas import MessageOut, NewMessage
 from chatorch.container import Container
 from chatorch.domain.entities import Connection, Message, User
@@ -146,7 +146,7 @@ class _Socket:
         """Serve the socket until the client leaves or the server closes it."""
         c = self._c
         connection = Connection(chat_id=self._chat_id, user_id=self._user.id, pod_id=c.pod_id)
-        await registry_call(c.registry.register(connection, ttl=3 * c.settings.heartbeat_seconds))
+        presence = Presence(c, connection)
         c.metrics.streams_open.inc()
         self._stream = self._hub.open(self._chat_id, self._user.id)
         tasks = [
@@ -167,7 +167,7 @@ class _Socket:
                     log.error("ws.failed", error=repr(outcome))
             self._hub.close(self._stream)
             c.metrics.streams_open.dec()
-            await asyncio.shield(registry_call(c.registry.unregister(connection.id)))
+            await presence.end()
         if self._closing is not None and self._ws.application_state is WebSocketState.CONNECTED:
             with contextlib.suppress(*_GONE):  # the client may have left meanwhile
                 await self._ws.close(*self._closing)

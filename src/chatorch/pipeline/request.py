@@ -5,7 +5,7 @@ put the work item on the bus — so a worker never sees a message the store lack
 """
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -51,18 +51,18 @@ class RequestProcessor:
         max_content_chars: int,
         limiter: RateLimiter | None = None,
         message_rate: str = "60/minute",
-        outbox: bool = True,
+        mark: Callable[[UUID], None] | None = None,
     ) -> None:
-        """``outbox=False`` skips marking messages dispatched: right for an in-process bus,
-        whose process answers what it stored and recovers it on restart (no relay runs).
-        """
+        """``mark``: notes a message's work item as sent (``outbox.DispatchMarks``);
+        none for an in-process bus, whose process answers what it stored and recovers it
+        on restart (no relay runs)."""
         self._store = store
         self._bus = bus
         self._metrics = metrics
         self._max_chars = max_content_chars
         self._limiter = limiter
         self._message_rate = message_rate
-        self._outbox = outbox
+        self._mark = mark
 
     async def create_chat(self, user: User, *, title: str = "") -> Chat:
         title = title.strip()
@@ -169,7 +169,7 @@ class RequestProcessor:
                 await tx.work.put_idempotent(user.id, key, result)
         self._metrics.messages_accepted.inc()
         log.info("message.accepted", chat_id=str(chat_id), message_id=str(message.id))
-        await dispatch(self._store, self._bus, message, mark=self._outbox)
+        await dispatch(self._bus, message, mark=self._mark)
         return Submission(message, replayed=False)
 
     async def _count_message(self, user: User) -> None:
@@ -205,22 +205,21 @@ class RequestProcessor:
         return message
 
 
-async def dispatch(store: Store, bus: Bus, message: Message, *, mark: bool = True) -> bool:
-    """Put a stored message's work item on the bus and mark it sent (the outbox step).
+async def dispatch(bus: Bus, message: Message, *, mark: Callable[[UUID], None] | None) -> bool:
+    """Put a stored message's work item on the bus and note it sent (the outbox step).
 
     A bus that is down leaves the message stored and unmarked, for the outbox relay to
     send once the bus is back: the client already has its 202, and nothing is lost.
-    ``mark=False`` is for a bus with no relay behind it (the in-process one).
+    The mark is written later, in batches (``mark``): a message whose mark is lost is
+    sent again by the relay, and the bus drops the duplicate by its message id.
     """
     try:
         await bus.enqueue(WorkItem(message.id, message.chat_id, message.response_id))
     except BusUnavailable as error:
         log.warning("outbox.deferred", message_id=str(message.id), reason=error.detail)
         return False
-    if not mark:
-        return True
-    async with store.transaction() as tx:
-        await tx.work.mark_dispatched(message.id)
+    if mark is not None:
+        mark(message.id)
     return True
 
 

@@ -7,7 +7,7 @@ from contextlib import AsyncExitStack, asynccontextmanager
 
 from chatorch.container import Container, Role, default_pod_id
 from chatorch.pipeline.inbox import ChannelInbox
-from chatorch.pipeline.outbox import OutboxRelay
+from chatorch.pipeline.outbox import DispatchMarks, OutboxRelay
 from chatorch.services.bots import BotManager
 from chatorch.services.channels import BotChannels
 from chatorch.services.metrics import MetricsCollector
@@ -67,13 +67,13 @@ async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator
         await prompts.load()  # then kept current on the way of each answer
         channels = BotChannels(bots, channel_maker(settings))
         stack.push_async_callback(channels.close)
+        marks = None if in_process(settings) else DispatchMarks(store)
+        if marks is not None:
+            marking = asyncio.create_task(marks.run(), name="chatorch-outbox-marks")
+            stack.push_async_callback(marks.flush)  # after the task's end: the last ones
+            stack.push_async_callback(_cancel, marking)
         processor = build_processor(
-            settings,
-            store=store,
-            bus=bus,
-            metrics=metrics,
-            limiter=limiter,
-            outbox=not in_process(settings),
+            settings, store=store, bus=bus, metrics=metrics, limiter=limiter, marks=marks
         )
         container = Container(
             settings=settings,
@@ -102,8 +102,10 @@ async def assemble(settings: Settings, *, role: Role = "serve") -> AsyncIterator
         await announce_process(
             bus, stack, settings=settings, role=role, pod_id=pod_id, metrics=metrics
         )
-        if role in ("serve", "gateway") and not in_process(settings):
-            relay = asyncio.create_task(OutboxRelay(store, bus).run(), name="chatorch-outbox")
+        if role in ("serve", "gateway") and marks is not None:
+            relay = asyncio.create_task(
+                OutboxRelay(store, bus, marks).run(), name="chatorch-outbox"
+            )
             stack.push_async_callback(_cancel, relay)
         if answers:
             container.runner = runner = build_runner(container)

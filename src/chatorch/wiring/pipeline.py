@@ -4,6 +4,7 @@ Runner whose pipeline answers them (Think → Act → Respond)."""
 from chatorch.container import Container
 from chatorch.pipeline.act import ActionEngine
 from chatorch.pipeline.answer import AnswerPipeline, Limits
+from chatorch.pipeline.outbox import DispatchMarks
 from chatorch.pipeline.request import RequestProcessor
 from chatorch.pipeline.respond import ResponseEngine
 from chatorch.pipeline.runner import Runner
@@ -23,9 +24,9 @@ def build_processor(
     bus: Bus,
     metrics: MetricsCollector,
     limiter: RateLimiter,
-    outbox: bool,
+    marks: DispatchMarks | None,
 ) -> RequestProcessor:
-    """``outbox``: the bus is another server, so a message may be stored but not yet sent."""
+    """``marks``: the bus is another server, so a message may be stored but not yet sent."""
     return RequestProcessor(
         store,
         bus,
@@ -33,7 +34,7 @@ def build_processor(
         max_content_chars=settings.max_content_chars,
         limiter=limiter,
         message_rate=settings.rate_messages,
-        outbox=outbox,
+        mark=None if marks is None else marks.add,
     )
 
 

@@ -13,6 +13,7 @@ on SQLite, run on the driver itself (``prepared``, ADR 0012).
 
 import functools
 import logging
+import time
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from chatorch.adapters.sql.bots import SqlBotRepository
@@ -42,6 +44,7 @@ log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 5_000
 SQLITE_POOL_WAIT = 30.0  # s a transaction waits for its turn at the one connection
+PING_AFTER_REST = 1.0  # s a pooled PostgreSQL connection may rest before it is pinged
 
 
 class SqlTransaction:
@@ -287,18 +290,42 @@ def _unicode_lower(value: object) -> object:
 
 
 def _postgres_engine(url: URL, *, echo: bool, connect_timeout: float) -> AsyncEngine:
-    return create_async_engine(
+    engine = create_async_engine(
         url,
         echo=echo,
         hide_parameters=True,  # a failing statement's error never carries user text
         pool_size=10,
         max_overflow=10,
         pool_timeout=connect_timeout,
-        pool_pre_ping=True,  # a restarted server costs one retry, not one failed request
         pool_recycle=1_800,
         connect_args={"timeout": connect_timeout, "command_timeout": 60},
         **_JSON_CODEC,
     )
+    event.listen(engine.sync_engine, "checkin", _rested)
+    event.listen(engine.sync_engine, "checkout", _alive_if_rested)
+    return engine
+
+
+def _rested(_dbapi_connection: Any, record: Any) -> None:
+    record.info["rested_at"] = time.monotonic()
+
+
+def _alive_if_rested(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+    """A connection that rested ``PING_AFTER_REST`` s is pinged before use, and replaced
+    if the server went away meanwhile (the pool retries on ``DisconnectionError``).
+
+    Not SQLAlchemy's ``pool_pre_ping``: that is a round trip before every transaction —
+    four per answer on a gateway — while a connection used a moment ago is alive. One
+    that broke in that moment fails one transaction, and the pool then replaces every
+    connection older than the failure.
+    """
+    rested_at = record.info.get("rested_at")
+    if rested_at is None or time.monotonic() - rested_at < PING_AFTER_REST:
+        return
+    try:
+        dbapi_connection.ping()
+    except Exception as error:
+        raise DisconnectionError(f"the database connection was lost: {error!r}") from error
 
 
 if TYPE_CHECKING:  # mypy proves the adapter satisfies the port
