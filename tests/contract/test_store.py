@@ -26,6 +26,26 @@ class TestTransaction:
         assert loaded is not None
         assert loaded.status is Status.COMPLETE
 
+    async def test_a_unit_of_single_statements_writes_and_reads(self, store: Store) -> None:
+        owner = await make.user(store)
+        chat = Chat(owner_id=owner.id, title="quick")
+        async with store.transaction(atomic=False) as tx:
+            await tx.chats.add_chat(chat)
+            assert await tx.chats.get_chat(chat.id) == chat
+        async with store.transaction(durable=False, atomic=False) as tx:
+            assert await tx.chats.get_chat(chat.id) == chat
+        question = make.question(chat)
+
+        async def write_then_fail() -> None:  # on a connection that is transactional again
+            async with store.transaction() as tx:
+                await tx.chats.add_message(question)
+                raise RuntimeError("boom")
+
+        with pytest.raises(RuntimeError, match="boom"):
+            await write_then_fail()
+        async with store.transaction() as tx:  # so this unit rolled back whole
+            assert await tx.chats.get_message(question.id) is None
+
     async def test_a_rolled_back_transaction_leaves_nothing(self, store: Store) -> None:
         owner = await make.user(store)
         chat = Chat(owner_id=owner.id)

@@ -75,7 +75,7 @@ async def _fill_gaps(c: Container, question: Message, sequencer: Sequencer) -> l
 
 async def _stored_ending(c: Container, question: Message) -> StreamEvent | None:
     """The last event of the stored answer, made from it; None while there is none."""
-    async with c.store.transaction(durable=False) as tx:
+    async with c.store.transaction(durable=False, atomic=False) as tx:
         _, turn = await tx.chats.chat_turn(question.chat_id, question.response_id)
     if len(turn) < 2:
         return None

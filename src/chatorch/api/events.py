@@ -146,7 +146,7 @@ async def stream_events(request: Request) -> DetachedStream:
     response_id = query.response_id
     after = resume_cursor(last_event_id or query.last_event_id, response_id)
     turn: Sequence[Message] = []
-    async with c.store.transaction() as tx:
+    async with c.store.transaction(durable=False, atomic=False) as tx:
         if response_id is None:
             chat = await tx.chats.get_chat(chat_id)
         else:

@@ -65,7 +65,7 @@ async def history(
     limit: Annotated[int | None, Query(ge=1, le=1000, description="only the latest n")] = None,
 ) -> list[MessageOut]:
     """The chat's messages, oldest first: each question followed by its answer."""
-    async with c.store.transaction() as tx:
+    async with c.store.transaction(durable=False, atomic=False) as tx:
         await owned_chat(tx, user, chat_id)
         messages = await tx.chats.list_messages(chat_id, limit=limit)
     return [MessageOut.of(m) for m in messages]

@@ -251,7 +251,9 @@ class AnswerPipeline:
         while True:
             # Not waiting for the disk: the attempt count guards against questions that
             # crash the process, and those leave the operating system's cache intact.
-            async with self._store.transaction(durable=False) as tx:
+            # Nor a transaction: the claim is one statement; the reads after it need no
+            # snapshot shared with it (an earlier turn changes no more once answered).
+            async with self._store.transaction(durable=False, atomic=False) as tx:
                 question = await tx.work.claim(item.message_id, in_turn=waited < TURN_WAIT_LIMIT)
                 if question is not None:
                     limit = self._limits.context_messages
@@ -378,7 +380,7 @@ class AnswerPipeline:
         return "".join(parts)
 
     async def _summary(self, question: Message) -> ChatSummary | None:
-        async with self._store.transaction(durable=False) as tx:
+        async with self._store.transaction(durable=False, atomic=False) as tx:
             return await tx.summaries.get_summary(question.chat_id)
 
     async def _timed(self, stage: str, work: Any, record: _Record) -> Any:

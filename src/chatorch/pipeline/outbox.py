@@ -53,7 +53,7 @@ class DispatchMarks:
         if not marks:
             return
         try:
-            async with self._store.transaction(durable=False) as tx:
+            async with self._store.transaction(durable=False, atomic=False) as tx:
                 for message_id in marks:
                     await tx.work.mark_dispatched(message_id)
         except Exception as error:  # the store is down: the relay covers them

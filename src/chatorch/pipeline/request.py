@@ -70,7 +70,7 @@ class RequestProcessor:
         if len(title) > MAX_TITLE_CHARS:
             raise InvalidInput(f"title has {len(title)} characters; the limit is {MAX_TITLE_CHARS}")
         chat = Chat(owner_id=user.id, title=title)
-        async with self._store.transaction() as tx:
+        async with self._store.transaction(atomic=False) as tx:  # one statement
             await tx.chats.add_chat(chat)
         return chat
 

@@ -55,12 +55,17 @@ class Transaction(Protocol):
 
 
 class Store(Protocol):
-    def transaction(self, *, durable: bool = True) -> AbstractAsyncContextManager[Transaction]:
+    def transaction(
+        self, *, durable: bool = True, atomic: bool = True
+    ) -> AbstractAsyncContextManager[Transaction]:
         """Open a unit of work: commit when the block ends, roll back if it raises.
 
         The block ends once what it wrote is on disk. ``durable=False`` lets it end as
         soon as the commit is made, for a write that only needs to survive a crash of
         this process, not of the machine; the next durable commit covers it.
+        ``atomic=False`` is for a block of one write, or of reads that need no common
+        snapshot: each statement then commits on its own, and a server-side database
+        saves the round trips of ``BEGIN`` and ``COMMIT``.
 
         Raises:
             StoreUnavailable: the database did not answer.

@@ -98,8 +98,10 @@ class SqlStore:
         self._backend = backend
         self._commits = commits  # SQLite's: makes commits durable after the fact
 
-    def transaction(self, *, durable: bool = True) -> AbstractAsyncContextManager[SqlTransaction]:
-        return _Unit(self, durable)
+    def transaction(
+        self, *, durable: bool = True, atomic: bool = True
+    ) -> AbstractAsyncContextManager[SqlTransaction]:
+        return _Unit(self, durable, atomic)
 
     async def _rollback(self, connection: AsyncConnection | InlineConnection) -> None:
         """Roll back, never masking the caller's exception with a second one."""
@@ -134,11 +136,12 @@ class _Unit:
     A durable SQLite write waits for its fsync after the connection is given back.
     """
 
-    __slots__ = ("_connection", "_durable", "_store", "_transaction")
+    __slots__ = ("_atomic", "_connection", "_durable", "_store", "_transaction")
 
-    def __init__(self, store: SqlStore, durable: bool) -> None:
+    def __init__(self, store: SqlStore, durable: bool, atomic: bool) -> None:
         self._store = store
         self._durable = durable
+        self._atomic = atomic
         self._connection: AsyncConnection | InlineConnection | None = None
         self._transaction: SqlTransaction | None = None
 
@@ -149,7 +152,10 @@ class _Unit:
         except Exception as error:
             reraise(error, unusable(error, store._backend))
         try:
-            await connection.begin()
+            if self._atomic or isinstance(connection, InlineConnection):
+                await connection.begin()
+            else:  # each statement its own transaction: no BEGIN, no COMMIT to wait for
+                await connection.execution_options(isolation_level="AUTOCOMMIT")
         except BaseException as error:
             await connection.close()
             if isinstance(error, Exception):
