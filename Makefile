@@ -40,10 +40,10 @@ fmt: $(STAMP) ## format and fix what ruff can
 test: lint ## lint, then every test (real services when they run here)
 	$(BIN)/pytest -q -n 2 $(PYTEST_ARGS)
 
-bench: $(STAMP) ## the benchmarks, about 7 minutes; writes bench/results/<date>.json
+bench: $(STAMP) ## the benchmarks, about 10 minutes; writes bench/results/<date>.json
 	$(BIN)/python -m bench
 
-bench-quick: $(STAMP) ## a smoke run of the benchmarks, about 1.5 minutes
+bench-quick: $(STAMP) ## a smoke run of the benchmarks, about 2.5 minutes
 	$(BIN)/python -m bench --quick
 
 lock: $(STAMP) ## re-pin requirements.lock from requirements.in

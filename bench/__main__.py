@@ -6,8 +6,11 @@ idle streams on one gateway, measures file ingestion and answers with retrieval 
 embedded server (``bench/memory.py``), stops everything, prints the tables and the
 budget, and writes ``bench/results/<date>.json``. Distributed and idle runs need
 PostgreSQL, Redis and NATS on their usual ports; without them they are left out, with
-the reason. ``--only tracing`` measures what exporting traces costs (``bench/tracing.py``);
-it is not part of a full run.
+the reason. ``--only tracing`` measures what exporting traces costs (``bench/tracing.py``)
+and ``--only scaling`` distributed throughput with more gateways and workers
+(``bench/scaling.py``); neither is part of a full run. ``long-chat`` (one chat of many
+questions, ``bench/longchat.py``) and ``keys`` (embedded with API keys required, against
+embedded without, ``bench/keys.py``) are.
 """
 
 import argparse
@@ -23,18 +26,21 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import psutil
 
-from bench import memory, report
+from bench import keys as keys_cost
+from bench import longchat, memory, report
+from bench import scaling as scaling_runs
 from bench import tracing as tracing_cost
-from bench.backing import backing_services, missing
+from bench.backing import ServersCpu, backing_services, missing
 from bench.memory import MemoryPlan
 from bench.profile import Recording
 from bench.scenarios import SYSTEMS, Target, Upstream, chatorch, chatorch_env, migrate
 from bench.systems import ROOT, Usage, fake_upstream, rss
 
+P = TypeVar("P")
 RESULTS = ROOT / "bench" / "results"
 CONCURRENCY = (1, 64)
 TOKENS = 50
@@ -54,27 +60,43 @@ def load(
     seconds: float,
     warmup: float,
     profile: Path | None = None,
+    backing: bool = False,
 ) -> dict[str, Any]:
     """One bounded load run: the figures, with the system's and the upstream's usage.
 
-    With ``profile``, py-spy samples the system's first process over the window.
+    With ``profile``, py-spy samples the system's first process over the window; with
+    ``backing``, the backing servers' CPU is read too. A system of several processes
+    also has its CPU per answer by kind of process (gateway, worker).
     """
-    argv = [sys.executable, "-m", "bench.load", target.dialect, target.url]
+    argv = [sys.executable, "-m", "bench.load", target.dialect, *target.urls]
     argv += ["--concurrency", str(concurrency), "--seconds", str(seconds)]
     argv += ["--warmup", str(warmup), "--tokens", str(TOKENS)]
+    if target.key:
+        argv += ["--key", target.key]
     with _child(argv) as process:
         if _read(process) != "measuring":
             raise RuntimeError("the load generator stopped before measuring")
         recording = None
         if profile is not None:
             recording = Recording(target.servers[0].process.pid, seconds, profile)
-        with Usage(target.servers) as system, Usage([upstream.server]) as upstream_use:
+        with (
+            Usage(target.servers) as system,
+            Usage([upstream.server]) as upstream_use,
+            ServersCpu() if backing else contextlib.nullcontext() as servers,
+        ):
             raw = json.loads(_read(process))
         if recording is not None:
             _say(recording.wait() or "")
     run = report.figures(raw, cpu_seconds=system.used.cpu_seconds, peak_rss=system.used.peak_rss)
-    upstream_cpu = upstream_use.used.cpu_seconds / max(raw["answers"], 1)
-    return run | {"upstream_cpu_ms_per_answer": 1000 * upstream_cpu}
+    answers = max(raw["answers"], 1)
+    run["upstream_cpu_ms_per_answer"] = 1000 * upstream_use.used.cpu_seconds / answers
+    if len(target.servers) > 1:
+        run["cpu_ms_per_answer_by_kind"] = report.by_kind(system.used.by_server, answers)
+    if isinstance(servers, ServersCpu):
+        run["backing_cpu_ms_per_answer"] = {
+            name: 1000 * seconds / answers for name, seconds in servers.seconds.items()
+        }
+    return run
 
 
 def idle_round(upstream: Upstream, workdir: Path, streams: int, *, hold: float) -> dict[str, Any]:
@@ -151,6 +173,9 @@ class Plan:
     profile: bool = False  # py-spy each system at concurrency 64
     memory: MemoryPlan | None = None  # files and retrieval (bench/memory.py)
     tracing: tracing_cost.TracingPlan | None = None  # spans exported or not (bench/tracing.py)
+    long_chat: longchat.LongChatPlan | None = None  # one chat of many turns (bench/longchat.py)
+    keys: keys_cost.KeysPlan | None = None  # API keys required or not (bench/keys.py)
+    scaling: scaling_runs.ScalingPlan | None = None  # more gateways and workers (bench/scaling.py)
 
 
 def measure_systems(plan: Plan, upstream: Upstream, workdir: Path) -> list[dict[str, Any]]:
@@ -177,6 +202,7 @@ def measure_systems(plan: Plan, upstream: Upstream, workdir: Path) -> list[dict[
                     seconds=plan.seconds,
                     warmup=plan.warmup,
                     profile=profile,
+                    backing=needs_backing,
                 )
                 runs.append({"system": name, "concurrency": concurrency} | run)
     return runs
@@ -196,20 +222,27 @@ def measure_idle(plan: Plan, upstream: Upstream, workdir: Path) -> list[dict[str
     return rounds
 
 
+def _pick(chosen: list[str], name: str, quick: bool, short: P, full: P) -> P | None:
+    """A section's plan: none unless chosen, the short one with ``--quick``."""
+    if name not in chosen:
+        return None
+    return short if quick else full
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short runs, 1,000 idle streams")
     parser.add_argument(
         "--only",
         nargs="+",
-        choices=[*SYSTEMS, "idle", "memory", "tracing"],
+        choices=[*SYSTEMS, "keys", "idle", "memory", "long-chat", "tracing", "scaling"],
         help="run just these",
     )
     parser.add_argument(
         "--profile", action="store_true", help="py-spy each system at concurrency 64"
     )
     args = parser.parse_args(argv)
-    chosen = args.only or [*SYSTEMS, "idle", "memory"]  # tracing only when asked
+    chosen = args.only or [*SYSTEMS, "idle", "memory", "long-chat", "keys"]  # not all: asked
     plan = Plan(
         systems=[name for name in SYSTEMS if name in chosen],
         idle_streams=() if "idle" not in chosen else IDLE_QUICK if args.quick else IDLE,
@@ -217,12 +250,11 @@ def main(argv: list[str] | None = None) -> None:
         warmup=1.0 if args.quick else 2.0,
         hold=3.0 if args.quick else 10.0,
         profile=args.profile,
-        memory=None if "memory" not in chosen else memory.QUICK if args.quick else memory.FULL,
-        tracing=None
-        if "tracing" not in chosen
-        else tracing_cost.QUICK
-        if args.quick
-        else tracing_cost.FULL,
+        memory=_pick(chosen, "memory", args.quick, memory.QUICK, memory.FULL),
+        tracing=_pick(chosen, "tracing", args.quick, tracing_cost.QUICK, tracing_cost.FULL),
+        long_chat=_pick(chosen, "long-chat", args.quick, longchat.QUICK, longchat.FULL),
+        keys=_pick(chosen, "keys", args.quick, keys_cost.QUICK, keys_cost.FULL),
+        scaling=_pick(chosen, "scaling", args.quick, scaling_runs.QUICK, scaling_runs.FULL),
     )
     with tempfile.TemporaryDirectory(prefix="chatorch-bench-") as tmp:
         workdir = Path(tmp)
@@ -236,8 +268,19 @@ def main(argv: list[str] | None = None) -> None:
             traced = None
             if plan.tracing is not None:
                 traced = tracing_cost.measure_tracing(plan.tracing, upstream, workdir, _say, load)
+            keyed = None
+            if plan.keys is not None:
+                keyed = keys_cost.measure_keys(plan.keys, upstream, workdir, _say, load)
+            long_chat = None
+            if plan.long_chat is not None:
+                long_chat = longchat.measure_long_chat(plan.long_chat, upstream, workdir, _say)
+            scaled = None
+            if plan.scaling is not None:
+                scaled = scaling_runs.measure_scaling(plan.scaling, upstream, workdir, _say, load)
     report.with_ratios(runs)
-    checks = report.budget(runs, idle, memory=files)
+    checks = report.budget(
+        runs, idle, memory=files, keys=keyed, long_chat=long_chat, scaling=scaled
+    )
     if runs:
         print(report.table(runs))
     if any("ratio" in run for run in runs):
@@ -252,10 +295,31 @@ def main(argv: list[str] | None = None) -> None:
     if traced:
         print("\nTracing: answers with spans exported over OTLP/HTTP, and without.")
         print(tracing_cost.table(traced))
+    if keyed:
+        print("\nAPI keys: embedded with a key on every request, and without (medians).")
+        print(keys_cost.table(keyed))
+    if long_chat and long_chat["modes"]:
+        print("\nLong chat: one client, one chat, questions one after another.")
+        print(longchat.table(long_chat))
+    if scaled:
+        concurrency = scaling_runs.CONCURRENCY
+        print(f"\nScaling: distributed at c={concurrency}, all processes on this one machine.")
+        print(scaling_runs.table(scaled))
     print("\nBudget:")
     print("\n".join(str(check) for check in checks))
     kind = "-quick" if args.quick else "-partial" if args.only else ""
-    path = _save(runs, idle, files, checks, plan=plan, kind=kind, traced=traced)
+    path = _save(
+        runs,
+        idle,
+        files,
+        checks,
+        plan=plan,
+        kind=kind,
+        traced=traced,
+        keyed=keyed,
+        long_chat=long_chat,
+        scaled=scaled,
+    )
     print(f"\nwrote {path.relative_to(ROOT)}")
 
 
@@ -268,6 +332,9 @@ def _save(
     plan: Plan,
     kind: str,
     traced: dict[str, Any] | None = None,
+    keyed: dict[str, Any] | None = None,
+    long_chat: dict[str, Any] | None = None,
+    scaled: list[dict[str, Any]] | None = None,
 ) -> Path:
     """Write the results: ``<date>.json`` for a full run, with a suffix otherwise."""
     now = datetime.datetime.now(datetime.UTC)
@@ -290,11 +357,17 @@ def _save(
             "idle_hold_seconds": plan.hold,
             "memory": None if plan.memory is None else dataclasses.asdict(plan.memory),
             "tracing": None if plan.tracing is None else dataclasses.asdict(plan.tracing),
+            "long_chat": None if plan.long_chat is None else dataclasses.asdict(plan.long_chat),
+            "keys": None if plan.keys is None else dataclasses.asdict(plan.keys),
+            "scaling": None if plan.scaling is None else dataclasses.asdict(plan.scaling),
         },
         "runs": runs,
         "idle_streams": idle,
         "memory": files,
         "tracing": traced,
+        "keys": keyed,
+        "long_chat": long_chat,
+        "scaling": scaled,
         "budget": [{"line": check.line, "met": check.met} for check in checks],
     }
     path.write_text(json.dumps(document, indent=2) + "\n")

@@ -12,9 +12,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+import psutil
+
 from tests.services import NATS_URL, POSTGRES_URL, REDIS_URL, drop_nats_streams, postgres_admin
 
 PORTS = {"PostgreSQL": 5432, "Redis": 6379, "NATS": 4222}
+PROCESSES = {"postgres": "PostgreSQL", "redis-server": "Redis", "nats-server": "NATS"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,3 +70,41 @@ def backing_services() -> Iterator[Backing]:
     finally:
         asyncio.run(postgres_admin(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)"))
         asyncio.run(_forget(namespace))
+
+
+class ServersCpu:
+    """The CPU seconds the backing servers' processes on this machine spend in a window.
+
+    Read from their processes by name (whoever runs them): for PostgreSQL, every backend
+    alive at both ends plus what backends that ended meanwhile left to the postmaster.
+    Anything else using those servers at the time is counted too.
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}  # PostgreSQL|Redis|NATS → CPU s, set on exit
+        self._start: dict[int, tuple[str, float]] = {}
+
+    @staticmethod
+    def _now() -> dict[int, tuple[str, float]]:
+        found = {}
+        for process in psutil.process_iter(["name"]):
+            kind = PROCESSES.get(process.info["name"] or "")
+            if kind is None:
+                continue
+            try:
+                t = process.cpu_times()
+            except psutil.Error:
+                continue
+            found[process.pid] = (kind, t.user + t.system + t.children_user + t.children_system)
+        return found
+
+    def __enter__(self) -> "ServersCpu":
+        self._start = self._now()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        end = self._now()
+        self.seconds = {kind: 0.0 for kind in PROCESSES.values()}
+        for pid, (kind, cpu) in end.items():
+            if pid in self._start:
+                self.seconds[kind] += cpu - self._start[pid][1]

@@ -7,6 +7,10 @@ again, first for a warm-up and then for the measured window. It speaks three dia
 * ``relay`` — ``POST /chat`` ``{"content": …}``, answered with SSE (the references);
 * ``chatorch`` — create a chat, post the message, stream its ``events_url`` to ``done``.
 
+With ``--key``, every request carries ``Authorization: Bearer <key>`` (a chatorch API
+key, when the server requires one). Given several URLs (gateways of one deployment), the
+virtual users are spread over them in turn.
+
 Times run from the request that carries the question (for chatorch: the message POST,
 after the chat exists) to the first token and to the end. An answer counts only when
 it arrived whole: every one of the upstream's tokens and the dialect's end marker.
@@ -50,9 +54,18 @@ class Tally:
 class Answerer:
     """Asks one system for one answer in its dialect; returns (ttft, latency, tokens)."""
 
-    def __init__(self, session: aiohttp.ClientSession, dialect: str, url: str, tokens: int):
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        dialect: str,
+        url: str,
+        tokens: int,
+        *,
+        key: str | None = None,
+    ):
         self._session = session
         self._url = url.rstrip("/")
+        self._headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._end = END_MARKERS[dialect]
         self._tokens = tokens
         self.ask: Callable[[], Awaitable[tuple[float, float, int]]] = getattr(self, f"_{dialect}")
@@ -64,24 +77,38 @@ class Answerer:
             "messages": [{"role": "user", "content": QUESTION}],
         }
         started = time.perf_counter()
-        async with self._session.post(f"{self._url}/chat/completions", json=body) as response:
+        url = f"{self._url}/chat/completions"
+        async with self._session.post(url, json=body, headers=self._headers) as response:
             return await self._read(response, started)
 
     async def _relay(self) -> tuple[float, float, int]:
         started = time.perf_counter()
-        async with self._session.post(f"{self._url}/chat", json={"content": QUESTION}) as response:
+        body = {"content": QUESTION}
+        url = f"{self._url}/chat"
+        async with self._session.post(url, json=body, headers=self._headers) as response:
             return await self._read(response, started)
 
     async def _chatorch(self) -> tuple[float, float, int]:
-        async with self._session.post(f"{self._url}/v1/chats", json={}) as response:
+        return await self.turn(await self.new_chat())
+
+    async def new_chat(self) -> str:
+        """A new chatorch chat's id."""
+        url = f"{self._url}/v1/chats"
+        async with self._session.post(url, json={}, headers=self._headers) as response:
             _expect(response, 201)
             chat = await response.json()
+        return str(chat["id"])
+
+    async def turn(self, chat: str) -> tuple[float, float, int]:
+        """One question in an existing chatorch chat, timed from its POST."""
         started = time.perf_counter()
-        url = f"{self._url}/v1/chats/{chat['id']}/messages"
-        async with self._session.post(url, json={"content": QUESTION}) as response:
+        url = f"{self._url}/v1/chats/{chat}/messages"
+        body = {"content": QUESTION}
+        async with self._session.post(url, json=body, headers=self._headers) as response:
             _expect(response, 202)
             accepted = await response.json()
-        async with self._session.get(self._url + accepted["events_url"]) as response:
+        events = self._url + accepted["events_url"]
+        async with self._session.get(events, headers=self._headers) as response:
             return await self._read(response, started)
 
     async def _read(
@@ -125,19 +152,27 @@ async def _user(answerer: Answerer, until: float, tally: Tally | None) -> None:
 
 
 async def run(
-    dialect: str, url: str, *, concurrency: int, seconds: float, warmup: float, tokens: int
+    dialect: str,
+    urls: list[str],
+    *,
+    concurrency: int,
+    seconds: float,
+    warmup: float,
+    tokens: int,
+    key: str | None = None,
 ) -> dict[str, object]:
     connector = aiohttp.TCPConnector(limit=2 * concurrency, force_close=False)
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        answerer = Answerer(session, dialect, url, tokens)
+        answerers = [Answerer(session, dialect, url, tokens, key=key) for url in urls]
+        users = [answerers[i % len(answerers)] for i in range(concurrency)]
         until = time.perf_counter() + warmup
-        await asyncio.gather(*(_user(answerer, until, None) for _ in range(concurrency)))
+        await asyncio.gather(*(_user(answerer, until, None) for answerer in users))
         print("measuring", flush=True)
         tally = Tally()
         started = time.perf_counter()
         until = started + seconds
-        await asyncio.gather(*(_user(answerer, until, tally) for _ in range(concurrency)))
+        await asyncio.gather(*(_user(answerer, until, tally) for answerer in users))
         elapsed = time.perf_counter() - started
     return {
         "answers": len(tally.latency),
@@ -153,22 +188,24 @@ async def run(
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dialect", choices=sorted(END_MARKERS))
-    parser.add_argument("url")
+    parser.add_argument("urls", nargs="+", metavar="url", help="users spread over these")
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--tokens", type=int, default=50, help="tokens in a whole answer")
+    parser.add_argument("--key", help="sent on every request as Authorization: Bearer <key>")
     args = parser.parse_args(argv)
     import uvloop
 
     result = uvloop.run(
         run(
             args.dialect,
-            args.url,
+            args.urls,
             concurrency=args.concurrency,
             seconds=args.seconds,
             warmup=args.warmup,
             tokens=args.tokens,
+            key=args.key,
         )
     )
     json.dump(result, sys.stdout)

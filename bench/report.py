@@ -1,10 +1,13 @@
 """Figures from raw runs, their ratios to the thin relay, the table, and the budget."""
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
 REFERENCE = "thin relay"
+LONG_CHAT_LIMIT = 1.3  # late turns' TTFT p50 over early turns'
+KEYS_LIMIT = 0.9  # embedded with API keys required, answers/s over embedded without (c=64)
 FIGURES = (  # key, heading, format
     ("answers_per_s", "answers/s", "{:,.0f}"),
     ("tokens_per_s", "tokens/s", "{:,.0f}"),
@@ -45,6 +48,16 @@ def figures(raw: dict[str, Any], *, cpu_seconds: float, peak_rss: int) -> dict[s
         "cpu_ms_per_answer": 1000 * cpu_seconds / max(answers, 1),
         "peak_rss_mb": peak_rss / 2**20,
     }
+
+
+def by_kind(cpu_by_server: dict[str, float], answers: int) -> dict[str, float]:
+    """CPU ms per answer of each kind of process (``chatorch-worker-2`` is a worker),
+    summed over the processes of that kind."""
+    kinds: dict[str, float] = {}
+    for name, seconds in cpu_by_server.items():
+        kind = re.sub(r"-\d+$", "", name).removeprefix("chatorch-")
+        kinds[kind] = kinds.get(kind, 0.0) + 1000 * seconds / max(answers, 1)
+    return kinds
 
 
 def with_ratios(runs: list[dict[str, Any]]) -> None:
@@ -114,10 +127,14 @@ def budget(
     idle: list[dict[str, Any]],
     *,
     memory: dict[str, Any] | None = None,
+    keys: dict[str, Any] | None = None,
+    long_chat: dict[str, Any] | None = None,
+    scaling: list[dict[str, Any]] | None = None,
 ) -> list[Check]:
     """The issue's budget, line by line, judged on this run's figures.
 
-    ``memory``'s errors (files not ready, answers not whole) count among the errors.
+    ``memory``'s errors (files not ready, answers not whole), and the errors of the
+    keys, long chat and scaling runs count among the errors.
     """
     checks: list[Check] = []
     embedded, thin, fast = (_run(runs, s, 64) for s in ("embedded", REFERENCE, "fast relay"))
@@ -143,6 +160,8 @@ def budget(
             )
         else:
             checks.append(Check(f"{system} c=1 TTFT p50 overhead < {limit:g} ms", None))
+    checks.append(_keys(keys))
+    checks.append(_long_chat(long_chat))
     largest = max(idle, key=lambda r: r["streams"], default=None)
     if largest and largest["streams"] >= 10_000:
         held = largest["opened"] == largest["streams"] and not largest["dropped"]
@@ -156,5 +175,31 @@ def budget(
         checks.append(Check("10,000 idle streams on one gateway, < 20 KB each", None))
     errors = sum(r["errors"] for r in runs) + sum(r["errors"] + r["dropped"] for r in idle)
     errors += memory["errors"] if memory else 0
+    errors += sum(r["errors"] for r in keys["runs"]) if keys else 0
+    errors += sum(m["errors"] for m in long_chat["modes"]) if long_chat else 0
+    errors += sum(r["errors"] for r in scaling or [])
     checks.append(Check(f"zero errors in every scenario: {errors}", errors == 0))
     return checks
+
+
+def _keys(result: dict[str, Any] | None) -> Check:
+    """Judged on the medians of alternating runs (``bench/keys.py``)."""
+    line = f"embedded with keys c=64 answers/s ≥ {KEYS_LIMIT:g}× without"
+    row = next((r for r in (result or {}).get("compared", []) if r["concurrency"] == 64), None)
+    if row is None:
+        return Check(line, None)
+    cpu = row["without"]["cpu_ms_per_answer"], row["with_keys"]["cpu_ms_per_answer"]
+    said = f"{row['ratio']:.2f}× (CPU ms/answer {cpu[0]:.2f} → {cpu[1]:.2f})"
+    return Check(f"{line}: {said}", row["ratio"] >= KEYS_LIMIT)
+
+
+def _long_chat(result: dict[str, Any] | None) -> Check:
+    line = f"long chat: TTFT late/early ≤ {LONG_CHAT_LIMIT:g}×"
+    modes = result["modes"] if result else []
+    if not modes:
+        return Check(line, None)
+    said = ", ".join(
+        f"{m['mode']} {m['ratio']:.2f}× (early turns asked first: {m['sequential_ratio']:.2f}×)"
+        for m in modes
+    )
+    return Check(f"{line}: {said}", all(m["ratio"] <= LONG_CHAT_LIMIT for m in modes))

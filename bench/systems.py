@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -119,6 +119,7 @@ class Used:
 
     cpu_seconds: float
     peak_rss: int
+    by_server: dict[str, float] = field(default_factory=dict)  # name → its CPU seconds
 
 
 class Usage:
@@ -127,7 +128,7 @@ class Usage:
     def __init__(self, servers: Sequence[Server]) -> None:
         self._servers = servers
         self._peak = 0
-        self._cpu_at_start = 0.0
+        self._cpu_at_start: dict[str, float] = {}
         self._stop = threading.Event()
         self.used = Used(0.0, 0)  # set when the window closes
         self._thread = threading.Thread(target=self._sample, daemon=True)
@@ -135,9 +136,9 @@ class Usage:
     def _rss(self) -> int:
         return rss(self._servers)
 
-    def _cpu(self) -> float:
-        times = [server.ps.cpu_times() for server in self._servers]
-        return float(sum(t.user + t.system for t in times))
+    def _cpu(self) -> dict[str, float]:
+        times = {server.name: server.ps.cpu_times() for server in self._servers}
+        return {name: t.user + t.system for name, t in times.items()}
 
     def _sample(self) -> None:
         while not self._stop.wait(0.02):
@@ -152,7 +153,8 @@ class Usage:
     def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
-        self.used = Used(self._cpu() - self._cpu_at_start, max(self._peak, self._rss()))
+        spent = {name: cpu - self._cpu_at_start[name] for name, cpu in self._cpu().items()}
+        self.used = Used(sum(spent.values()), max(self._peak, self._rss()), spent)
 
 
 def rss(servers: Sequence[Server]) -> int:

@@ -83,6 +83,8 @@ def test_the_budget_is_judged_on_the_runs_figures() -> None:
         "embedded c=64 answers/s ≥ 1.0× thin relay": True,
         "embedded c=1 TTFT p50 overhead < 5 ms": False,  # 5.7 ms
         "distributed c=1 TTFT p50 overhead < 15 ms": True,  # 13.7 ms
+        "embedded with keys c=64 answers/s ≥ 0.9× without": None,  # not run
+        "long chat": None,  # not run
         "10,000 idle streams on one gateway, < 20 KB each": False,
         "zero errors in every scenario": True,
     }

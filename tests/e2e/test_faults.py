@@ -6,6 +6,7 @@ from pathlib import Path
 
 import httpx
 
+from chatorch.api.presence import REGISTER_AFTER
 from tests.api.conftest import text_of
 from tests.e2e.client import read_history, read_stream
 from tests.e2e.processes import Chatorch
@@ -33,7 +34,16 @@ class TestRedisOutage:
                     accepted = (
                         await http.post(f"/v1/chats/{chat['id']}/messages", json=body)
                     ).json()
-                events = await read_stream(server.url, accepted["events_url"])
+                    events = await read_stream(server.url, accepted["events_url"])
+                    # A stream open long enough to be registered: the registry is down,
+                    # which is said once Redis' client gives up (it retries a few times).
+                    async with http.stream("GET", f"/v1/chats/{chat['id']}/events") as held:
+                        await anext(held.aiter_bytes())
+                        await asyncio.sleep(REGISTER_AFTER)
+                        for _ in range(150):
+                            if '"registry.degraded"' in server.log.read_text():
+                                break
+                            await asyncio.sleep(0.1)
             finally:
                 await asyncio.to_thread(server.stop)
         assert ready.status_code == 200

@@ -158,7 +158,14 @@ class InMemoryBus:
         log = self._logs.get(chat_id)
         if after is None or not log:
             return []
-        entries = list(log)
+        # From the newest back to the cursor's response only: the chat's earlier turns
+        # come before it, and a turn's cost must not grow with the chat.
+        entries: list[_Logged] = []
+        for logged in reversed(log):
+            if logged.event.response_id < after.response_id:
+                break
+            entries.append(logged)
+        entries.reverse()
         for index, logged in enumerate(entries):
             if logged.event.cursor == after:
                 return entries[index + 1 :]
