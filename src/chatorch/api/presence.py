@@ -29,6 +29,7 @@ class Presence:
 
     def __init__(self, c: Container, connection: Connection) -> None:
         self._c, self._connection = c, connection
+        # Held only while it runs: an idle stream keeps no finished task (nor its context).
         self._registering: asyncio.Task[None] | None = None
         loop = asyncio.get_running_loop()
         self._timer: asyncio.TimerHandle | None = loop.call_later(REGISTER_AFTER, self._register)
@@ -39,6 +40,11 @@ class Presence:
         self._registering = asyncio.ensure_future(
             registry_call(self._c.registry.register(self._connection, ttl=ttl))
         )
+        self._registering.add_done_callback(self._registered)
+
+    def _registered(self, task: "asyncio.Task[None]") -> None:
+        if self._registering is task:
+            self._registering = None
 
     async def end(self) -> None:
         """The stream ended: take it out of the registry, if it was ever put in."""
