@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.report import grid
 from bench.scenarios import Target, Upstream, chatorch, chatorch_env, create_key, migrate
 
 CONCURRENCY = (1, 64)
@@ -136,10 +137,4 @@ def table(result: dict[str, Any]) -> str:
         ]
         for row in result["compared"]
     ]
-    grid = [headings, *rows]
-    widths = [max(len(line[i]) for line in grid) for i in range(len(headings))]
-    lines = [
-        " | ".join(cell.rjust(w) for cell, w in zip(line, widths, strict=True)) for line in grid
-    ]
-    lines.insert(1, "-|-".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return grid([headings, *rows])

@@ -35,7 +35,7 @@ import aiohttp
 
 from bench.backing import backing_services, missing
 from bench.load import Answerer, Incomplete
-from bench.report import percentile
+from bench.report import grid, percentile
 from bench.scenarios import Target, Upstream, chatorch, chatorch_env, deployment
 from bench.systems import Usage
 
@@ -196,13 +196,4 @@ def table(result: dict[str, Any]) -> str:
                 f"{m['cpu_ms_per_answer']:.2f}",
             ]
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = [
-        " | ".join(
-            cell.ljust(w) if i == 0 else cell.rjust(w)
-            for i, (cell, w) in enumerate(zip(row, widths, strict=True))
-        )
-        for row in rows
-    ]
-    lines.insert(1, "-|-".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return grid(rows, first_left=True)

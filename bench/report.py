@@ -84,10 +84,16 @@ def table(runs: list[dict[str, Any]], *, ratios: bool = False) -> str:
             else:
                 row.append(fmt.format(run[key]))
         rows.append(row)
-    widths = [max(len(row[i]) for row in rows) for i in range(len(headings))]
+    return grid(rows, first_left=True)
+
+
+def grid(rows: list[list[str]], *, first_left: bool = False) -> str:
+    """``rows`` (the first: the headings) as an aligned text table: numbers to the
+    right, and with ``first_left`` the first column (names) to the left."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = [
         " | ".join(
-            cell.ljust(w) if i == 0 else cell.rjust(w)
+            cell.ljust(w) if first_left and i == 0 else cell.rjust(w)
             for i, (cell, w) in enumerate(zip(row, widths, strict=True))
         )
         for row in rows

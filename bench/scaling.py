@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.backing import backing_services, missing
+from bench.report import grid
 from bench.scenarios import Upstream, deployment
 
 CONCURRENCY = 64
@@ -113,7 +114,4 @@ def table(runs: list[dict[str, Any]]) -> str:
                 *(f"{backing.get(name, float('nan')):.2f}" for name in BACKING),
             ]
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(headings))]
-    lines = [" | ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)) for row in rows]
-    lines.insert(1, "-|-".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return grid(rows)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.report import grid
 from bench.scenarios import Target, Upstream, chatorch, chatorch_env
 from bench.systems import Server, started
 
@@ -159,10 +160,4 @@ def table(result: dict[str, Any]) -> str:
         ]
         for row in result["cost"]
     ]
-    grid = [headings, *rows]
-    widths = [max(len(line[i]) for line in grid) for i in range(len(headings))]
-    lines = [
-        " | ".join(cell.rjust(w) for cell, w in zip(line, widths, strict=True)) for line in grid
-    ]
-    lines.insert(1, "-|-".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return grid([headings, *rows])
