@@ -16,20 +16,18 @@ going first in turn, so the machine's drift (on this shared machine, more than t
 the budget allows within a minute) falls on both; the figures are their medians.
 """
 
-import statistics
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.arms import Load, alternating, measured, medians
 from bench.report import grid
 from bench.scenarios import Target, Upstream, chatorch, chatorch_env, create_key, migrate
 
 CONCURRENCY = (1, 64)
 ARMS = ("without", "with keys")
-
-Load = Callable[..., dict[str, Any]]  # bench.__main__.load
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,20 +66,20 @@ def measure_keys(
 ) -> dict[str, Any]:
     """Both arms at both concurrencies, alternating; the runs and the comparison."""
     runs: list[dict[str, Any]] = []
-    for round_ in range(1, plan.rounds + 1):
-        for arm in ARMS if round_ % 2 else reversed(ARMS):
-            label = f"{'keys' if arm == 'with keys' else 'open'}-{round_}"
-            with server(upstream, workdir, keys=arm == "with keys", label=label) as target:
-                for concurrency in CONCURRENCY:
-                    say(f"embedded {arm}, round {round_}, concurrency {concurrency}")
-                    run = load(
-                        target,
-                        upstream,
-                        concurrency=concurrency,
-                        seconds=plan.seconds,
-                        warmup=plan.warmup,
-                    )
-                    runs.append({"arm": arm, "round": round_, "concurrency": concurrency} | run)
+    for round_, arm in alternating(plan.rounds, ARMS):
+        label = f"{'keys' if arm == 'with keys' else 'open'}-{round_}"
+        with server(upstream, workdir, keys=arm == "with keys", label=label) as target:
+            runs += measured(
+                load,
+                target,
+                upstream,
+                plan,
+                arm=arm,
+                round_=round_,
+                concurrencies=CONCURRENCY,
+                say=say,
+                what="embedded",
+            )
     return {"runs": runs, "compared": compare(runs)}
 
 
@@ -91,17 +89,7 @@ _KEYS = ("answers_per_s", "cpu_ms_per_answer", "ttft_p50_ms", "latency_p50_ms", 
 def compare(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per concurrency: each arm's medians, and answers/s with keys over without."""
     rows = []
-    for concurrency in CONCURRENCY:
-        arms = {
-            arm: [r for r in runs if r["arm"] == arm and r["concurrency"] == concurrency]
-            for arm in ARMS
-        }
-        if not all(arms.values()):
-            continue
-        without, with_keys = (
-            {key: float(statistics.median(r[key] for r in arms[arm])) for key in _KEYS}
-            for arm in ARMS
-        )
+    for concurrency, (without, with_keys) in medians(runs, ARMS, _KEYS, CONCURRENCY):
         rows.append(
             {
                 "concurrency": concurrency,

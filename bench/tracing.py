@@ -16,7 +16,6 @@ collector's count of spans received, after each server stopped and flushed, says
 spans really left.
 """
 
-import statistics
 import sys
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.arms import Load, alternating, measured, medians
 from bench.report import grid
 from bench.scenarios import Target, Upstream, chatorch, chatorch_env
 from bench.systems import Server, started
@@ -31,8 +31,6 @@ from bench.systems import Server, started
 CONCURRENCY = (1, 64)
 ARMS = ("off", "on")
 REPORT_WAIT = 0.6  # s for the collector to report the spans of a stopped server
-
-Load = Callable[..., dict[str, Any]]  # bench.__main__.load
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,34 +56,34 @@ def measure_tracing(
     runs: list[dict[str, Any]] = []
     with started("otlp-collector", argv, workdir=workdir) as collector:
         endpoint = collector.wait_line("listening on ")
-        for round_ in range(1, plan.rounds + 1):
-            for arm in ARMS if round_ % 2 else reversed(ARMS):  # each goes first in turn
-                settings = {"database_url": f"sqlite+aiosqlite:///{workdir}/tracing-{arm}.db"}
-                if arm == "on":
-                    settings["otlp_endpoint"] = endpoint
-                before = spans_received(collector)
-                env = chatorch_env(upstream, **settings)
-                with chatorch("serve", workdir, env) as (server, url):
-                    target = Target("chatorch", url, [server])
-                    for concurrency in CONCURRENCY:
-                        say(f"tracing {arm}, round {round_}, concurrency {concurrency}")
-                        run = load(
-                            target,
-                            upstream,
-                            concurrency=concurrency,
-                            seconds=plan.seconds,
-                            warmup=plan.warmup,
-                        )
-                        runs.append({"arm": arm, "round": round_, "concurrency": concurrency} | run)
-                answered = sum(r["answers"] for r in runs[-len(CONCURRENCY) :])  # measured
-                exported = _settled(collector) - before
-                runs[-1]["spans_exported"] = exported
-                if arm == "on" and exported == 0:
-                    raise RuntimeError("tracing on, yet the collector received no span")
-                if arm == "off" and exported:
-                    raise RuntimeError(f"tracing off, yet {exported} spans were exported")
-                if arm == "on":
-                    say(f"tracing on: {exported:,} spans for {answered:,}+ answers")
+        for round_, arm in alternating(plan.rounds, ARMS):
+            settings = {"database_url": f"sqlite+aiosqlite:///{workdir}/tracing-{arm}.db"}
+            if arm == "on":
+                settings["otlp_endpoint"] = endpoint
+            before = spans_received(collector)
+            env = chatorch_env(upstream, **settings)
+            with chatorch("serve", workdir, env) as (server, url):
+                target = Target("chatorch", url, [server])
+                runs += measured(
+                    load,
+                    target,
+                    upstream,
+                    plan,
+                    arm=arm,
+                    round_=round_,
+                    concurrencies=CONCURRENCY,
+                    say=say,
+                    what="tracing",
+                )
+            answered = sum(r["answers"] for r in runs[-len(CONCURRENCY) :])  # measured
+            exported = _settled(collector) - before
+            runs[-1]["spans_exported"] = exported
+            if arm == "on" and exported == 0:
+                raise RuntimeError("tracing on, yet the collector received no span")
+            if arm == "off" and exported:
+                raise RuntimeError(f"tracing off, yet {exported} spans were exported")
+            if arm == "on":
+                say(f"tracing on: {exported:,} spans for {answered:,}+ answers")
     return {"runs": runs, "cost": cost(runs)}
 
 
@@ -109,14 +107,7 @@ def _settled(collector: Server) -> int:
 def cost(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Per concurrency: the medians of each arm, and on's change from off."""
     rows = []
-    for concurrency in CONCURRENCY:
-        arms = {
-            arm: [r for r in runs if r["arm"] == arm and r["concurrency"] == concurrency]
-            for arm in ARMS
-        }
-        if not all(arms.values()):
-            continue
-        off, on = ({key: _median(arms[arm], key) for key in _KEYS} for arm in ARMS)
+    for concurrency, (off, on) in medians(runs, ARMS, _KEYS, CONCURRENCY):
         rows.append(
             {
                 "concurrency": concurrency,
@@ -130,10 +121,6 @@ def cost(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 _KEYS = ("answers_per_s", "cpu_ms_per_answer", "ttft_p50_ms", "latency_p50_ms")
-
-
-def _median(runs: list[dict[str, Any]], key: str) -> float:
-    return float(statistics.median(run[key] for run in runs))
 
 
 def table(result: dict[str, Any]) -> str:
