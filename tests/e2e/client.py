@@ -1,6 +1,7 @@
 """Reading a running chatorch over HTTP, for the end-to-end tests."""
 
 import json
+from collections.abc import Callable
 
 import httpx
 from httpx_sse import aconnect_sse
@@ -9,9 +10,15 @@ from tests.api.conftest import Event
 
 
 async def read_stream(
-    url: str, path: str, *, after: str | None = None, count: int = 0
+    url: str,
+    path: str,
+    *,
+    after: str | None = None,
+    count: int = 0,
+    on_event: Callable[[Event], None] | None = None,
 ) -> list[Event]:
-    """Read a response's stream to its end, or only its first ``count`` events."""
+    """Read a response's stream to its end, or only its first ``count`` events;
+    ``on_event`` sees each event as it arrives (to act in the middle of a stream)."""
     headers = {"Last-Event-ID": after} if after else {}
     events: list[Event] = []
     async with (
@@ -21,6 +28,8 @@ async def read_stream(
         async for sse in source.aiter_sse():
             if sse.data:
                 events.append(Event(sse.id, sse.event, json.loads(sse.data)))
+                if on_event is not None:
+                    on_event(events[-1])
             if count and sum(e.event == "token" for e in events) >= count:
                 break
     return events

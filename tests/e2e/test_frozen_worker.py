@@ -6,16 +6,12 @@ wakes, its older attempt must not be stored, and the client's stream must end wi
 """
 
 import asyncio
-import json
 import signal
-import subprocess
 import time
 from contextlib import ExitStack
 from pathlib import Path
 
-import httpx
 import pytest
-from httpx_sse import aconnect_sse
 
 from tests.api.conftest import Event, text_of
 from tests.e2e.client import read_history, read_stream
@@ -43,9 +39,17 @@ class TestFrozenWorker:
             frozen.process.send_signal(signal.SIGSTOP)
             try:
                 stack.enter_context(chatorch(tmp_path, role="worker", **settings))
-                after = asyncio.run(
-                    _thawed_at_takeover(gateway.url, path, before[-1].id, frozen.process)
+
+                # Thawed as soon as the takeover's reset arrives; a stream that never
+                # ends fails the test.
+                def thaw_at_takeover(event: Event) -> None:
+                    if event.event == "reset":
+                        frozen.process.send_signal(signal.SIGCONT)
+
+                reading = read_stream(
+                    gateway.url, path, after=before[-1].id, on_event=thaw_at_takeover
                 )
+                after = asyncio.run(asyncio.wait_for(reading, 30))
             finally:
                 frozen.process.send_signal(signal.SIGCONT)
             time.sleep(2)  # whatever the thawed worker does, it has done
@@ -62,23 +66,3 @@ class TestFrozenWorker:
         assert history[1]["content"] == text_of(after)  # what the client was shown
         assert again[-1].event == "done"  # a stream opened later ends too
         assert text_of(again) == history[1]["content"]
-
-
-async def _thawed_at_takeover(
-    url: str, path: str, after: str | None, frozen: subprocess.Popen[bytes]
-) -> list[Event]:
-    """The stream from ``after`` to its end; the frozen worker is thawed as soon as the
-    takeover's ``reset`` arrives. A stream that never ends fails the test."""
-    events: list[Event] = []
-    async with (
-        asyncio.timeout(30),
-        httpx.AsyncClient(base_url=url, timeout=30) as http,
-        aconnect_sse(http, "GET", path, headers={"Last-Event-ID": str(after)}) as source,
-    ):
-        async for sse in source.aiter_sse():
-            if not sse.data:
-                continue
-            events.append(Event(sse.id, sse.event, json.loads(sse.data)))
-            if sse.event == "reset":
-                frozen.send_signal(signal.SIGCONT)
-    return events

@@ -8,7 +8,6 @@ that is stored.
 
 import asyncio
 import itertools
-import json
 import shutil
 import signal
 import socket
@@ -18,13 +17,12 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-import httpx
 import pytest
-from httpx_sse import aconnect_sse
 
 from tests.api.conftest import Event, text_of
-from tests.e2e.client import read_history
+from tests.e2e.client import read_history, read_stream
 from tests.e2e.processes import CHATORCH, chatorch, fake_openai, free_port
+from tests.e2e.test_distributed import _ask
 from tests.services import POSTGRES_URL, REDIS_URL, postgres_admin, require
 
 NATS_SERVER = shutil.which("nats-server") or "/usr/sbin/nats-server"
@@ -118,23 +116,15 @@ async def _read_through(
 ) -> tuple[str, list[Event], list[float], float]:
     """Ask, read the answer's stream, and restart NATS once tokens flow; return the
     chat, the events, when each arrived, and when the server was back."""
-    events: list[Event] = []
+    accepted = await _ask(url, "tell me a long story")
     arrivals: list[float] = []
-    async with httpx.AsyncClient(base_url=url, timeout=60) as http:
-        chat = (await http.post("/v1/chats", json={})).json()
-        body = {"content": "tell me a long story"}
-        accepted = (await http.post(f"/v1/chats/{chat['id']}/messages", json=body)).json()
-        restarting: asyncio.Task[float] | None = None
-        async with aconnect_sse(http, "GET", accepted["events_url"]) as source:
-            async for sse in source.aiter_sse():
-                if not sse.data:
-                    continue
-                events.append(Event(sse.id, sse.event, json.loads(sse.data)))
-                arrivals.append(time.monotonic())
-                if restarting is None and len(events) == 20:
-                    restarting = asyncio.create_task(asyncio.to_thread(restart))
-                if sse.event == "done":
-                    break
-        assert restarting is not None
-        back = await restarting
-    return chat["id"], events, arrivals, back
+    restarting: list[asyncio.Task[float]] = []
+
+    def restart_at_twentieth(_: Event) -> None:
+        arrivals.append(time.monotonic())
+        if len(arrivals) == 20:
+            restarting.append(asyncio.create_task(asyncio.to_thread(restart)))
+
+    events = await read_stream(url, accepted["events_url"], on_event=restart_at_twentieth)
+    (restarted,) = restarting
+    return accepted["message"]["chat_id"], events, arrivals, await restarted

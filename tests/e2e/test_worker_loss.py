@@ -9,19 +9,15 @@ period and hands back the rest at once. Either way the client sees no error: a
 
 import asyncio
 import itertools
-import json
 import signal
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
-from httpx_sse import aconnect_sse
 
 from tests.api.conftest import Event, text_of
-from tests.e2e.client import read_history
+from tests.e2e.client import read_history, read_stream
 from tests.e2e.processes import Chatorch, chatorch, fake_openai
 from tests.e2e.test_distributed import _ask, shared  # noqa: F401 - the deployment fixture
 
@@ -68,23 +64,17 @@ async def _read_losing(
 ) -> tuple[list[Event], list[float], float]:
     """The answer's stream to its end; ``worker`` gets ``signum`` after 10 tokens.
     Returns the events, when each arrived, and when the signal was sent."""
-    events: list[Event] = []
     arrivals: list[float] = []
+    tokens = 0
     lost_at = 0.0
-    async with (
-        asyncio.timeout(90),
-        httpx.AsyncClient(base_url=url, timeout=60) as http,
-        aconnect_sse(http, "GET", path) as source,
-    ):
-        async for sse in source.aiter_sse():
-            if not sse.data:
-                continue
-            data: Any = json.loads(sse.data)
-            events.append(Event(sse.id, sse.event, data))
-            arrivals.append(time.monotonic())
-            if not lost_at and sum(e.event == "token" for e in events) == 10:
-                worker.process.send_signal(signum)
-                lost_at = time.monotonic()
-            if sse.event == "done":
-                break
+
+    def lose_at_tenth_token(event: Event) -> None:
+        nonlocal tokens, lost_at
+        arrivals.append(time.monotonic())
+        tokens += event.event == "token"
+        if tokens == 10 and not lost_at:
+            worker.process.send_signal(signum)
+            lost_at = time.monotonic()
+
+    events = await asyncio.wait_for(read_stream(url, path, on_event=lose_at_tenth_token), 90)
     return events, arrivals, lost_at
