@@ -2,15 +2,22 @@
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
 import pytest
 
 from chatorch.domain.entities import IdempotentResult, Message, Role, Status
-from chatorch.domain.errors import DuplicateKey, NotFound, Superseded
+from chatorch.domain.errors import DuplicateAnswer, DuplicateKey, NotFound, Superseded
 from chatorch.domain.ids import new_id
 from chatorch.ports.store import Store
 from chatorch.ports.work import CANCEL_MARK
 from tests.contract import records as make
+
+
+async def _settle(store: Store, question_id: UUID, answer: Message, *, attempt: int) -> None:
+    """As the answer pipeline does: a unit of one write, on PostgreSQL one statement."""
+    async with store.transaction(atomic=False) as tx:
+        await tx.work.settle(question_id, answer, attempt=attempt)
 
 
 class TestTurnOrder:
@@ -91,21 +98,35 @@ class TestClaims:
         for _ in range(2):  # attempt 1 froze; attempt 2 took over
             async with store.transaction() as tx:
                 await tx.work.claim(question.id)
+        older, newer = make.answer(question, "older"), make.answer(question, "newer")
         with pytest.raises(Superseded):
-            async with store.transaction() as tx:
-                await tx.work.settle(question.id, Status.COMPLETE, attempt=1)
-        async with store.transaction() as tx:
-            await tx.work.settle(question.id, Status.COMPLETE, attempt=2)
+            await _settle(store, question.id, older, attempt=1)
+        await _settle(store, question.id, newer, attempt=2)
         with pytest.raises(Superseded):  # answered: no attempt settles it again
-            async with store.transaction() as tx:
-                await tx.work.settle(question.id, Status.FAILED, attempt=2)
+            await _settle(store, question.id, make.answer(question, "again"), attempt=2)
         with pytest.raises(NotFound):
-            async with store.transaction() as tx:
-                await tx.work.settle(new_id(), Status.COMPLETE, attempt=1)
+            await _settle(store, new_id(), make.answer(question), attempt=1)
         async with store.transaction() as tx:
             loaded = await tx.chats.get_message(question.id)
+            stored = await tx.chats.list_messages(chat.id)
         assert loaded is not None
         assert loaded.status is Status.COMPLETE
+        assert make.contents(stored) == ["question", "newer"]  # the superseded one never
+
+    async def test_a_turn_answered_already_is_not_settled_again(self, store: Store) -> None:
+        chat = await make.chat(store)
+        question = make.question(chat)
+        await make.add(store, question, make.answer(question, "first"))
+        async with store.transaction() as tx:
+            await tx.work.claim(question.id)
+        with pytest.raises(DuplicateAnswer):
+            await _settle(store, question.id, make.answer(question, "second"), attempt=1)
+        async with store.transaction() as tx:
+            loaded = await tx.chats.get_message(question.id)
+            stored = await tx.chats.list_messages(chat.id)
+        assert loaded is not None
+        assert loaded.status is Status.PENDING  # neither the answer nor the settling kept
+        assert make.contents(stored) == ["question", "first"]
 
     async def test_pending_lists_waiting_questions_oldest_first(self, store: Store) -> None:
         chat = await make.chat(store)

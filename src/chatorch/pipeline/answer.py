@@ -422,11 +422,13 @@ class AnswerPipeline:
             metadata=metadata,
         )
 
+        origin = question.metadata.get("channel") if self._channels is not None else None
+
         async def write() -> None:
-            async with self._store.transaction() as tx:
-                await tx.work.settle(question.id, status, attempt=record.attempt)
-                await tx.chats.add_message(answer)
-                if self._channels is not None and (origin := question.metadata.get("channel")):
+            # One statement on PostgreSQL unless a bot is owed the answer too.
+            async with self._store.transaction(atomic=bool(origin)) as tx:
+                await tx.work.settle(question.id, answer, attempt=record.attempt)
+                if origin:
                     await tx.bots.owe(UUID(origin["bot_id"]), question)  # shown: settled
 
         try:

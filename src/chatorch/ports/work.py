@@ -26,14 +26,16 @@ class WorkRepository(Protocol):
         """
         ...
 
-    async def settle(self, question_id: UUID, status: Status, *, attempt: int) -> None:
-        """Mark a pending question answered (``status``) by its ``attempt``-th attempt:
-        only the latest claim may, so an attempt that froze while another took over
-        never stores its older answer over the one the client was shown.
+    async def settle(self, question_id: UUID, answer: Message, *, attempt: int) -> None:
+        """Store ``answer`` and mark the pending question answered (``answer.status``)
+        by its ``attempt``-th attempt, both or neither: only the latest claim may, so an
+        attempt that froze while another took over never stores its older answer over
+        the one the client was shown.
 
         Raises:
             Superseded: the question was claimed again since, or is no longer pending.
             NotFound: there is no such question (its chat was erased).
+            DuplicateAnswer: the turn already has an answer.
         """
         ...
 

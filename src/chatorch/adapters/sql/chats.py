@@ -10,10 +10,12 @@ from sqlalchemy import exc as sa_exc
 
 from chatorch.adapters.sql import hot
 from chatorch.adapters.sql.models import BotSendRow, MessageRow
-from chatorch.adapters.sql.scope import SqlRepository, translated
+from chatorch.adapters.sql.scope import SqlRepository, SqlScope, translated
 from chatorch.domain.entities import Chat, Message
-from chatorch.domain.errors import DuplicateAnswer, NotFound
+from chatorch.domain.errors import ChatorchError, DuplicateAnswer, NotFound
 from chatorch.ports.chats import ChatRepository
+
+UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
 
 
 class SqlChatRepository(SqlRepository):
@@ -83,19 +85,7 @@ class SqlChatRepository(SqlRepository):
 
     @translated
     async def add_message(self, message: Message) -> None:
-        statement = hot.ADD_MESSAGE[self._scope.backend]
-        try:
-            added = (await self._scope.run(statement, hot.message_params(message))).first()
-        except sa_exc.IntegrityError as error:
-            # The conflict on (response_id, role) is skipped, not raised: only the chat's
-            # foreign key is left to refuse, when the chat was erased meanwhile.
-            if "foreign key" not in str(error.orig).lower():
-                raise
-            raise NotFound(f"chat {message.chat_id} does not exist") from error
-        if added is None:
-            raise DuplicateAnswer(
-                f"turn {message.response_id} already has a {message.role.value} message"
-            )
+        await add_message(self._scope, message)
 
     @translated
     async def get_message(self, message_id: UUID) -> Message | None:
@@ -142,6 +132,41 @@ class SqlChatRepository(SqlRepository):
         query = select(hot.messages).where(condition).order_by(*hot.CONVERSATION_DESC)
         rows = await self._scope.connection.execute(query.limit(limit))
         return [hot.message_of(row) for row in reversed(rows.all())]
+
+
+async def add_message(scope: SqlScope, message: Message) -> None:
+    """``hot.ADD_MESSAGE``, its outcomes as the port's errors.
+
+    Raises:
+        DuplicateAnswer: its turn already has a message of its role.
+        NotFound: its chat was erased.
+    """
+    statement = hot.ADD_MESSAGE[scope.backend]
+    try:
+        added = (await scope.run(statement, hot.message_params(message))).first()
+    except sa_exc.IntegrityError as error:
+        # The conflict on (response_id, role) is skipped, not raised: only the chat's
+        # foreign key is left to refuse, when the chat was erased meanwhile.
+        meaning = refusal(error, message)
+        if not isinstance(meaning, NotFound):
+            raise
+        raise meaning from error
+    if added is None:
+        raise _taken(message)
+
+
+def refusal(error: sa_exc.IntegrityError, message: Message) -> ChatorchError | None:
+    """What the database's refusal to add ``message`` means to the caller, if anything:
+    its chat was erased, or its turn already has a message of its role."""
+    if "foreign key" in str(error.orig).lower():
+        return NotFound(f"chat {message.chat_id} does not exist")
+    if getattr(error.orig, "sqlstate", None) == UNIQUE_VIOLATION:
+        return _taken(message)
+    return None
+
+
+def _taken(message: Message) -> DuplicateAnswer:
+    return DuplicateAnswer(f"turn {message.response_id} already has a {message.role.value} message")
 
 
 if TYPE_CHECKING:  # mypy proves the adapter satisfies the port

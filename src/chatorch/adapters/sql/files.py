@@ -1,5 +1,5 @@
-"""``FileRepository`` on SQL: file metadata, chunks and chat links, through the ORM
-(none of this is the message path). The bytes live in a blob store."""
+"""``FileRepository`` on SQL: file metadata, chunks and chat links, through the ORM but
+for the one read every answer makes (``hot``). The bytes live in a blob store."""
 
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -7,6 +7,7 @@ from uuid import UUID
 
 from sqlalchemy import delete, insert, select, update
 
+from chatorch.adapters.sql import hot
 from chatorch.adapters.sql.inline_sqlite import InlineConnection
 from chatorch.adapters.sql.models import ChatFileRow, FileChunkRow, FileRow
 from chatorch.adapters.sql.scope import SqlRepository, translated
@@ -137,17 +138,13 @@ class SqlFileRepository(SqlRepository):
 
     @translated
     async def chat_files(self, chat_id: UUID) -> Sequence[FileMeta]:
-        query = (
-            select(FileRow)
-            .join(ChatFileRow, ChatFileRow.file_id == FileRow.id)
-            .where(ChatFileRow.chat_id == chat_id)
-            .order_by(ChatFileRow.created_at, FileRow.id)
-        )
-        rows = await self._scope.session.scalars(query.execution_options(populate_existing=True))
+        # Every answer asks: a prebuilt statement, plain rows (hot).
+        rows = (await self._scope.run(hot.CHAT_FILES, {"b_chat": chat_id})).all()
         return [_file(row) for row in rows]
 
 
-def _file(row: FileRow) -> FileMeta:
+def _file(row: Any) -> FileMeta:
+    """A ``files`` row, from the ORM or a plain one: the same attributes."""
     return FileMeta(
         id=row.id,
         owner_id=row.owner_id,

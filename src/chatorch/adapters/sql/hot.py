@@ -8,6 +8,7 @@ they run on the driver itself, compiled once (``prepared``, ADR 0012).
 """
 
 from typing import Any, cast
+from uuid import UUID
 
 from sqlalchemy import (
     Row,
@@ -24,11 +25,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.dml import Insert
 
-from chatorch.adapters.sql.models import ChatRow, MessageRow
+from chatorch.adapters.sql.models import ChatFileRow, ChatRow, FileRow, MessageRow
 from chatorch.domain.entities import Chat, Message, Role, Status
 
 chats = cast(Table, ChatRow.__table__)
 messages = cast(Table, MessageRow.__table__)
+files = cast(Table, FileRow.__table__)
+chat_files = cast(Table, ChatFileRow.__table__)
 m = messages.c
 
 GET_CHAT = select(chats).where(chats.c.id == bindparam("b_id"))
@@ -84,6 +87,13 @@ CLAIM_IN_TURN = CLAIM.where(
         _earlier.c.role == literal_column(f"'{Role.USER.value}'"),
     )
 )
+# The files attached to a chat, in the order they were: read for every answer.
+CHAT_FILES = (
+    select(files)
+    .join(chat_files, chat_files.c.file_id == files.c.id)
+    .where(chat_files.c.chat_id == bindparam("b_chat"))
+    .order_by(chat_files.c.created_at, files.c.id)
+)
 MARK_DISPATCHED = (
     update(messages).where(m.id == bindparam("b_id")).values(dispatched_at=bindparam("b_at"))
 )
@@ -97,6 +107,32 @@ SET_STATUS = (
 SETTLE = SET_STATUS.where(
     (m.status == Status.PENDING.value) & (m.attempts == bindparam("b_attempt"))
 )
+_MESSAGE_COLUMNS = (
+    "id",
+    "chat_id",
+    "role",
+    "content",
+    "status",
+    "response_id",
+    "attempts",
+    "metadata",
+    "created_at",
+    "dispatched_at",
+)
+# PostgreSQL: settle the question and add its answer in one statement, so neither is
+# kept without the other and no BEGIN/COMMIT is needed. No row: not settled (nothing
+# added). A taken turn or an erased chat fails the statement, the settling with it.
+_settled = SETTLE.cte("settled")
+SETTLE_WITH_ANSWER = (
+    insert(messages)
+    .from_select(
+        list(_MESSAGE_COLUMNS),
+        select(
+            *(bindparam(f"a_{name}", type_=m[name].type) for name in _MESSAGE_COLUMNS)
+        ).select_from(_settled),
+    )
+    .returning(m.id)
+)
 
 
 def _insert_message(dialect_insert: Any) -> Insert:
@@ -108,6 +144,12 @@ def _insert_message(dialect_insert: Any) -> Insert:
 
 
 ADD_MESSAGE = {"sqlite": _insert_message(sqlite_insert), "postgresql": _insert_message(pg_insert)}
+
+
+def settle_params(question_id: UUID, answer: Message, attempt: int) -> dict[str, Any]:
+    """``SETTLE_WITH_ANSWER``'s parameters: the question's attempt, the answer's columns."""
+    settle = {"b_id": question_id, "b_status": answer.status.value, "b_attempt": attempt}
+    return settle | {f"a_{name}": value for name, value in message_params(answer).items()}
 
 
 def chat_of(row: Row[Any]) -> Chat:

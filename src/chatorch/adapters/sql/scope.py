@@ -11,6 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from chatorch.adapters.sql.direct_pg import DirectConnection
 from chatorch.adapters.sql.errors import Backend, brief, unavailable
 from chatorch.adapters.sql.inline_sqlite import SESSION_OPTIONS, InlineConnection, InlineSession
 from chatorch.adapters.sql.models import Base
@@ -24,11 +25,17 @@ T = TypeVar("T")
 class SqlScope:
     """One unit of work's connection; ``SqlStore.transaction()`` opens and ends it."""
 
-    __slots__ = ("_orm", "backend", "connection")
+    __slots__ = ("_direct", "_orm", "backend", "connection")
 
-    def __init__(self, connection: AsyncConnection | InlineConnection, backend: Backend) -> None:
-        self.connection = connection  # runs the prebuilt statements (hot.py)
+    def __init__(
+        self,
+        connection: AsyncConnection | InlineConnection,
+        backend: Backend,
+        direct: DirectConnection | None = None,
+    ) -> None:
+        self.connection = connection
         self.backend = backend
+        self._direct = direct  # PostgreSQL's driver: runs the prebuilt statements (hot.py)
         self._orm: AsyncSession | InlineSession | None = None
 
     @property
@@ -55,7 +62,9 @@ class SqlScope:
             await self._orm.close()
 
     async def run(self, statement: Statement, params: dict[str, Any]) -> Rows | CursorResult[Any]:
-        """One of ``hot``'s statements: on SQLite, straight on the driver (``prepared``)."""
+        """One of ``hot``'s statements, straight on the driver (``prepared``, ``direct_pg``)."""
+        if self._direct is not None:
+            return await self._direct.run(statement, params)
         if isinstance(self.connection, InlineConnection):
             return await self.connection.run(statement, params)
         return await self.connection.execute(statement, params)

@@ -7,8 +7,9 @@ commits or rolls back, nothing else commits. Driver exceptions never leave the p
 losing the database becomes ``StoreUnavailable`` (``errors``), and the two uniqueness
 rules callers rely on become ``DuplicateAnswer`` and ``DuplicateKey``.
 
-The message path's statements are the exception to the ORM: built once in ``hot`` and,
-on SQLite, run on the driver itself (``prepared``, ADR 0012).
+The message path's statements are the exception to the ORM: built once in ``hot`` and
+run on the driver itself (``prepared``, ADR 0012; on PostgreSQL ``direct_pg``, ADR 0025,
+where a unit also sends its own ``BEGIN`` and ``COMMIT``).
 """
 
 import functools
@@ -26,10 +27,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from chatorch.adapters.sql.bots import SqlBotRepository
 from chatorch.adapters.sql.chats import SqlChatRepository
+from chatorch.adapters.sql.direct_pg import DirectConnection
 from chatorch.adapters.sql.errors import Backend, reraise, unavailable, unusable
 from chatorch.adapters.sql.files import SqlFileRepository
 from chatorch.adapters.sql.group_commit import GroupCommit
 from chatorch.adapters.sql.inline_sqlite import InlineConnection, InlineEngine
+from chatorch.adapters.sql.prepared import PreparedStatements
 from chatorch.adapters.sql.prompts import SqlPromptRepository
 from chatorch.adapters.sql.scope import SqlScope
 from chatorch.adapters.sql.search import SqlSearchIndex
@@ -64,8 +67,13 @@ class SqlTransaction:
         "work",
     )
 
-    def __init__(self, connection: AsyncConnection | InlineConnection, backend: Backend) -> None:
-        self._scope = scope = SqlScope(connection, backend)
+    def __init__(
+        self,
+        connection: AsyncConnection | InlineConnection,
+        backend: Backend,
+        direct: DirectConnection | None = None,
+    ) -> None:
+        self._scope = scope = SqlScope(connection, backend, direct)
         self.chats = SqlChatRepository(scope)
         self.users = SqlUserRepository(scope)
         self.secrets = SqlSecretRepository(scope)
@@ -97,6 +105,13 @@ class SqlStore:
         self._engine = engine
         self._backend = backend
         self._commits = commits  # SQLite's: makes commits durable after the fact
+        # PostgreSQL's hot statements, compiled once for asyncpg (none when echo is on:
+        # then every statement goes through SQLAlchemy, which logs it).
+        self._statements = (
+            PreparedStatements(engine.dialect)
+            if isinstance(engine, AsyncEngine) and not engine.echo
+            else None
+        )
 
     def transaction(
         self, *, durable: bool = True, atomic: bool = True
@@ -136,13 +151,14 @@ class _Unit:
     A durable SQLite write waits for its fsync after the connection is given back.
     """
 
-    __slots__ = ("_atomic", "_connection", "_durable", "_store", "_transaction")
+    __slots__ = ("_atomic", "_connection", "_direct", "_durable", "_store", "_transaction")
 
     def __init__(self, store: SqlStore, durable: bool, atomic: bool) -> None:
         self._store = store
         self._durable = durable
         self._atomic = atomic
         self._connection: AsyncConnection | InlineConnection | None = None
+        self._direct: DirectConnection | None = None
         self._transaction: SqlTransaction | None = None
 
     async def __aenter__(self) -> SqlTransaction:
@@ -151,37 +167,45 @@ class _Unit:
             connection = await store._engine.connect()
         except Exception as error:
             reraise(error, unusable(error, store._backend))
+        direct = None
         try:
-            if self._atomic or isinstance(connection, InlineConnection):
+            if isinstance(connection, InlineConnection):
                 await connection.begin()
-            else:  # each statement its own transaction: no BEGIN, no COMMIT to wait for
-                await connection.execution_options(isolation_level="AUTOCOMMIT")
+            else:  # autocommit at the driver: each statement commits, unless we BEGIN
+                direct = DirectConnection(connection, store._statements)
+                if self._atomic:
+                    await direct.begin()
         except BaseException as error:
             await connection.close()
             if isinstance(error, Exception):
                 reraise(error, unusable(error, store._backend))
             raise
         self._connection = connection
-        self._transaction = SqlTransaction(connection, store._backend)
+        self._direct = direct
+        self._transaction = SqlTransaction(connection, store._backend, direct)
         return self._transaction
 
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, _: object
     ) -> None:
         store, connection, transaction = self._store, self._connection, self._transaction
+        direct = self._direct
         assert connection is not None
         assert transaction is not None
         wrote = False
         try:
             if error is not None:
-                await store._rollback(connection)
+                await self._roll_back(connection)
                 return  # the block's own error goes on
             try:
                 await transaction._scope.flush()
-                wrote = isinstance(connection, InlineConnection) and connection.wrote
-                await connection.commit()
+                if direct is None:
+                    wrote = isinstance(connection, InlineConnection) and connection.wrote
+                    await connection.commit()
+                elif direct.began:
+                    await direct.commit()
             except BaseException as failure:
-                await store._rollback(connection)
+                await self._roll_back(connection)
                 if isinstance(failure, Exception):
                     reraise(failure, unavailable(failure, store._backend))
                 raise
@@ -196,6 +220,12 @@ class _Unit:
                 await store._commits.durable()  # with the connection free for others
             except Exception as failure:
                 reraise(failure, unavailable(failure, store._backend))
+
+    async def _roll_back(self, connection: AsyncConnection | InlineConnection) -> None:
+        if self._direct is not None:
+            await self._direct.rollback()
+        else:
+            await self._store._rollback(connection)
 
 
 async def connect(url: str, *, echo: bool = False, connect_timeout: float = 5.0) -> SqlStore:
@@ -304,6 +334,7 @@ def _postgres_engine(url: URL, *, echo: bool, connect_timeout: float) -> AsyncEn
         max_overflow=10,
         pool_timeout=connect_timeout,
         pool_recycle=1_800,
+        isolation_level="AUTOCOMMIT",  # a unit sends its own BEGIN when atomic (direct_pg)
         connect_args={"timeout": connect_timeout, "command_timeout": 60},
         **_JSON_CODEC,
     )

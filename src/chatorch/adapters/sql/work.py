@@ -6,9 +6,11 @@ from datetime import timedelta
 from typing import TYPE_CHECKING
 from uuid import UUID
 
+from sqlalchemy import exc as sa_exc
 from sqlalchemy import select, update
 
 from chatorch.adapters.sql import hot
+from chatorch.adapters.sql.chats import add_message, refusal
 from chatorch.adapters.sql.models import IdempotencyKeyRow, MessageRow
 from chatorch.adapters.sql.scope import SqlRepository, translated
 from chatorch.domain.entities import IdempotentResult, Message, Role, Status, utcnow
@@ -40,9 +42,21 @@ class SqlWorkRepository(SqlRepository):
             raise NotFound(f"message {message_id} does not exist")
 
     @translated
-    async def settle(self, question_id: UUID, status: Status, *, attempt: int) -> None:
-        params = {"b_id": question_id, "b_status": status.value, "b_attempt": attempt}
-        if (await self._scope.run(hot.SETTLE, params)).scalar_one_or_none() is not None:
+    async def settle(self, question_id: UUID, answer: Message, *, attempt: int) -> None:
+        params = {"b_id": question_id, "b_status": answer.status.value, "b_attempt": attempt}
+        if self._scope.backend == "postgresql":  # one statement: no BEGIN/COMMIT needed
+            values = hot.settle_params(question_id, answer, attempt)
+            try:
+                settled = (await self._scope.run(hot.SETTLE_WITH_ANSWER, values)).first()
+            except sa_exc.IntegrityError as error:
+                meaning = refusal(error, answer)
+                if meaning is None:
+                    raise
+                raise meaning from error
+            if settled is not None:
+                return
+        elif (await self._scope.run(hot.SETTLE, params)).scalar_one_or_none() is not None:
+            await add_message(self._scope, answer)  # in the unit's transaction (SQLite's)
             return
         if (await self._scope.run(hot.GET_MESSAGE, {"b_id": question_id})).first() is None:
             raise NotFound(f"message {question_id} does not exist")

@@ -1,7 +1,7 @@
 """The message path's statements on the SQLite driver: as SQLAlchemy would run them."""
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,6 @@ from chatorch.domain.entities import Chat, Message, Role, Status, User, utcnow
 from chatorch.domain.errors import StoreUnavailable
 
 OWNER = UUID("0190f0f0-0000-7000-8000-000000000001")
-Run = Callable[[Any, dict[str, Any]], list[tuple[Any, ...]]]
 
 
 def _database(path: Path) -> Connection:
@@ -47,13 +46,14 @@ class Made:
         return datetime(2026, 1, 1, tzinfo=UTC) + timedelta(microseconds=self._count)
 
 
-def _conversation(run: Run) -> list[object]:
-    """What one chat's message path reads and writes, every hot statement once or more."""
+def conversation(backend: str = "sqlite") -> list[tuple[Any, dict[str, Any]]]:
+    """What one chat's message path reads and writes, every hot statement once or more:
+    the statements and their parameters, in order."""
     made = Made()
     chat = Chat(owner_id=OWNER, title="", id=made.id(), created_at=made.at())
-    run(hot.ADD_CHAT, hot.chat_params(chat))
-    seen: list[object] = [run(hot.GET_CHAT, {"b_id": chat.id})]
-    seen.append(run(hot.ENTER_CHAT, {"b_id": chat.id, "b_owner": OWNER, "b_title": "Hi"}))
+    steps: list[tuple[Any, dict[str, Any]]] = [(hot.ADD_CHAT, hot.chat_params(chat))]
+    steps.append((hot.GET_CHAT, {"b_id": chat.id}))
+    steps.append((hot.ENTER_CHAT, {"b_id": chat.id, "b_owner": OWNER, "b_title": "Hi"}))
     turns = []
     for number in range(3):
         turn = made.id()
@@ -71,20 +71,40 @@ def _conversation(run: Run) -> list[object]:
             metadata={"model": "m", "tokens": [1, 2], "none": None},
         )
         turns.append((question, answer))
-        seen.append(run(hot.ADD_MESSAGE["sqlite"], hot.message_params(question)))
-        seen.append(run(hot.MARK_DISPATCHED, {"b_id": question.id, "b_at": made.at()}))
+        steps.append((hot.ADD_MESSAGE[backend], hot.message_params(question)))
+        steps.append((hot.MARK_DISPATCHED, {"b_id": question.id, "b_at": made.at()}))
     for question, answer in turns:
         turn = {"b_chat": chat.id, "b_response": question.response_id}
-        seen.append(run(hot.CLAIM_IN_TURN, {"b_id": question.id}))
-        seen.append(run(hot.CHAT_TURN, turn))
-        seen.append(run(hot.HISTORY_BEFORE, turn | {"b_limit": 5}))
-        seen.append(run(hot.ADD_MESSAGE["sqlite"], hot.message_params(answer)))
-        seen.append(run(hot.ADD_MESSAGE["sqlite"], hot.message_params(answer)))  # taken: no row
-        seen.append(run(hot.SET_STATUS, {"b_id": question.id, "b_status": Status.COMPLETE.value}))
-        seen.append(run(hot.GET_MESSAGE, {"b_id": answer.id}))
-    seen.append(run(hot.CLAIM, {"b_id": turns[0][0].id}))  # done: not claimed again
-    seen.append(run(hot.CHAT_TURN, {"b_chat": chat.id, "b_response": made.id()}))  # none yet
-    return seen
+        steps.append((hot.CLAIM_IN_TURN, {"b_id": question.id}))
+        steps.append((hot.CHAT_TURN, turn))
+        steps.append((hot.HISTORY_BEFORE, turn | {"b_limit": 5}))
+        if backend == "postgresql":  # claimed once: its first attempt settles it
+            steps.append((hot.SETTLE_WITH_ANSWER, hot.settle_params(question.id, answer, 1)))
+        else:
+            steps.append((hot.ADD_MESSAGE[backend], hot.message_params(answer)))
+            steps.append((hot.SET_STATUS, {"b_id": question.id, "b_status": "complete"}))
+        steps.append((hot.ADD_MESSAGE[backend], hot.message_params(answer)))  # taken: no row
+        steps.append((hot.GET_MESSAGE, {"b_id": answer.id}))
+    file = {
+        "id": made.id(),
+        "owner_id": OWNER,
+        "chat_id": chat.id,
+        "name": "notes.md",
+        "media_type": "text/markdown",
+        "size": 5,
+        "sha256": "0" * 64,
+        "created_at": made.at(),
+        "status": "ready",
+        "error": None,
+    }
+    at = {"created_at": made.at()}
+    steps.append((hot.CHAT_FILES, {"b_chat": chat.id}))  # none yet
+    steps.append((insert(hot.files), file))
+    steps.append((insert(hot.chat_files), {"chat_id": chat.id, "file_id": file["id"]} | at))
+    steps.append((hot.CHAT_FILES, {"b_chat": chat.id}))
+    steps.append((hot.CLAIM, {"b_id": turns[0][0].id}))  # done: not claimed again
+    steps.append((hot.CHAT_TURN, {"b_chat": chat.id, "b_response": made.id()}))  # none yet
+    return steps
 
 
 def _stored(connection: Connection) -> list[tuple[Any, ...]]:
@@ -119,8 +139,8 @@ def test_every_hot_statement_reads_and_writes_what_sqlalchemy_does(
         rows = prepared.run(driver, statement, params).all()
         return [(row._fields, tuple(row)) for row in rows]
 
-    expected = _conversation(by_sqlalchemy)
-    got = _conversation(by_the_driver)
+    expected = [by_sqlalchemy(statement, params) for statement, params in conversation()]
+    got = [by_the_driver(statement, params) for statement, params in conversation()]
 
     assert got == expected
     assert any(rows for rows in got)  # the conversation did read rows back
