@@ -5,7 +5,8 @@ again, first for a warm-up and then for the measured window. It speaks three dia
 
 * ``openai`` — ``POST /chat/completions`` with ``stream: true`` (the fake upstream);
 * ``relay`` — ``POST /chat`` ``{"content": …}``, answered with SSE (the references);
-* ``chatorch`` — create a chat, post the message, stream its ``events_url`` to ``done``.
+* ``chatorch`` — post the message, stream its ``events_url`` to ``done``; each virtual
+  user holds one conversation, its chat created before its first question.
 
 With ``--key``, every request carries ``Authorization: Bearer <key>`` (a chatorch API
 key, when the server requires one). Given several URLs (gateways of one deployment), the
@@ -52,7 +53,8 @@ class Tally:
 
 
 class Answerer:
-    """Asks one system for one answer in its dialect; returns (ttft, latency, tokens)."""
+    """One virtual user: asks one system for answers in its dialect, one at a time;
+    each ``ask`` returns (ttft, latency, tokens)."""
 
     def __init__(
         self,
@@ -68,6 +70,7 @@ class Answerer:
         self._headers = {"Authorization": f"Bearer {key}"} if key else {}
         self._end = END_MARKERS[dialect]
         self._tokens = tokens
+        self._chat: str | None = None  # the conversation a chatorch user holds
         self.ask: Callable[[], Awaitable[tuple[float, float, int]]] = getattr(self, f"_{dialect}")
 
     async def _openai(self) -> tuple[float, float, int]:
@@ -89,7 +92,9 @@ class Answerer:
             return await self._read(response, started)
 
     async def _chatorch(self) -> tuple[float, float, int]:
-        return await self.turn(await self.new_chat())
+        if self._chat is None:
+            self._chat = await self.new_chat()
+        return await self.turn(self._chat)
 
     async def new_chat(self) -> str:
         """A new chatorch chat's id."""
@@ -164,8 +169,10 @@ async def run(
     connector = aiohttp.TCPConnector(limit=2 * concurrency, force_close=False)
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-        answerers = [Answerer(session, dialect, url, tokens, key=key) for url in urls]
-        users = [answerers[i % len(answerers)] for i in range(concurrency)]
+        users = [
+            Answerer(session, dialect, urls[i % len(urls)], tokens, key=key)
+            for i in range(concurrency)
+        ]
         until = time.perf_counter() + warmup
         await asyncio.gather(*(_user(answerer, until, None) for answerer in users))
         print("measuring", flush=True)

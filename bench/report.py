@@ -8,6 +8,7 @@ from typing import Any
 REFERENCE = "thin relay"
 LONG_CHAT_LIMIT = 1.3  # late turns' TTFT p50 over early turns'
 KEYS_LIMIT = 0.9  # embedded with API keys required, answers/s over embedded without (c=64)
+DISTRIBUTED_LIMIT = 0.7  # distributed (a gateway, a worker) answers/s over the thin relay (c=64)
 FIGURES = (  # key, heading, format
     ("answers_per_s", "answers/s", "{:,.0f}"),
     ("tokens_per_s", "tokens/s", "{:,.0f}"),
@@ -153,8 +154,15 @@ def budget(
         checks.append(Check(line, ratio >= 1.0))
     else:
         checks.append(Check("embedded c=64 answers/s ≥ 1.0× thin relay", None))
+    distributed = _run(runs, "distributed", 64)
+    line = f"distributed c=64 answers/s ≥ {DISTRIBUTED_LIMIT:g}× thin relay"
+    if distributed and thin:
+        ratio = distributed["answers_per_s"] / thin["answers_per_s"]
+        checks.append(Check(f"{line}: {ratio:.2f}×", ratio >= DISTRIBUTED_LIMIT))
+    else:
+        checks.append(Check(line, None))
     direct = _run(runs, "direct", 1)
-    for system, limit in (("embedded", 5.0), ("distributed", 15.0)):
+    for system, limit in (("embedded", 5.0), ("distributed", 8.0)):
         run = _run(runs, system, 1)
         if run and direct:
             overhead = run["ttft_p50_ms"] - direct["ttft_p50_ms"]
