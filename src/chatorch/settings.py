@@ -28,6 +28,9 @@ class Settings(BaseSettings):
     )
 
     database_url: str = "sqlite+aiosqlite:///./data/chatorch.db"
+    database_pool_size: int = Field(
+        default=20, ge=1, le=500, description="PostgreSQL connections each process keeps open"
+    )
     bus_url: str = "memory://"
     cache_url: str = "memory://"
     blob_url: str = Field(default="file:./data/files", description="where file bytes are kept")

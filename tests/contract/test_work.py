@@ -180,12 +180,15 @@ class TestOutbox:
         self, store: Store
     ) -> None:
         chat = await make.chat(store)
-        old = make.question(chat, "old", created_at=datetime.now(UTC) - timedelta(seconds=30))
+        long_ago = datetime.now(UTC) - timedelta(seconds=30)
+        old, older = (make.question(chat, name, created_at=long_ago) for name in ("o", "oo"))
         fresh = make.question(chat, "fresh")
-        await make.add(store, old, fresh)
+        await make.add(store, old, older, fresh)
         async with store.transaction() as tx:
-            assert [m.id for m in await tx.work.undispatched(older_than=10, limit=10)] == [old.id]
-            await tx.work.mark_dispatched(old.id)
+            overdue = await tx.work.undispatched(older_than=10, limit=10)
+            assert {m.id for m in overdue} == {old.id, older.id}
+            await tx.work.mark_dispatched([old.id, older.id])  # a batch: one statement
+            await tx.work.mark_dispatched([])
             assert await tx.work.undispatched(older_than=10, limit=10) == []
             assert [m.id for m in await tx.work.undispatched(older_than=0, limit=10)] == [fresh.id]
 

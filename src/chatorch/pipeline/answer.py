@@ -103,11 +103,12 @@ class _Record:
 @dataclass(slots=True, frozen=True)
 class _Recalled:
     """What the chat holds for an answer: its latest earlier messages (``complete``: all
-    of them) and the files attached to it."""
+    of them), the files attached to it, and its summary when ``complete`` is not."""
 
     history: Sequence[Message]
     files: Sequence[FileMeta]
     complete: bool
+    summary: ChatSummary | None = None
 
 
 @dataclass(slots=True, frozen=True)
@@ -259,7 +260,10 @@ class AnswerPipeline:
                     limit = self._limits.context_messages
                     history = await tx.chats.history_before(question, limit=limit)
                     files = await tx.files.chat_files(question.chat_id)
-                    return question, _Recalled(history, files, complete=len(history) < limit)
+                    if len(history) < limit:
+                        return question, _Recalled(history, files, complete=True)
+                    summary = await tx.summaries.get_summary(question.chat_id)  # will be asked
+                    return question, _Recalled(history, files, complete=False, summary=summary)
                 unclaimed = await tx.chats.get_message(item.message_id)  # answered, or waiting?
                 if unclaimed is None or unclaimed.status is not Status.PENDING:
                     return None
@@ -336,7 +340,7 @@ class AnswerPipeline:
             recalled.history,
             question,
             files=recalled.files,
-            summary=lambda: self._summary(question),
+            summary=lambda: self._summary(question, recalled),
             complete=recalled.complete,
         )
         record.prompt, record.context = context.prompt.ref, context.makeup()
@@ -379,7 +383,9 @@ class AnswerPipeline:
             turns.extend(_tool_turns(text, calls, results))
         return "".join(parts)
 
-    async def _summary(self, question: Message) -> ChatSummary | None:
+    async def _summary(self, question: Message, recalled: "_Recalled") -> ChatSummary | None:
+        if not recalled.complete:  # read with the history
+            return recalled.summary
         async with self._store.transaction(durable=False, atomic=False) as tx:
             return await tx.summaries.get_summary(question.chat_id)
 

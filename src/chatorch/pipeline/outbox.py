@@ -19,11 +19,11 @@ log = structlog.get_logger(__name__)
 
 GRACE = 5.0  # s a fresh message gets to be dispatched by the request that stored it
 BATCH = 500
-MARK_EVERY = 0.05  # s: marks of the messages sent meanwhile go in one transaction
+MARK_EVERY = 0.05  # s: marks of the messages sent meanwhile go in one statement
 
 
 class DispatchMarks:
-    """Notes that messages' work items reached the bus, many to one transaction.
+    """Notes that messages' work items reached the bus, many to one statement.
 
     Marked one by one, on the request's path, each accepted message cost a transaction
     of its own (three round trips) before its ``202``. A mark lost with its process
@@ -54,8 +54,7 @@ class DispatchMarks:
             return
         try:
             async with self._store.transaction(durable=False, atomic=False) as tx:
-                for message_id in marks:
-                    await tx.work.mark_dispatched(message_id)
+                await tx.work.mark_dispatched(marks)
         except Exception as error:  # the store is down: the relay covers them
             log.warning("outbox.marks_lost", messages=len(marks), error=repr(error)[:200])
 

@@ -71,5 +71,6 @@ class ChatRepository(Protocol):
         ...
 
     async def history_before(self, message: Message, *, limit: int) -> Sequence[Message]:
-        """The up to ``limit`` latest messages of the chat's turns before ``message``'s."""
+        """The up to ``limit`` latest messages of the chat's turns before ``message``'s,
+        for a prompt: their ``metadata`` is left out (empty)."""
         ...

@@ -48,8 +48,9 @@ class WorkRepository(Protocol):
         """User messages still waiting for an answer, oldest first (newer than ``after``)."""
         ...
 
-    async def mark_dispatched(self, message_id: UUID) -> None:
-        """Note that the message's work item reached the bus (the outbox mark)."""
+    async def mark_dispatched(self, message_ids: Sequence[UUID]) -> None:
+        """Note that these messages' work items reached the bus (the outbox mark), in
+        one statement however many."""
         ...
 
     async def undispatched(self, *, older_than: float, limit: int) -> Sequence[Message]:

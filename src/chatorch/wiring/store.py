@@ -21,7 +21,8 @@ async def build_store(settings: Settings, stack: AsyncExitStack, *, migrated: bo
     """The store, answering; ``migrated``: brought to the latest schema first."""
     if migrated:
         await connecting(_SETTING, asyncio.to_thread(migrate.upgrade, settings.database_url))
-    store = await connecting(_SETTING, connect(settings.database_url))
+    connected = connect(settings.database_url, pool_size=settings.database_pool_size)
+    store = await connecting(_SETTING, connected)
     stack.push_async_callback(store.close)
     await connecting(_SETTING, store.ping())
     return store

@@ -11,8 +11,11 @@ from typing import Any, cast
 from uuid import UUID
 
 from sqlalchemy import (
+    ARRAY,
     Row,
     Table,
+    Uuid,
+    any_,
     bindparam,
     case,
     exists,
@@ -25,13 +28,14 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.dml import Insert
 
-from chatorch.adapters.sql.models import ChatFileRow, ChatRow, FileRow, MessageRow
+from chatorch.adapters.sql.models import ChatFileRow, ChatRow, ChatSummaryRow, FileRow, MessageRow
 from chatorch.domain.entities import Chat, Message, Role, Status
 
 chats = cast(Table, ChatRow.__table__)
 messages = cast(Table, MessageRow.__table__)
 files = cast(Table, FileRow.__table__)
 chat_files = cast(Table, ChatFileRow.__table__)
+summaries = cast(Table, ChatSummaryRow.__table__)
 m = messages.c
 
 GET_CHAT = select(chats).where(chats.c.id == bindparam("b_id"))
@@ -64,8 +68,10 @@ CHAT_TURN = (
 # so by time), then question before answer within a turn; id breaks a tie of equal
 # timestamps the same way.
 CONVERSATION_DESC = (m.response_id.desc(), m.created_at.desc(), m.id.desc())
+# A prompt needs the earlier messages' text, not their metadata (an answer's is its
+# provider, usage, timings…: decoding it for 50 messages was most of the read).
 HISTORY_BEFORE = (
-    select(messages)
+    select(*(column for column in messages.c if column.name not in ("metadata", "dispatched_at")))
     .where(m.chat_id == bindparam("b_chat"), m.response_id < bindparam("b_response"))
     .order_by(*CONVERSATION_DESC)
     .limit(bindparam("b_limit"))
@@ -94,9 +100,18 @@ CHAT_FILES = (
     .where(chat_files.c.chat_id == bindparam("b_chat"))
     .order_by(chat_files.c.created_at, files.c.id)
 )
-MARK_DISPATCHED = (
-    update(messages).where(m.id == bindparam("b_id")).values(dispatched_at=bindparam("b_at"))
-)
+# One statement for a batch of marks: PostgreSQL binds the ids as one array; SQLite's
+# list is expanded by SQLAlchemy (not prepared once: its length varies).
+# A long chat's summary: read for every answer whose earlier turns do not all fit.
+GET_SUMMARY = select(summaries).where(summaries.c.chat_id == bindparam("b_chat"))
+MARK_DISPATCHED = {
+    "postgresql": update(messages)
+    .where(m.id == any_(bindparam("b_ids", type_=ARRAY(Uuid))))
+    .values(dispatched_at=bindparam("b_at")),
+    "sqlite": update(messages)
+    .where(m.id.in_(bindparam("b_ids", expanding=True)))
+    .values(dispatched_at=bindparam("b_at")),
+}
 SET_STATUS = (
     update(messages)
     .where(m.id == bindparam("b_id"))
@@ -157,6 +172,7 @@ def chat_of(row: Row[Any]) -> Chat:
 
 
 def message_of(row: Row[Any]) -> Message:
+    """A message from a ``messages`` row; one read without metadata gets it empty."""
     return Message(
         id=row.id,
         chat_id=row.chat_id,
@@ -165,7 +181,7 @@ def message_of(row: Row[Any]) -> Message:
         response_id=row.response_id,
         status=Status(row.status),
         created_at=row.created_at,
-        metadata=row.metadata,
+        metadata=getattr(row, "metadata", None) or {},
         attempts=row.attempts,
     )
 

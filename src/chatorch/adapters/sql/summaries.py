@@ -12,6 +12,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import InstrumentedAttribute
 
+from chatorch.adapters.sql import hot
 from chatorch.adapters.sql.models import ChatRow, ChatSummaryRow, MessageRow
 from chatorch.adapters.sql.scope import SqlRepository, translated
 from chatorch.domain.entities import ChatSummary, Role, Status
@@ -23,12 +24,12 @@ class SqlSummaryRepository(SqlRepository):
 
     @translated
     async def get_summary(self, chat_id: UUID) -> ChatSummary | None:
-        row = await self._scope.get(ChatSummaryRow, chat_id)
+        row = (await self._scope.run(hot.GET_SUMMARY, {"b_chat": chat_id})).first()
         if row is None or row.through_message_id is None or row.created_at is None:
             return None
         return ChatSummary(
             chat_id=row.chat_id,
-            text=row.body,
+            text=row.text,
             prompt=row.prompt,
             through_message_id=row.through_message_id,
             created_at=row.created_at,

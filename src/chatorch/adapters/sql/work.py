@@ -85,8 +85,14 @@ class SqlWorkRepository(SqlRepository):
         return [hot.message_of(row) for row in await self._scope.connection.execute(query)]
 
     @translated
-    async def mark_dispatched(self, message_id: UUID) -> None:
-        await self._scope.run(hot.MARK_DISPATCHED, {"b_id": message_id, "b_at": utcnow()})
+    async def mark_dispatched(self, message_ids: Sequence[UUID]) -> None:
+        if not message_ids:
+            return
+        params = {"b_ids": list(message_ids), "b_at": utcnow()}
+        if self._scope.backend == "postgresql":
+            await self._scope.run(hot.MARK_DISPATCHED["postgresql"], params)
+        else:
+            await self._scope.connection.execute(hot.MARK_DISPATCHED["sqlite"], params)
 
     @translated
     async def undispatched(self, *, older_than: float, limit: int) -> Sequence[Message]:

@@ -72,7 +72,9 @@ def conversation(backend: str = "sqlite") -> list[tuple[Any, dict[str, Any]]]:
         )
         turns.append((question, answer))
         steps.append((hot.ADD_MESSAGE[backend], hot.message_params(question)))
-        steps.append((hot.MARK_DISPATCHED, {"b_id": question.id, "b_at": made.at()}))
+        if backend == "postgresql":
+            marks = {"b_ids": [question.id], "b_at": made.at()}
+            steps.append((hot.MARK_DISPATCHED[backend], marks))
     for question, answer in turns:
         turn = {"b_chat": chat.id, "b_response": question.response_id}
         steps.append((hot.CLAIM_IN_TURN, {"b_id": question.id}))
