@@ -185,6 +185,7 @@ class TestEventStream:
             await bus.publish(_token(chat, response, seq))
         await bus.publish(_token(chat, new_id(), 9))
         assert await bus.last_seq(chat, response) == 3
+        assert await bus.last_seq(chat, new_id()) == -1  # a response with no events yet
 
     async def test_forgetting_a_chat_ends_its_streams_and_drops_its_log(self, bus: Bus) -> None:
         chat, kept, response = new_id(), new_id(), new_id()

@@ -4,9 +4,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from chatorch.domain.entities import Bot, FileMeta, Platform
+from chatorch.domain.entities import Bot, FileMeta, Platform, Status
 from chatorch.domain.errors import DuplicateAnswer, NotFound
 from chatorch.domain.ids import new_id
+from chatorch.domain.llm import Turn
 from chatorch.ports.store import Store
 from tests.contract import records as make
 
@@ -106,6 +107,17 @@ class TestConversationOrder:
                 "a2",
             ]
             assert list(await tx.chats.history_before(messages[0], limit=10)) == []
+
+    async def test_history_before_is_what_a_prompt_may_hold(self, store: Store) -> None:
+        chat = await make.chat(store)
+        asked = make.question(chat, "q1")
+        failed = make.answer(asked, "half an ans")
+        failed.status = Status.FAILED  # its partial text would mislead the model
+        later = make.question(chat, "q2")
+        await make.add(store, asked, failed, later)
+        async with store.transaction() as tx:
+            history = await tx.chats.history_before(later, limit=10)
+        assert history == [Turn(role="user", content="q1")]
 
 
 class TestMessages:

@@ -102,10 +102,10 @@ class _Record:
 
 @dataclass(slots=True, frozen=True)
 class _Recalled:
-    """What the chat holds for an answer: its latest earlier messages (``complete``: all
-    of them), the files attached to it, and its summary when ``complete`` is not."""
+    """What the chat holds for an answer: what a prompt may hold of its earlier turns
+    (``complete``: all of them), its files, and its summary when ``complete`` is not."""
 
-    history: Sequence[Message]
+    history: Sequence[Turn]
     files: Sequence[FileMeta]
     complete: bool
     summary: ChatSummary | None = None

@@ -5,6 +5,7 @@ from typing import Protocol
 from uuid import UUID
 
 from chatorch.domain.entities import Chat, Message
+from chatorch.domain.llm import Turn
 
 
 class ChatRepository(Protocol):
@@ -70,7 +71,8 @@ class ChatRepository(Protocol):
         """
         ...
 
-    async def history_before(self, message: Message, *, limit: int) -> Sequence[Message]:
-        """The up to ``limit`` latest messages of the chat's turns before ``message``'s,
-        for a prompt: their ``metadata`` is left out (empty)."""
+    async def history_before(self, message: Message, *, limit: int) -> Sequence[Turn]:
+        """What a prompt holds of the chat's turns before ``message``'s: their up to
+        ``limit`` latest questions and completed answers (a failed answer's partial text
+        would mislead), oldest first."""
         ...

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from chatorch.domain.entities import ChatSummary, FileMeta, FileStatus, Message, Role, Status
+from chatorch.domain.entities import ChatSummary, FileMeta, FileStatus, Message
 from chatorch.domain.llm import Source, Turn
 from chatorch.services.prompts import Prompt
 from chatorch.services.retrieval import Passage, Retriever
@@ -54,7 +54,7 @@ class ContextManager:
     async def build(
         self,
         system: Callable[[str], Prompt],
-        history: Sequence[Message],
+        history: Sequence[Turn],
         question: Message,
         *,
         files: Sequence[FileMeta] = (),
@@ -65,7 +65,7 @@ class ContextManager:
 
         Args:
             system: renders the system prompt, given the summary to show ("" for none).
-            history: the latest earlier messages, oldest first.
+            history: what the prompt may hold of the latest earlier turns, oldest first.
             files: the files attached to the chat; their ready ones are searched.
             summary: reads the chat's summary, if it has one (only when turns are left out).
             complete: ``history`` reaches back to the chat's first message.
@@ -76,7 +76,7 @@ class ContextManager:
         prompt = system("")
         kept = _fitting(history, self._max_chars - fixed - len(prompt.text))
         found = None
-        if summary is not None and (len(kept) < len(_answered(history)) or not complete):
+        if summary is not None and (len(kept) < len(history) or not complete):
             found = await summary()
         if found is not None:
             prompt = system(found.text)
@@ -94,26 +94,14 @@ class ContextManager:
         )
 
 
-def _answered(history: Sequence[Message]) -> list[Message]:
-    """The messages a prompt may hold: a failed answer's partial text would mislead."""
-    return [
-        message
-        for message in history
-        if message.role is Role.USER or message.status is Status.COMPLETE
-    ]
-
-
-def _fitting(history: Sequence[Message], budget: int) -> list[Turn]:
+def _fitting(history: Sequence[Turn], budget: int) -> list[Turn]:
     """The latest turns whose text fits ``budget``, oldest first."""
     kept: list[Turn] = []
-    for message in reversed(_answered(history)):
-        budget -= len(message.content)
+    for turn in reversed(history):
+        budget -= len(turn.content)
         if budget < 0:
             break
-        if message.role is Role.USER:
-            kept.append(Turn(role="user", content=message.content))
-        else:
-            kept.append(Turn(role="assistant", content=message.content))
+        kept.append(turn)
     kept.reverse()
     return kept
 

@@ -187,9 +187,14 @@ class InMemoryBus:
         return 0  # a publish here is a function call: it cannot be lost
 
     async def last_seq(self, chat_id: UUID, response_id: UUID) -> int:
+        # From the newest back to the chat's earlier turns only (ids grow with time): a
+        # new response, which has no events yet, must not cost a walk of the whole log.
         for logged in reversed(self._logs.get(chat_id, ())):
-            if logged.event.response_id == response_id:
+            logged_response = logged.event.response_id
+            if logged_response == response_id:
                 return logged.event.seq
+            if logged_response < response_id:
+                break
         return -1
 
     async def forget(self, chat_ids: Sequence[UUID]) -> None:

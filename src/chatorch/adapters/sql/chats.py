@@ -13,6 +13,7 @@ from chatorch.adapters.sql.models import BotSendRow, MessageRow
 from chatorch.adapters.sql.scope import SqlRepository, SqlScope, translated
 from chatorch.domain.entities import Chat, Message
 from chatorch.domain.errors import ChatorchError, DuplicateAnswer, NotFound
+from chatorch.domain.llm import Turn
 from chatorch.ports.chats import ChatRepository
 
 UNIQUE_VIOLATION = "23505"  # PostgreSQL's SQLSTATE
@@ -114,10 +115,10 @@ class SqlChatRepository(SqlRepository):
         return await self._latest(MessageRow.chat_id == chat_id, limit)
 
     @translated
-    async def history_before(self, message: Message, *, limit: int) -> Sequence[Message]:
+    async def history_before(self, message: Message, *, limit: int) -> Sequence[Turn]:
         params = {"b_chat": message.chat_id, "b_response": message.response_id, "b_limit": limit}
         rows = (await self._scope.run(hot.HISTORY_BEFORE, params)).all()
-        return [hot.message_of(row) for row in reversed(rows)]
+        return [Turn(role=row.role, content=row.content) for row in reversed(rows)]
 
     def _title_holds(self, text: str) -> ColumnElement[bool]:
         """The chat's title holds ``text``, case aside. A position, not LIKE: every

@@ -21,6 +21,7 @@ from sqlalchemy import (
     exists,
     insert,
     literal_column,
+    or_,
     select,
     update,
 )
@@ -68,11 +69,16 @@ CHAT_TURN = (
 # so by time), then question before answer within a turn; id breaks a tie of equal
 # timestamps the same way.
 CONVERSATION_DESC = (m.response_id.desc(), m.created_at.desc(), m.id.desc())
-# A prompt needs the earlier messages' text, not their metadata (an answer's is its
-# provider, usage, timings…: decoding it for 50 messages was most of the read).
+# What a prompt holds of the chat's earlier turns: who said what, questions and the
+# answers that completed (a failed answer's partial text would mislead). Their ids,
+# times and metadata were most of the read, for 50 messages an answer.
 HISTORY_BEFORE = (
-    select(*(column for column in messages.c if column.name not in ("metadata", "dispatched_at")))
-    .where(m.chat_id == bindparam("b_chat"), m.response_id < bindparam("b_response"))
+    select(m.role, m.content)
+    .where(
+        m.chat_id == bindparam("b_chat"),
+        m.response_id < bindparam("b_response"),
+        or_(m.role == Role.USER.value, m.status == Status.COMPLETE.value),
+    )
     .order_by(*CONVERSATION_DESC)
     .limit(bindparam("b_limit"))
 )
@@ -172,7 +178,6 @@ def chat_of(row: Row[Any]) -> Chat:
 
 
 def message_of(row: Row[Any]) -> Message:
-    """A message from a ``messages`` row; one read without metadata gets it empty."""
     return Message(
         id=row.id,
         chat_id=row.chat_id,
@@ -181,7 +186,7 @@ def message_of(row: Row[Any]) -> Message:
         response_id=row.response_id,
         status=Status(row.status),
         created_at=row.created_at,
-        metadata=getattr(row, "metadata", None) or {},
+        metadata=row.metadata,
         attempts=row.attempts,
     )
 

@@ -45,7 +45,7 @@ class Rows:
 class Prepared:
     """One statement compiled for one dialect and one set of parameter names."""
 
-    __slots__ = ("_arguments", "_columns", "_row", "sql")
+    __slots__ = ("_arguments", "_columns", "_plain", "_row", "sql")
 
     def __init__(self, statement: Statement, dialect: Dialect, names: Sequence[str]) -> None:
         compiled = statement.compile(dialect=dialect, column_keys=list(names))
@@ -70,6 +70,7 @@ class Prepared:
         self._columns: tuple[Convert, ...] = tuple(
             column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns
         )
+        self._plain = all(convert is None for convert in self._columns)
         row = namedtuple("Row", map(str, columns.keys()))  # type: ignore[misc]
         self._row: Callable[[Iterable[Any]], tuple[Any, ...]] = row._make
 
@@ -85,6 +86,8 @@ class Prepared:
         """The driver's rows as named tuples of Python values."""
         make = self._row
         converts = self._columns
+        if self._plain:  # every column as the driver gives it (text: a history's rows)
+            return Rows([make(row) for row in fetched])
         return Rows(
             [
                 make(
