@@ -98,6 +98,22 @@ class TestWorkQueue:
         with pytest.raises(TimeoutError):
             await _next(deliveries, timeout=0.3)
 
+    async def test_closed_deliveries_hand_back_what_they_did_not_yield(self, bus: Bus) -> None:
+        items = [_item() for _ in range(3)]
+        for item in items:
+            await bus.enqueue(item)
+        stopping = bus.deliveries()  # a worker that stops after taking one item
+        taken = await _next(stopping)
+        await stopping.aclose()
+        successor = bus.deliveries()
+        try:
+            # At once, not after the ack wait: they were handed back, never started.
+            got = [(await _next(successor, timeout=1.0)).item for _ in range(2)]
+        finally:
+            await successor.aclose()
+        assert taken.item == items[0]
+        assert got == items[1:]
+
 
 class TestEventStream:
     async def test_live_subscriber_gets_events_in_order(self, bus: Bus) -> None:

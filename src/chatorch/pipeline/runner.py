@@ -118,22 +118,27 @@ class Runner:
             await asyncio.gather(*unfinished, return_exceptions=True)
 
     async def _consume(self) -> None:
-        async for delivery in self._bus.deliveries():
-            item = delivery.item
-            answering = self._chats.setdefault(item.chat_id, {})
-            held = answering.get(item.response_id)
-            if held is not None:
-                # Redelivered while still in hand here: the newest delivery is the one to
-                # settle, and the answer already under way serves it.
-                held.delivery = delivery
-                continue
-            await self._slots.acquire()
-            earlier = [h.task for rid, h in answering.items() if rid < item.response_id]
-            held = _Held(delivery)
-            held.task = asyncio.create_task(self._handle(held, earlier))
-            answering[item.response_id] = held
-            self._tasks.add(held.task)
-            held.task.add_done_callback(functools.partial(self._forget, item=item))
+        # aclosing: a stop closes the deliveries at once, so what they hold goes back.
+        async with contextlib.aclosing(self._bus.deliveries()) as deliveries:
+            async for delivery in deliveries:
+                await self._take(delivery)
+
+    async def _take(self, delivery: Delivery) -> None:
+        item = delivery.item
+        answering = self._chats.setdefault(item.chat_id, {})
+        held = answering.get(item.response_id)
+        if held is not None:
+            # Redelivered while still in hand here: the newest delivery is the one to
+            # settle, and the answer already under way serves it.
+            held.delivery = delivery
+            return
+        await self._slots.acquire()
+        earlier = [h.task for rid, h in answering.items() if rid < item.response_id]
+        held = _Held(delivery)
+        held.task = asyncio.create_task(self._handle(held, earlier))
+        answering[item.response_id] = held
+        self._tasks.add(held.task)
+        held.task.add_done_callback(functools.partial(self._forget, item=item))
 
     def _forget(self, task: asyncio.Task[None], *, item: WorkItem) -> None:
         self._tasks.discard(task)

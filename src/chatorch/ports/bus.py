@@ -1,6 +1,6 @@
 """Bus: the work queue that feeds workers and the event stream that feeds clients."""
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 from uuid import UUID
@@ -62,8 +62,9 @@ class Bus(Protocol):
         """
         ...
 
-    def deliveries(self) -> AsyncIterator[Delivery]:
-        """Work for this worker, in queue order, until the bus closes."""
+    def deliveries(self) -> AsyncGenerator[Delivery, None]:
+        """Work for this worker, in queue order, until the bus closes. Closing the
+        generator hands back what it fetched and did not yield yet."""
         ...
 
     async def publish(self, event: StreamEvent) -> None:

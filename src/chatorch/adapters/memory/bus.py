@@ -3,7 +3,7 @@
 import asyncio
 import time
 from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -104,7 +104,7 @@ class InMemoryBus:
         else:
             asyncio.get_running_loop().call_later(delay, self._work.put_nowait, queued)
 
-    async def deliveries(self) -> AsyncIterator[_Delivery]:
+    async def deliveries(self) -> AsyncGenerator[_Delivery, None]:
         while True:
             raw, count, carrier = await self._work.get()
             if not raw:

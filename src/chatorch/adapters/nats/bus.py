@@ -16,7 +16,8 @@ import asyncio
 import contextlib
 import math
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections import deque
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -55,6 +56,9 @@ EVENT_LOG_BYTES = 1 << 30  # the event log's size bound
 PUBLISH_WAIT = 2.0  # s for JetStream to confirm a work item before we call it lost
 LOG_READ_WAIT = 1.0  # s to wait for the log's first event of a response
 FETCH_WAIT = 5.0  # s one pull waits for work before asking again
+# Work items one pull may bring: under load one request, not one per item, and the
+# caller starts each at once (a stopping worker hands back what it did not start).
+FETCH_BATCH = 16
 LIVE_BACKLOG = 10_000  # events a slow live subscriber may lag before it is cut off
 FANOUT_BACKLOG = 1_000_000  # events the process's live subscription may hold unrouted
 FANOUT_BACKLOG_BYTES = 1 << 30
@@ -249,7 +253,7 @@ class NatsBus:
         except (NatsTimeout, ConnectionClosedError, OSError, nats.errors.Error) as error:
             raise BusUnavailable(f"NATS did not take the work item: {error!r}") from error
 
-    async def deliveries(self) -> AsyncIterator[_NatsDelivery]:
+    async def deliveries(self) -> AsyncGenerator[_NatsDelivery, None]:
         names = self._names
         config = ConsumerConfig(
             durable_name=names.workers,
@@ -262,17 +266,21 @@ class NatsBus:
         subscription = await self._js.pull_subscribe_bind(
             durable=names.workers, stream=names.work_stream
         )
+        fetched: deque[Msg] = deque()
         try:
             while not self._nc.is_closed:
                 try:
-                    messages = await subscription.fetch(1, timeout=FETCH_WAIT)
+                    messages = await subscription.fetch(FETCH_BATCH, timeout=FETCH_WAIT)
                 except NatsTimeout:
                     continue
                 except ConnectionClosedError:
                     return
-                for message in messages:
-                    yield _NatsDelivery(message, max_deliver=self._max_deliver)
+                fetched.extend(messages)
+                while fetched:
+                    yield _NatsDelivery(fetched.popleft(), max_deliver=self._max_deliver)
         finally:
+            for message in fetched:  # fetched, never handed over: another worker takes it
+                await _quietly(message.nak())
             if not self._nc.is_closed:
                 await subscription.unsubscribe()
 
