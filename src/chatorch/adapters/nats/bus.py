@@ -14,8 +14,6 @@
 
 import asyncio
 import contextlib
-import math
-import time
 from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
@@ -42,6 +40,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 
 from chatorch import tracing
 from chatorch.adapters.fanout import Fanout
+from chatorch.adapters.nats.watch import ConnectionWatch
 from chatorch.domain.errors import BusUnavailable
 from chatorch.domain.events import Cursor, StreamEvent, WorkItem
 from chatorch.ports import bus as port
@@ -146,7 +145,7 @@ class NatsBus:
         self._log_seconds = log_seconds
         self._ack_wait = ack_wait
         self._max_deliver = max_deliver
-        self._watch = _Watch()
+        self._watch = ConnectionWatch()
         self._live: Fanout[str] = Fanout(limit=LIVE_BACKLOG)
         self._live_subscription: Subscription | None = None
         self._listeners: list[Callable[[str], None]] = []
@@ -168,7 +167,7 @@ class NatsBus:
         ``ack_wait`` (s) is how long a silent worker keeps an item before the item goes
         to another worker; a working one signals progress well within it.
         """
-        watch = _Watch()
+        watch = ConnectionWatch()
         try:
             # Retrying forever rides out a NATS restart later on; the first connection
             # gets CONNECT_WAIT, so a wrong URL fails the start instead of hanging it.
@@ -456,46 +455,6 @@ class NatsBus:
 
     def describe(self) -> dict[str, Any]:
         return {"backend": "nats", "namespace": self._names.namespace}
-
-
-class _Watch:
-    """The connection's ups and downs, logged in one line each (not as tracebacks).
-
-    nats-py calls ``error`` on every failed attempt, one each RECONNECT_WAIT. Before the
-    first connection those stay unsaid (``NatsBus.connect`` reports the last one if the
-    start fails); during an outage, only its first error and any different one are
-    logged, between ``nats.disconnected`` and ``nats.reconnected``.
-    """
-
-    def __init__(self) -> None:
-        self.closing = False  # a disconnect we asked for is no news
-        self.connected = False  # once the first connection is made
-        self.last_error: Exception | None = None
-        self._outage_said: str | None = None  # the error last logged in this outage
-        self._down = False
-        self.interrupted_at = -math.inf  # monotonic s the connection last broke
-
-    async def error(self, error: Exception) -> None:
-        self.last_error = error
-        if self.closing or not self.connected:
-            return
-        self.interrupted_at = time.monotonic()
-        said = repr(error)
-        if self._down and said == self._outage_said:
-            return
-        self._outage_said = said if self._down else None
-        log.warning("nats.error", error=said)
-
-    async def disconnected(self) -> None:
-        self.interrupted_at = time.monotonic()
-        if self.closing or not self.connected or self._down:
-            return
-        self._down = True
-        log.warning("nats.disconnected")
-
-    async def reconnected(self) -> None:
-        self._down, self._outage_said = False, None
-        log.info("nats.reconnected")
 
 
 async def _quietly(work: Any) -> None:
