@@ -42,18 +42,16 @@ class DirectConnection:
         await self._call(self._driver.execute, "COMMIT")
 
     async def rollback(self) -> None:
-        """End what the unit began; a connection that cannot is not given back for reuse."""
+        """End what the unit began; a connection that cannot is not given back for reuse.
+        (A statement cut off by a cancellation is cancelled by asyncpg first.)"""
         self.began = False
+        driver = self._driver
+        if not driver.is_closed() and not driver.is_in_transaction():
+            return  # nothing begun: each statement committed on its own
         try:
-            if not self._driver.is_closed() and self._driver.is_in_transaction():
-                await self._driver.execute("ROLLBACK")
-                return
+            await driver.execute("ROLLBACK")
         except Exception:
-            pass
-        else:
-            if not self._driver.is_closed():
-                return
-        await self._connection.invalidate()
+            await self._connection.invalidate()
 
     async def run(self, statement: Statement, params: dict[str, Any]) -> Rows | Any:
         """One of ``hot``'s statements, with plain rows back."""
