@@ -67,13 +67,8 @@ class SqlTransaction:
         "work",
     )
 
-    def __init__(
-        self,
-        connection: AsyncConnection | InlineConnection,
-        backend: Backend,
-        direct: DirectConnection | None = None,
-    ) -> None:
-        self._scope = scope = SqlScope(connection, backend, direct)
+    def __init__(self, scope: SqlScope) -> None:
+        self._scope = scope
         self.chats = SqlChatRepository(scope)
         self.users = SqlUserRepository(scope)
         self.secrets = SqlSecretRepository(scope)
@@ -182,7 +177,7 @@ class _Unit:
             raise
         self._connection = connection
         self._direct = direct
-        self._transaction = SqlTransaction(connection, store._backend, direct)
+        self._transaction = SqlTransaction(SqlScope(connection, store._backend, direct))
         return self._transaction
 
     async def __aexit__(
