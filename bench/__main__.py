@@ -30,8 +30,8 @@ from typing import Any, TypeVar
 
 import psutil
 
+from bench import arms, longchat, memory, report
 from bench import keys as keys_cost
-from bench import longchat, memory, report
 from bench import scaling as scaling_runs
 from bench import tracing as tracing_cost
 from bench.backing import ServersCpu, backing_services, missing
@@ -172,9 +172,9 @@ class Plan:
     hold: float  # s idle streams are held before they are counted
     profile: bool = False  # py-spy each system at concurrency 64
     memory: MemoryPlan | None = None  # files and retrieval (bench/memory.py)
-    tracing: tracing_cost.TracingPlan | None = None  # spans exported or not (bench/tracing.py)
+    tracing: arms.Plan | None = None  # spans exported or not (bench/tracing.py)
     long_chat: longchat.LongChatPlan | None = None  # one chat of many turns (bench/longchat.py)
-    keys: keys_cost.KeysPlan | None = None  # API keys required or not (bench/keys.py)
+    keys: arms.Plan | None = None  # API keys required or not (bench/keys.py)
     scaling: scaling_runs.ScalingPlan | None = None  # more gateways and workers (bench/scaling.py)
 
 

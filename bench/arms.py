@@ -7,17 +7,17 @@ them, each going first in turn, and comparing medians puts the spells on both.
 
 import statistics
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 Load = Callable[..., dict[str, Any]]  # bench.__main__.load
 
 
-class Plan(Protocol):
-    @property
-    def seconds(self) -> float: ...  # measured window of one run
-
-    @property
-    def warmup(self) -> float: ...
+@dataclass(frozen=True, slots=True)
+class Plan:
+    rounds: int  # alternations of the arms
+    seconds: float  # measured window of one run
+    warmup: float
 
 
 def alternating(rounds: int, arms: Sequence[str]) -> Iterator[tuple[int, str]]:

@@ -18,27 +18,18 @@ the budget allows within a minute) falls on both; the figures are their medians.
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.arms import Load, alternating, measured, medians
+from bench.arms import Load, Plan, alternating, measured, medians
 from bench.report import grid
 from bench.scenarios import Target, Upstream, chatorch, chatorch_env, create_key, migrate
 
 CONCURRENCY = (1, 64)
 ARMS = ("without", "with keys")
 
-
-@dataclass(frozen=True, slots=True)
-class KeysPlan:
-    rounds: int  # alternations of the two arms
-    seconds: float  # measured window of one run
-    warmup: float
-
-
-FULL = KeysPlan(rounds=2, seconds=10.0, warmup=2.0)
-QUICK = KeysPlan(rounds=2, seconds=3.0, warmup=1.0)
+FULL = Plan(rounds=2, seconds=10.0, warmup=2.0)
+QUICK = Plan(rounds=2, seconds=3.0, warmup=1.0)
 
 
 @contextmanager
@@ -58,7 +49,7 @@ def server(upstream: Upstream, workdir: Path, *, keys: bool, label: str) -> Iter
 
 
 def measure_keys(
-    plan: KeysPlan,
+    plan: Plan,
     upstream: Upstream,
     workdir: Path,
     say: Callable[[str], None],

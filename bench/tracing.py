@@ -19,11 +19,10 @@ spans really left.
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.arms import Load, alternating, measured, medians
+from bench.arms import Load, Plan, alternating, measured, medians
 from bench.report import grid
 from bench.scenarios import Target, Upstream, chatorch, chatorch_env
 from bench.systems import Server, started
@@ -32,20 +31,12 @@ CONCURRENCY = (1, 64)
 ARMS = ("off", "on")
 REPORT_WAIT = 0.6  # s for the collector to report the spans of a stopped server
 
-
-@dataclass(frozen=True, slots=True)
-class TracingPlan:
-    rounds: int  # alternations of off and on
-    seconds: float  # measured window of one run
-    warmup: float
-
-
-FULL = TracingPlan(rounds=3, seconds=10.0, warmup=2.0)
-QUICK = TracingPlan(rounds=2, seconds=3.0, warmup=1.0)
+FULL = Plan(rounds=3, seconds=10.0, warmup=2.0)
+QUICK = Plan(rounds=2, seconds=3.0, warmup=1.0)
 
 
 def measure_tracing(
-    plan: TracingPlan,
+    plan: Plan,
     upstream: Upstream,
     workdir: Path,
     say: Callable[[str], None],

@@ -106,10 +106,10 @@ CHAT_FILES = (
     .where(chat_files.c.chat_id == bindparam("b_chat"))
     .order_by(chat_files.c.created_at, files.c.id)
 )
-# One statement for a batch of marks: PostgreSQL binds the ids as one array; SQLite's
-# list is expanded by SQLAlchemy (not prepared once: its length varies).
 # A long chat's summary: read for every answer whose earlier turns do not all fit.
 GET_SUMMARY = select(summaries).where(summaries.c.chat_id == bindparam("b_chat"))
+# One statement for a batch of marks: PostgreSQL binds the ids as one array; SQLite's
+# list is expanded by SQLAlchemy (not prepared once: its length varies).
 MARK_DISPATCHED = {
     "postgresql": update(messages)
     .where(m.id == any_(bindparam("b_ids", type_=ARRAY(Uuid))))
@@ -128,18 +128,6 @@ SET_STATUS = (
 SETTLE = SET_STATUS.where(
     (m.status == Status.PENDING.value) & (m.attempts == bindparam("b_attempt"))
 )
-_MESSAGE_COLUMNS = (
-    "id",
-    "chat_id",
-    "role",
-    "content",
-    "status",
-    "response_id",
-    "attempts",
-    "metadata",
-    "created_at",
-    "dispatched_at",
-)
 # PostgreSQL: settle the question and add its answer in one statement, so neither is
 # kept without the other and no BEGIN/COMMIT is needed. No row: not settled (nothing
 # added). A taken turn or an erased chat fails the statement, the settling with it.
@@ -147,10 +135,10 @@ _settled = SETTLE.cte("settled")
 SETTLE_WITH_ANSWER = (
     insert(messages)
     .from_select(
-        list(_MESSAGE_COLUMNS),
-        select(
-            *(bindparam(f"a_{name}", type_=m[name].type) for name in _MESSAGE_COLUMNS)
-        ).select_from(_settled),
+        [column.name for column in m],
+        select(*(bindparam(f"a_{column.name}", type_=column.type) for column in m)).select_from(
+            _settled
+        ),
     )
     .returning(m.id)
 )

@@ -43,7 +43,6 @@ class SqlWorkRepository(SqlRepository):
 
     @translated
     async def settle(self, question_id: UUID, answer: Message, *, attempt: int) -> None:
-        params = {"b_id": question_id, "b_status": answer.status.value, "b_attempt": attempt}
         if self._scope.backend == "postgresql":  # one statement: no BEGIN/COMMIT needed
             values = hot.settle_params(question_id, answer, attempt)
             try:
@@ -55,9 +54,11 @@ class SqlWorkRepository(SqlRepository):
                 raise meaning from error
             if settled is not None:
                 return
-        elif (await self._scope.run(hot.SETTLE, params)).scalar_one_or_none() is not None:
-            await add_message(self._scope, answer)  # in the unit's transaction (SQLite's)
-            return
+        else:  # two statements, in the unit's transaction (SQLite always has one)
+            params = {"b_id": question_id, "b_status": answer.status.value, "b_attempt": attempt}
+            if (await self._scope.run(hot.SETTLE, params)).scalar_one_or_none() is not None:
+                await add_message(self._scope, answer)
+                return
         if (await self._scope.run(hot.GET_MESSAGE, {"b_id": question_id})).first() is None:
             raise NotFound(f"message {question_id} does not exist")
         raise Superseded(f"attempt {attempt} at {question_id} was taken over, or it ended")
