@@ -47,6 +47,7 @@ class Runner:
         ``artifacts`` reads the uploaded files the bus brings (``WorkKind.INGEST``)."""
         self._bus, self._store, self._pipeline = bus, store, pipeline
         self._artifacts = artifacts
+        self._concurrency = concurrency
         self._slots = asyncio.Semaphore(concurrency)
         self._chats: dict[UUID, dict[UUID, _Held]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
@@ -119,11 +120,24 @@ class Runner:
 
     async def _consume(self) -> None:
         # aclosing: a stop closes the deliveries at once, so what they hold goes back.
-        async with contextlib.aclosing(self._bus.deliveries()) as deliveries:
-            async for delivery in deliveries:
-                await self._take(delivery)
+        deliveries = self._bus.deliveries(room=self._room)
+        async with contextlib.aclosing(deliveries):
+            while True:
+                # Room first: an item taken from the bus starts at once, so it never
+                # waits here, unheard, while the bus's ack wait runs out.
+                await self._slots.acquire()
+                delivery = await anext(deliveries, None)
+                if delivery is None:
+                    self._slots.release()
+                    return
+                self._take(delivery)
 
-    async def _take(self, delivery: Delivery) -> None:
+    def _room(self) -> int:
+        """How many more items could start now."""
+        return self._concurrency - len(self._tasks)
+
+    def _take(self, delivery: Delivery) -> None:
+        """Start ``delivery``'s work in the slot taken for it."""
         item = delivery.item
         answering = self._chats.setdefault(item.chat_id, {})
         held = answering.get(item.response_id)
@@ -131,8 +145,8 @@ class Runner:
             # Redelivered while still in hand here: the newest delivery is the one to
             # settle, and the answer already under way serves it.
             held.delivery = delivery
+            self._slots.release()
             return
-        await self._slots.acquire()
         earlier = [h.task for rid, h in answering.items() if rid < item.response_id]
         held = _Held(delivery)
         held.task = asyncio.create_task(self._handle(held, earlier))

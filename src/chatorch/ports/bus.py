@@ -62,9 +62,14 @@ class Bus(Protocol):
         """
         ...
 
-    def deliveries(self) -> AsyncGenerator[Delivery, None]:
+    def deliveries(self, room: Callable[[], int] | None = None) -> AsyncGenerator[Delivery, None]:
         """Work for this worker, in queue order, until the bus closes. Closing the
-        generator hands back what it fetched and did not yield yet."""
+        generator hands back what it fetched and did not yield yet.
+
+        ``room`` says how many more items the caller can start now: the bus takes no
+        more than that from a shared queue, so what one worker cannot start yet goes
+        to another, and no item waits unheard while its ack wait runs out.
+        """
         ...
 
     async def publish(self, event: StreamEvent) -> None:

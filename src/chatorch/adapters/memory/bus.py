@@ -104,7 +104,11 @@ class InMemoryBus:
         else:
             asyncio.get_running_loop().call_later(delay, self._work.put_nowait, queued)
 
-    async def deliveries(self) -> AsyncGenerator[_Delivery, None]:
+    async def deliveries(
+        self, room: Callable[[], int] | None = None
+    ) -> AsyncGenerator[_Delivery, None]:
+        # ``room`` needs no heed: an item stays in the queue until it is yielded, and
+        # no other process shares the queue.
         while True:
             raw, count, carrier = await self._work.get()
             if not raw:

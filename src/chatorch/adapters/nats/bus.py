@@ -14,7 +14,6 @@
 
 import asyncio
 import contextlib
-from collections import deque
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from nats.js.errors import BadRequestError, NotFoundError
 
 from chatorch import tracing
 from chatorch.adapters.fanout import Fanout
+from chatorch.adapters.nats.pull import ConsumerGone, WorkPull
 from chatorch.adapters.nats.watch import ConnectionWatch
 from chatorch.domain.errors import BusUnavailable
 from chatorch.domain.events import Cursor, StreamEvent, WorkItem
@@ -54,10 +54,9 @@ DUPLICATE_WINDOW = 120.0  # s a repeated publish of one message id is dropped
 EVENT_LOG_BYTES = 1 << 30  # the event log's size bound
 PUBLISH_WAIT = 2.0  # s for JetStream to confirm a work item before we call it lost
 LOG_READ_WAIT = 1.0  # s to wait for the log's first event of a response
-FETCH_WAIT = 5.0  # s one pull waits for work before asking again
-# Work items one pull may bring: under load one request, not one per item, and the
-# caller starts each at once (a stopping worker hands back what it did not start).
-FETCH_BATCH = 16
+# Work items asked for at once: under load a request per eight items, not one per
+# item; the runner starts each on arrival (adapters/nats/pull.py).
+PULL_BATCH = 16
 LIVE_BACKLOG = 10_000  # events a slow live subscriber may lag before it is cut off
 FANOUT_BACKLOG = 1_000_000  # events the process's live subscription may hold unrouted
 FANOUT_BACKLOG_BYTES = 1 << 30
@@ -252,7 +251,26 @@ class NatsBus:
         except (NatsTimeout, ConnectionClosedError, OSError, nats.errors.Error) as error:
             raise BusUnavailable(f"NATS did not take the work item: {error!r}") from error
 
-    async def deliveries(self) -> AsyncGenerator[_NatsDelivery, None]:
+    async def deliveries(
+        self, room: Callable[[], int] | None = None
+    ) -> AsyncGenerator[_NatsDelivery, None]:
+        while not self._nc.is_closed:
+            pull = await self._pull(room or (lambda: PULL_BATCH))
+            try:
+                while True:
+                    try:
+                        message = await pull.next()
+                    except ConnectionClosedError:
+                        return
+                    except ConsumerGone:  # deleted by hand, or with NATS's state: made again
+                        log.warning("nats.consumer_gone", consumer=self._names.workers)
+                        break
+                    yield _NatsDelivery(message, max_deliver=self._max_deliver)
+            finally:
+                await pull.close()  # what came and was not yielded goes back
+
+    async def _pull(self, room: Callable[[], int]) -> WorkPull:
+        """The workers' consumer, made or brought in line, and this worker's pull on it."""
         names = self._names
         config = ConsumerConfig(
             durable_name=names.workers,
@@ -262,26 +280,16 @@ class NatsBus:
             max_ack_pending=10_000,
         )
         await self._js.add_consumer(names.work_stream, config)  # creates, or updates in place
-        subscription = await self._js.pull_subscribe_bind(
-            durable=names.workers, stream=names.work_stream
+        pull = WorkPull(
+            self._nc,
+            stream=names.work_stream,
+            consumer=names.workers,
+            batch=PULL_BATCH,
+            room=room,
+            hold=self._ack_wait / 2,  # the runner's first sign of life comes at a third
         )
-        fetched: deque[Msg] = deque()
-        try:
-            while not self._nc.is_closed:
-                try:
-                    messages = await subscription.fetch(FETCH_BATCH, timeout=FETCH_WAIT)
-                except NatsTimeout:
-                    continue
-                except ConnectionClosedError:
-                    return
-                fetched.extend(messages)
-                while fetched:
-                    yield _NatsDelivery(fetched.popleft(), max_deliver=self._max_deliver)
-        finally:
-            for message in fetched:  # fetched, never handed over: another worker takes it
-                await _quietly(message.nak())
-            if not self._nc.is_closed:
-                await subscription.unsubscribe()
+        await pull.open()
+        return pull
 
     async def publish(self, event: StreamEvent) -> None:
         subject = self._names.events(event.chat_id, event.response_id)
