@@ -46,6 +46,26 @@ class TestWorkSharing:
         assert waited < 2.0, f"the second question waited {waited:.1f} s for a worker"
         assert "reset" not in [e.event for e in first + second]  # each on its first attempt
 
+    @pytest.mark.timeout(120)
+    def test_a_worker_with_room_for_one_takes_the_next_as_soon_as_one_is_done(
+        self,
+        tmp_path: Path,
+        shared: dict[str, str],  # noqa: F811
+    ) -> None:
+        """No pause between answers while work waits: a freed slot asks for the next."""
+        with ExitStack() as stack:
+            upstream = stack.enter_context(fake_openai())
+            settings = {
+                **shared,
+                "llm": "openai:fake-slow-20-tokens-10",  # 0.2 s an answer
+                "openai_base_url": upstream,
+                "worker_concurrency": "1",
+            }
+            gateway = stack.enter_context(chatorch(tmp_path, role="gateway", **settings))
+            stack.enter_context(chatorch(tmp_path, role="worker", **settings))
+            took = asyncio.run(_ask_at_once(gateway.url, count=5))
+        assert took < 3.0, f"5 answers of 0.2 s, one at a time, took {took:.1f} s"
+
 
 async def _ask_while_busy(
     url: str, start_idle_worker: Callable[[], None]
@@ -75,3 +95,12 @@ async def _ask_while_busy(
     second = await read_stream(url, accepted["events_url"], count=3, on_event=note)
     reading.cancel()
     return first, second, answered_at[0] - asked
+
+
+async def _ask_at_once(url: str, *, count: int) -> float:
+    """Ask ``count`` questions in as many chats at once; seconds until all are done."""
+    asked = time.monotonic()
+    accepted = await asyncio.gather(*(_ask(url, f"question {n}") for n in range(count)))
+    streams = await asyncio.gather(*(read_stream(url, a["events_url"]) for a in accepted))
+    assert all(events[-1].event == "done" for events in streams)
+    return time.monotonic() - asked

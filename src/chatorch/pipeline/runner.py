@@ -155,7 +155,9 @@ class Runner:
         held.task.add_done_callback(functools.partial(self._forget, item=item))
 
     def _forget(self, task: asyncio.Task[None], *, item: WorkItem) -> None:
+        # The slot is free when the task is gone: ``_room`` counts tasks.
         self._tasks.discard(task)
+        self._slots.release()
         answering = self._chats.get(item.chat_id, {})
         held = answering.get(item.response_id)
         if held is not None and held.task is task:
@@ -205,7 +207,6 @@ class Runner:
                 await held.delivery.nak(delay=1.0)
         finally:
             progress.cancel()
-            self._slots.release()
 
     async def _keep_alive(self, held: "_Held") -> None:
         """Tell the bus, while the item waits its turn or is answered, that it is in hand."""
