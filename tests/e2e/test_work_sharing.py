@@ -19,6 +19,29 @@ from tests.e2e.processes import chatorch, fake_openai
 from tests.e2e.test_distributed import _ask, shared  # noqa: F401 - the deployment fixture
 
 LONG = "openai:fake-slow-100-tokens-80"  # 8 s: it outlasts the other worker's start
+QUICK = "openai:fake-slow-20-tokens-10"  # 0.2 s
+
+
+class _Deployment:
+    """A gateway and workers with room for one answer each, on one fake model."""
+
+    def __init__(self, stack: ExitStack, workdir: Path, common: dict[str, str], llm: str) -> None:
+        upstream = stack.enter_context(fake_openai())
+        self._stack, self._workdir = stack, workdir
+        self._settings = {
+            **common,
+            "llm": llm,
+            "openai_base_url": upstream,
+            "worker_concurrency": "1",
+        }
+        self.url = self._start("gateway")
+        self.start_worker()
+
+    def start_worker(self) -> None:
+        self._start("worker")
+
+    def _start(self, role: str) -> str:
+        return self._stack.enter_context(chatorch(self._workdir, role=role, **self._settings)).url
 
 
 class TestWorkSharing:
@@ -29,20 +52,10 @@ class TestWorkSharing:
         shared: dict[str, str],  # noqa: F811
     ) -> None:
         with ExitStack() as stack:
-            upstream = stack.enter_context(fake_openai())
-            settings = {
-                **shared,
-                "llm": LONG,
-                "openai_base_url": upstream,
-                "worker_concurrency": "1",
-            }
-            gateway = stack.enter_context(chatorch(tmp_path, role="gateway", **settings))
-            stack.enter_context(chatorch(tmp_path, role="worker", **settings))
-
-            def start_idle_worker() -> None:
-                stack.enter_context(chatorch(tmp_path, role="worker", **settings))
-
-            first, second, waited = asyncio.run(_ask_while_busy(gateway.url, start_idle_worker))
+            deployment = _Deployment(stack, tmp_path, shared, LONG)
+            first, second, waited = asyncio.run(
+                _ask_while_busy(deployment.url, deployment.start_worker)
+            )
         assert waited < 2.0, f"the second question waited {waited:.1f} s for a worker"
         assert "reset" not in [e.event for e in first + second]  # each on its first attempt
 
@@ -54,16 +67,8 @@ class TestWorkSharing:
     ) -> None:
         """No pause between answers while work waits: a freed slot asks for the next."""
         with ExitStack() as stack:
-            upstream = stack.enter_context(fake_openai())
-            settings = {
-                **shared,
-                "llm": "openai:fake-slow-20-tokens-10",  # 0.2 s an answer
-                "openai_base_url": upstream,
-                "worker_concurrency": "1",
-            }
-            gateway = stack.enter_context(chatorch(tmp_path, role="gateway", **settings))
-            stack.enter_context(chatorch(tmp_path, role="worker", **settings))
-            took = asyncio.run(_ask_at_once(gateway.url, count=5))
+            deployment = _Deployment(stack, tmp_path, shared, QUICK)
+            took = asyncio.run(_ask_at_once(deployment.url, count=5))
         assert took < 3.0, f"5 answers of 0.2 s, one at a time, took {took:.1f} s"
 
 
