@@ -69,7 +69,7 @@ class TestWorkSharing:
         with ExitStack() as stack:
             deployment = _Deployment(stack, tmp_path, shared, QUICK)
             took = asyncio.run(_ask_at_once(deployment.url, count=5))
-        assert took < 3.0, f"5 answers of 0.2 s, one at a time, took {took:.1f} s"
+        assert took < 4.0, f"5 answers of 0.2 s, one at a time, took {took:.1f} s"  # 10 s paused
 
 
 async def _ask_while_busy(
