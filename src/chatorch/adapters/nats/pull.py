@@ -138,8 +138,6 @@ class WorkPull:
             self._owed = max(0, self._owed - 1)
             self._refusals = 0
             self._arrived.append((self._heard, message))
-        elif status == "100":
-            return  # a heartbeat: not asked for, but harmless
         else:  # 408 or 409: a request ended; it says how many items it did not send
             unsent = headers.get("Nats-Pending-Messages")
             self._owed = max(0, self._owed - int(unsent)) if unsent else 0
